@@ -1,0 +1,89 @@
+# chald: a challenge daemon for CTFs. See README.md.
+#
+#   make              build ./chald (installs missing Debian packages first)
+#   make run          serve the example challenge on 127.0.0.1:1337
+#   make check        every test; SAN=1 builds and tests under ASan+UBSan
+#   make bench        the benchmark (bench/README.md)
+
+CC	?= cc
+PYTHON	:= /usr/bin/python3
+PREFIX	?= /usr/local
+
+WARN	:= -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
+	   -Wvla -Wcast-qual -Wundef -Wno-format-truncation
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong
+LDLIBS	:= $(shell pkg-config --libs inih 2>/dev/null || echo -linih) -lm
+
+ifeq ($(SAN),1)
+BUILD	:= build-san
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+else
+BUILD	:= build
+endif
+
+SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c
+OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
+PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
+	   $(BUILD)/listen.o
+UNIT	:= test_config test_sessions test_log
+PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
+
+.PHONY: all run check unit integration clean deps deps-test install examples
+
+all: chald examples
+
+chald: $(BUILD)/chald
+ifneq ($(SAN),1)
+	cp $(BUILD)/chald chald
+endif
+
+$(BUILD)/.deps:
+	@sh scripts/deps.sh build
+	@mkdir -p $(BUILD)/progs $(BUILD)/unit && touch $@
+
+$(BUILD)/.deps-test: $(BUILD)/.deps
+	@sh scripts/deps.sh test
+	@touch $@
+
+$(BUILD)/%.o: src/%.c src/chald.h $(BUILD)/.deps
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/chald: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+examples: $(BUILD)/.deps
+	$(MAKE) -s -C examples/guess
+
+run: chald examples
+	./chald -f -b 127.0.0.1 -p 1337 --workdir examples/guess -- examples/guess/guess
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(PURE)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(PURE) $(LDLIBS)
+
+$(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps
+	$(CC) -O2 -Wall -Wextra -o $@ $<
+
+unit: $(UNIT:%=$(BUILD)/unit/%)
+
+check: $(BUILD)/chald examples unit $(PROGS) $(BUILD)/.deps-test
+	@CHALD=$(CURDIR)/$(BUILD)/chald PROGS=$(CURDIR)/$(BUILD)/progs \
+	    UNIT="$(UNIT:%=$(BUILD)/unit/%)" PYTHON=$(PYTHON) \
+	    sh tests/run.sh $(TESTS)
+
+install: chald
+	install -D -m 755 chald $(DESTDIR)$(PREFIX)/sbin/chald
+	install -D -m 644 man/chald.8 $(DESTDIR)$(PREFIX)/share/man/man8/chald.8
+	install -D -m 644 man/chald.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/chald.conf.5
+
+clean:
+	rm -rf build build-san chald
+	$(MAKE) -s -C examples/guess clean
+
+-include bench/Makefile.inc

@@ -1,0 +1,1039 @@
+/*
+ * main.c: options, the order of startup, and the event loop. The parent
+ * only accepts, counts, spawns and reaps: one epoll loop over the listeners
+ * and a self-pipe written by the signal handlers, with the next session
+ * deadline as its timeout. Everything about a connection beyond counting
+ * happens in the child (spawn.c).
+ */
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chald.h"
+
+#define ACCEPT_BURST	64	/* per wakeup, so one listener can't starve
+				   the others */
+#define PAUSE_MS	100	/* listener rest after EMFILE/ENFILE */
+#define SWEEP_MS	10000	/* idle per-source entries dropped this often */
+#define KILL_WAIT_MS	3000	/* after SIGKILL at shutdown, before giving up */
+#define MAX_OVERRIDES	128
+
+struct override {
+	const char	*key;
+	const char	*value;
+	int		 global;
+};
+
+/* The one configuration and the session table; nothing else is global. */
+static struct config	*conf;
+static struct svcstate	*states;
+static struct sesstable	 sessions;
+
+static int		 epfd = -1;
+static int		 sigpipe_fds[2] = { -1, -1 };
+static int		 pidfd = -1;
+static char		 selfpipe_tag;	/* epoll data for the self-pipe */
+
+static volatile sig_atomic_t got_chld, got_hup, got_term;
+
+static int		 shutting_down;
+static int		 killed_all;
+static int64_t		 grace_end_ms, hard_end_ms, next_sweep_ms;
+
+/* What the command line said, kept for reloads. */
+static const char	*config_path;
+static char		**cmd_argv;
+static const char	*cmd_name;
+static char		 cwd[PATH_MAX];
+static struct override	 overrides[MAX_OVERRIDES];
+static int		 noverrides;
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+"usage: chald [-fnv] [-c FILE] [-p PORT] [-b ADDR] [OPTIONS] [-- PROGRAM [ARG...]]\n"
+"\n"
+"Serves a challenge program to every TCP connection, one session each.\n"
+"\n"
+"  -c, --config FILE       read services from an INI file\n"
+"  -n, --check             check the configuration, print it normalized, exit\n"
+"  -f, --foreground        stay attached (containers, systemd, terminals)\n"
+"  -p, --port PORT         port of the command-line service (default 1337)\n"
+"  -b, --bind ADDR         address to listen on (default ::, dual-stack)\n"
+"      --name NAME         name of the command-line service (default: program)\n"
+"      --pidfile FILE      write and lock a pidfile\n"
+"      --log stderr|syslog|FILE   where events go (default: stderr with -f,\n"
+"                          syslog when detached)\n"
+"      --log-format text|json\n"
+"      --grace DURATION    wait this long at shutdown before SIGKILL (5s)\n"
+"  -v, --verbose           log debug events too\n"
+"  -h, --help              this text\n"
+"      --version           print the version\n"
+"\n"
+"Service settings (the keys of a [service] section; with -c they override\n"
+"every service in the file):\n"
+"      --timeout DURATION  wall-clock limit per session (60s, 0: none)\n"
+"      --max-conns N       concurrent sessions of the service (256, 0: no cap)\n"
+"      --per-ip N          concurrent sessions per source prefix (8, 0: no cap)\n"
+"      --ipv4-prefix N     IPv4 source prefix length (32)\n"
+"      --ipv6-prefix N     IPv6 source prefix length (64)\n"
+"      --rate N/s          new connections per source prefix (0: off)\n"
+"      --burst N           token bucket size for --rate (default: the rate)\n"
+"      --workdir DIR       working directory (default: the program's)\n"
+"      --env NAME=VALUE    add a variable to the challenge's environment\n"
+"      --stderr socket|null|log   where the challenge's fd 2 goes (socket)\n"
+"      --reject-message TEXT      line sent to a refused player\n"
+"      --backlog N         listen backlog (4096)\n"
+"\n"
+"See chald(8) and chald.conf(5).\n");
+}
+
+/* Configuration, from the file or the command line, plus overrides. */
+
+static char *
+cwd_join(const char *p)
+{
+	char *out;
+
+	if (p[0] == '/')
+		return strdup(p);
+	if (asprintf(&out, "%s/%s", cwd, p) < 0)
+		return NULL;
+	return out;
+}
+
+static struct config *
+config_load(char *err, size_t errlen)
+{
+	struct config *c = config_new();
+	char msg[CHALD_ERRLEN];
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (config_path != NULL) {
+		if (config_parse_file(c, config_path, err, errlen) == -1)
+			goto fail;
+	} else {
+		struct service *s;
+		const char *base = strrchr(cmd_argv[0], '/');
+		int n = 0;
+
+		s = service_new(cmd_name ? cmd_name : base ? base + 1 :
+		    cmd_argv[0], NULL, 0);
+		while (cmd_argv[n] != NULL)
+			n++;
+		s->argv = calloc(n + 1, sizeof(*s->argv));
+		for (int i = 0; i < n; i++)
+			s->argv[i] = i == 0 && strchr(cmd_argv[0], '/') ?
+			    cwd_join(cmd_argv[0]) : strdup(cmd_argv[i]);
+		s->argc = n;
+		config_add_service(c, s);
+	}
+	for (int i = 0; i < noverrides; i++) {
+		struct override *o = &overrides[i];
+
+		if (o->global) {
+			if (config_set_global(c, o->key, o->value, msg,
+			    sizeof(msg)) == -1) {
+				snprintf(err, errlen, "--%s: %s", o->key, msg);
+				goto fail;
+			}
+			continue;
+		}
+		for (struct service *s = c->services; s != NULL; s = s->next)
+			if (config_set_service(s, o->key, o->value, cwd, msg,
+			    sizeof(msg)) == -1) {
+				snprintf(err, errlen, "--%s: %s",
+				    strcmp(o->key, "listen") == 0 ? "bind" :
+				    o->key, msg);
+				goto fail;
+			}
+	}
+	if (config_finish(c, err, errlen) == -1)
+		goto fail;
+	return c;
+fail:
+	config_free(c);
+	return NULL;
+}
+
+/* Signals reach the loop through a self-pipe. */
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	if (sig == SIGCHLD)
+		got_chld = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = sig;
+	if (write(sigpipe_fds[1], "", 1) == -1) {
+		/* full: the loop will look anyway */
+	}
+	errno = saved;
+}
+
+static void
+signals_setup(void)
+{
+	struct sigaction sa;
+	const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+
+	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe2");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			fatal("sigaction");
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void
+signals_drain(void)
+{
+	char buf[256];
+
+	while (read(sigpipe_fds[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+/* Listeners. */
+
+static void
+state_poll(struct svcstate *st, int on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = st };
+
+	if (st->fd == -1)
+		return;
+	if (epoll_ctl(epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, st->fd,
+	    &ev) == -1 && errno != ENOENT && errno != EEXIST)
+		log_warn("epoll_ctl");
+}
+
+static void
+state_free(struct svcstate *st)
+{
+	struct svcstate **pp;
+
+	for (pp = &states; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == st) {
+			*pp = st->next;
+			break;
+		}
+	srctable_free(&st->sources);
+	free(st->name);
+	free(st);
+}
+
+static void
+state_close(struct svcstate *st)
+{
+	if (st->fd == -1)
+		return;
+	if (!st->paused)
+		state_poll(st, 0);
+	close(st->fd);
+	st->fd = -1;
+	st->paused = 0;
+}
+
+/*
+ * When the process or the system is out of fds, accept fails until a
+ * session ends; polling again at once would spin. Rest the listener.
+ */
+static void
+listener_pause(struct svcstate *st, int error)
+{
+	state_poll(st, 0);
+	st->paused = 1;
+	st->pause_until_ms = now_ms() + PAUSE_MS;
+	log_event("accept-paused service=%s error=%s ms=%d", st->name,
+	    log_quote(strerror(error)), PAUSE_MS);
+}
+
+static void
+listeners_resume(int64_t now)
+{
+	for (struct svcstate *st = states; st != NULL; st = st->next)
+		if (st->paused && now >= st->pause_until_ms) {
+			st->paused = 0;
+			state_poll(st, 1);
+		}
+}
+
+/* Sessions. */
+
+static void
+session_reject(struct svcstate *st, int fd, const char *ip, int port,
+    const char *reason)
+{
+	struct service *s = st->svc;
+	char line[1100];
+	int n;
+
+	n = snprintf(line, sizeof(line), "%s\n", s->reject_msg);
+	if (n > 0 && send(fd, line, (size_t)n < sizeof(line) ? (size_t)n :
+	    sizeof(line) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
+		/* the player is gone already */
+	}
+	close(fd);
+	log_event("reject service=%s ip=%s port=%d reason=%s conns=%d/%d",
+	    st->name, ip, port, reason, st->conns, s->max_conns);
+}
+
+static void
+session_start(struct svcstate *st, int fd, const struct sockaddr *sa)
+{
+	struct service *s = st->svc;
+	struct source *src = NULL;
+	struct session *sess;
+	struct spawn_req req;
+	struct srckey key;
+	char ip[INET6_ADDRSTRLEN], err[CHALD_ERRLEN];
+	int port;
+	int64_t now = now_ms();
+	pid_t pid, failed;
+
+	addr_format(sa, ip, sizeof(ip), &port);
+	if (s->per_ip > 0 || s->rate > 0) {
+		srckey_make(&key, sa, s->v4_prefix, s->v6_prefix);
+		src = srctable_get(&st->sources, &key, 1);
+		if (src == NULL) {
+			session_reject(st, fd, ip, port, "no-memory");
+			return;
+		}
+		if (!source_take_token(src, s->rate, s->burst, now)) {
+			session_reject(st, fd, ip, port, "rate");
+			return;
+		}
+		if (s->per_ip > 0 && src->conns >= s->per_ip) {
+			session_reject(st, fd, ip, port, "per-ip");
+			return;
+		}
+	}
+	if (s->max_conns > 0 && st->conns >= s->max_conns) {
+		session_reject(st, fd, ip, port, "max-conns");
+		return;
+	}
+	sess = calloc(1, sizeof(*sess));
+	if (sess == NULL) {
+		session_reject(st, fd, ip, port, "no-memory");
+		return;
+	}
+	req.svc = s;
+	req.sock = fd;
+	req.peer = sa;
+	req.peer_ip = ip;
+	req.peer_port = port;
+	pid = spawn_session(&req, &failed, err, sizeof(err));
+	close(fd);
+	if (pid == -1) {
+		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
+		    ip, port, err);
+		if (failed > 0)
+			waitpid(failed, NULL, 0);
+		free(sess);
+		return;
+	}
+	sess->pid = pid;
+	sess->svc = st;
+	sess->port = port;
+	snprintf(sess->ip, sizeof(sess->ip), "%s", ip);
+	sess->start_ms = now;
+	sess->deadline_ms = s->timeout_ms > 0 ? now + s->timeout_ms : 0;
+	if (src != NULL) {
+		sess->src = key;
+		sess->tracked = 1;
+		src->conns++;
+	}
+	if (sesstable_add(&sessions, sess) == -1) {
+		/* No memory to track a deadline: don't run it untracked. */
+		kill(-pid, SIGKILL);
+		sess->deadline_ms = 0;
+		sesstable_add(&sessions, sess);
+	}
+	st->conns++;
+	log_event("accept service=%s ip=%s port=%d pid=%d conns=%d/%d",
+	    st->name, ip, port, (int)pid, st->conns, s->max_conns);
+}
+
+static void
+accept_burst(struct svcstate *st)
+{
+	for (int i = 0; i < ACCEPT_BURST && st->fd != -1; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd;
+
+		fd = accept4(st->fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_CLOEXEC);
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case EPERM:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				listener_pause(st, errno);
+				return;
+			default:
+				log_warn("service %s: accept", st->name);
+				return;
+			}
+		}
+		session_start(st, fd, (struct sockaddr *)&ss);
+	}
+}
+
+static const char *
+cause_name(const struct session *sess, int status)
+{
+	switch (sess->cause) {
+	case CAUSE_TIMEOUT:
+		return "timeout";
+	case CAUSE_SHUTDOWN:
+		return "shutdown";
+	case CAUSE_NONE:
+		break;
+	}
+	return WIFSIGNALED(status) ? "signal" : "exit";
+}
+
+static void
+session_end(struct session *sess, int status)
+{
+	struct svcstate *st = sess->svc;
+	int64_t now = now_ms();
+	char how[32];
+
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "signal:%d", WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "exit:%d", WEXITSTATUS(status));
+	log_event("end service=%s pid=%d ip=%s port=%d status=%s cause=%s "
+	    "secs=%.3f", st->name, (int)sess->pid, sess->ip, sess->port, how,
+	    cause_name(sess, status), (double)(now - sess->start_ms) / 1000);
+	sesstable_remove(&sessions, sess);
+	st->conns--;
+	if (sess->tracked)
+		srctable_release(&st->sources, &sess->src, st->rate,
+		    st->burst, now);
+	if (st->removed && st->conns == 0)
+		state_free(st);
+	free(sess);
+}
+
+/*
+ * One SIGCHLD can stand for many exits, so reap until nothing is left. A
+ * session's leftover processes are killed while its leader is still a
+ * zombie: the zombie holds the pid, so the process group id cannot have
+ * been reused by then.
+ */
+static void
+reap(void)
+{
+	for (;;) {
+		struct session *sess;
+		siginfo_t si;
+		int status;
+		pid_t pid;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
+		    si.si_pid == 0)
+			break;
+		sess = sesstable_find(&sessions, si.si_pid);
+		if (sess != NULL)
+			kill(-si.si_pid, SIGKILL);
+		pid = waitpid(si.si_pid, &status, WNOHANG);
+		if (pid <= 0)
+			break;
+		if (sess != NULL)
+			session_end(sess, status);
+	}
+}
+
+static void
+deadlines_expire(int64_t now)
+{
+	struct session *sess;
+
+	while ((sess = sesstable_next_deadline(&sessions)) != NULL &&
+	    sess->deadline_ms <= now) {
+		kill(-sess->pid, SIGKILL);
+		sess->cause = CAUSE_TIMEOUT;
+		sesstable_clear_deadline(&sessions, sess);
+	}
+}
+
+static void
+sessions_signal(int sig, enum end_cause cause)
+{
+	for (size_t i = 0; i < sessions.nbuckets; i++)
+		for (struct session *s = sessions.buckets[i]; s != NULL;
+		    s = s->hnext) {
+			kill(-s->pid, sig);
+			if (s->cause == CAUSE_NONE)
+				s->cause = cause;
+		}
+}
+
+static void
+sources_sweep(int64_t now)
+{
+	for (struct svcstate *st = states; st != NULL; st = st->next)
+		srctable_expire(&st->sources, st->rate, st->burst, now);
+}
+
+/* Startup, reload, shutdown. */
+
+static int
+states_open(struct config *c)
+{
+	char err[CHALD_ERRLEN];
+
+	for (struct service *s = c->services; s != NULL; s = s->next) {
+		struct svcstate *st = calloc(1, sizeof(*st));
+
+		if (st == NULL || srctable_init(&st->sources) == -1)
+			errx(1, "out of memory");
+		st->name = strdup(s->name);
+		st->svc = s;
+		st->rate = s->rate;
+		st->burst = s->burst;
+		st->fd = listen_open(s, &st->port, err, sizeof(err));
+		if (st->fd == -1)
+			errx(1, "service %s: %s", s->name, err);
+		st->next = states;
+		states = st;
+	}
+	return 0;
+}
+
+static void
+states_announce(void)
+{
+	for (struct svcstate *st = states; st != NULL; st = st->next)
+		if (!st->removed)
+			log_event("listening service=%s addr=%s port=%d",
+			    st->name, st->svc->addr, st->port);
+}
+
+static int
+log_setup(struct config *c, int foreground)
+{
+	const char *target = c->log;
+
+	if (target == NULL)
+		target = foreground ? "stderr" : "syslog";
+	return log_init(target, c->log_format, c->verbose);
+}
+
+/* A listener of the old configuration that a new service can take over. */
+struct slot {
+	int		 fd;
+	int		 port;
+	struct svcstate	*from;
+};
+
+static struct svcstate *
+reload_donor(const struct service *s, const struct slot *slots, int n)
+{
+	for (struct svcstate *st = states; st != NULL; st = st->next) {
+		int taken = 0;
+
+		if (s->port == 0 || st->removed || st->fd == -1 ||
+		    st->svc->port != s->port ||
+		    strcmp(st->svc->addr, s->addr) != 0)
+			continue;
+		for (int j = 0; j < n; j++)
+			taken |= slots[j].from == st;
+		if (!taken)
+			return st;
+	}
+	return NULL;
+}
+
+/*
+ * A listener whose address and port stay is handed to the new service as
+ * it is, so a reload never refuses players in between. Returns -1, with
+ * everything it opened closed again, if a new listener cannot be opened.
+ */
+static int
+reload_listeners(struct config *nc, struct slot *slots, char *err,
+    size_t errlen)
+{
+	int i = 0;
+
+	for (struct service *s = nc->services; s != NULL; s = s->next, i++) {
+		slots[i].from = reload_donor(s, slots, i);
+		if (slots[i].from != NULL) {
+			slots[i].fd = slots[i].from->fd;
+			slots[i].port = slots[i].from->port;
+			continue;
+		}
+		slots[i].fd = listen_open(s, &slots[i].port, err, errlen);
+		if (slots[i].fd == -1) {
+			for (int j = 0; j < i; j++)
+				if (slots[j].from == NULL)
+					close(slots[j].fd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Sessions stay with the run-time state of the service name that accepted
+ * them, so their counts and per-source entries carry over. Cannot fail.
+ */
+static void
+reload_commit(struct config *nc, const struct slot *slots, int nsvc)
+{
+	struct svcstate *st, *next;
+	int i = 0;
+
+	for (st = states; st != NULL; st = st->next) {
+		int kept = 0;
+
+		for (int j = 0; j < nsvc; j++)
+			kept |= slots[j].from == st;
+		if (st->fd != -1 && !st->paused)
+			state_poll(st, 0);
+		if (!kept && st->fd != -1)
+			close(st->fd);
+		st->fd = -1;
+		st->paused = 0;
+		st->removed = 1;	/* revived below if it stays */
+	}
+	for (struct service *s = nc->services; s != NULL; s = s->next, i++) {
+		for (st = states; st != NULL; st = st->next)
+			if (st->removed && st->svc != NULL &&
+			    strcmp(st->name, s->name) == 0)
+				break;
+		if (st == NULL) {
+			st = calloc(1, sizeof(*st));
+			if (st == NULL || srctable_init(&st->sources) == -1 ||
+			    (st->name = strdup(s->name)) == NULL)
+				fatalx("out of memory");
+			st->next = states;
+			states = st;
+		}
+		st->removed = 0;
+		st->svc = s;
+		st->rate = s->rate;
+		st->burst = s->burst;
+		st->fd = slots[i].fd;
+		st->port = slots[i].port;
+		state_poll(st, 1);
+	}
+	for (st = states; st != NULL; st = next) {
+		next = st->next;
+		if (st->removed) {
+			st->svc = NULL;
+			if (st->conns == 0)
+				state_free(st);
+		}
+	}
+}
+
+static void
+reload(int foreground)
+{
+	struct config *nc;
+	struct slot *slots;
+	char err[CHALD_ERRLEN];
+
+	if (config_path == NULL) {
+		log_event("reload-skipped reason=%s",
+		    log_quote("no config file (command-line service)"));
+		return;
+	}
+	nc = config_load(err, sizeof(err));
+	if (nc == NULL) {
+		log_event("reload-failed error=%s", log_quote(err));
+		return;
+	}
+	nc->verbose = conf->verbose;
+	slots = calloc(nc->nservices, sizeof(*slots));
+	if (slots == NULL ||
+	    reload_listeners(nc, slots, err, sizeof(err)) == -1) {
+		log_event("reload-failed error=%s",
+		    log_quote(slots ? err : "out of memory"));
+		free(slots);
+		config_free(nc);
+		return;
+	}
+	reload_commit(nc, slots, nc->nservices);
+	free(slots);
+	config_free(conf);
+	conf = nc;
+	if (log_setup(conf, foreground) == -1)
+		log_warn("log %s", conf->log);
+	log_event("reload services=%d", conf->nservices);
+	states_announce();
+}
+
+static void
+shutdown_begin(int sig)
+{
+	int64_t now = now_ms();
+
+	if (shutting_down) {
+		/* A second signal: don't wait for the grace period. */
+		sessions_signal(SIGKILL, CAUSE_SHUTDOWN);
+		killed_all = 1;
+		hard_end_ms = now + KILL_WAIT_MS;
+		return;
+	}
+	shutting_down = 1;
+	log_event("shutdown signal=%s sessions=%zu grace=%.1f",
+	    sigabbrev_np(sig), sessions.count, (double)conf->grace_ms / 1000);
+	for (struct svcstate *st = states; st != NULL; st = st->next)
+		state_close(st);
+	sessions_signal(SIGTERM, CAUSE_SHUTDOWN);
+	grace_end_ms = now + conf->grace_ms;
+}
+
+/* Returns 1 when the loop should end. */
+static int
+shutdown_step(int64_t now)
+{
+	if (!shutting_down)
+		return 0;
+	if (sessions.count == 0)
+		return 1;
+	if (!killed_all && now >= grace_end_ms) {
+		sessions_signal(SIGKILL, CAUSE_SHUTDOWN);
+		killed_all = 1;
+		hard_end_ms = now + KILL_WAIT_MS;
+	}
+	if (killed_all && now >= hard_end_ms) {
+		log_warnx("%zu sessions did not end after SIGKILL",
+		    sessions.count);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+loop_timeout(int64_t now)
+{
+	int64_t t = next_sweep_ms;
+	struct session *sess = sesstable_next_deadline(&sessions);
+
+	if (sess != NULL && sess->deadline_ms < t)
+		t = sess->deadline_ms;
+	for (struct svcstate *st = states; st != NULL; st = st->next)
+		if (st->paused && st->pause_until_ms < t)
+			t = st->pause_until_ms;
+	if (shutting_down)
+		t = killed_all ? (hard_end_ms < t ? hard_end_ms : t) :
+		    (grace_end_ms < t ? grace_end_ms : t);
+	if (t <= now)
+		return 0;
+	return t - now > INT_MAX ? INT_MAX : (int)(t - now);
+}
+
+static void
+loop_run(int foreground)
+{
+	struct epoll_event evs[64], ev;
+
+	ev.events = EPOLLIN;
+	ev.data.ptr = &selfpipe_tag;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sigpipe_fds[0], &ev) == -1)
+		fatal("epoll_ctl");
+	next_sweep_ms = now_ms() + SWEEP_MS;
+	for (;;) {
+		int64_t now = now_ms();
+		int n;
+
+		n = epoll_wait(epfd, evs, 64, loop_timeout(now));
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == &selfpipe_tag)
+				signals_drain();
+			else
+				accept_burst(evs[i].data.ptr);
+		}
+		if (got_chld) {
+			got_chld = 0;
+			reap();
+		}
+		if (got_term) {
+			int sig = got_term;
+
+			got_term = 0;
+			shutdown_begin(sig);
+		}
+		if (got_hup) {
+			got_hup = 0;
+			if (!shutting_down)
+				reload(foreground);
+		}
+		now = now_ms();
+		deadlines_expire(now);
+		listeners_resume(now);
+		if (now >= next_sweep_ms) {
+			sources_sweep(now);
+			next_sweep_ms = now + SWEEP_MS;
+		}
+		if (shutdown_step(now))
+			break;
+	}
+}
+
+/* Options. */
+
+enum {
+	OPT_VERSION = 256,
+	OPT_NAME,
+	OPT_GLOBAL,	/* --pidfile, --log, --log-format, --grace */
+	OPT_SERVICE,	/* every per-service key */
+};
+
+static const struct option long_opts[] = {
+	{ "config",	required_argument, NULL, 'c' },
+	{ "check",	no_argument,	   NULL, 'n' },
+	{ "foreground",	no_argument,	   NULL, 'f' },
+	{ "port",	required_argument, NULL, 'p' },
+	{ "bind",	required_argument, NULL, 'b' },
+	{ "verbose",	no_argument,	   NULL, 'v' },
+	{ "help",	no_argument,	   NULL, 'h' },
+	{ "version",	no_argument,	   NULL, OPT_VERSION },
+	{ "name",	required_argument, NULL, OPT_NAME },
+	{ "pidfile",	required_argument, NULL, OPT_GLOBAL },
+	{ "log",	required_argument, NULL, OPT_GLOBAL },
+	{ "log-format",	required_argument, NULL, OPT_GLOBAL },
+	{ "grace",	required_argument, NULL, OPT_GLOBAL },
+	{ "listen",	required_argument, NULL, OPT_SERVICE },
+	{ "timeout",	required_argument, NULL, OPT_SERVICE },
+	{ "max-conns",	required_argument, NULL, OPT_SERVICE },
+	{ "per-ip",	required_argument, NULL, OPT_SERVICE },
+	{ "ipv4-prefix", required_argument, NULL, OPT_SERVICE },
+	{ "ipv6-prefix", required_argument, NULL, OPT_SERVICE },
+	{ "rate",	required_argument, NULL, OPT_SERVICE },
+	{ "burst",	required_argument, NULL, OPT_SERVICE },
+	{ "workdir",	required_argument, NULL, OPT_SERVICE },
+	{ "env",	required_argument, NULL, OPT_SERVICE },
+	{ "stderr",	required_argument, NULL, OPT_SERVICE },
+	{ "reject-message", required_argument, NULL, OPT_SERVICE },
+	{ "backlog",	required_argument, NULL, OPT_SERVICE },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+override_add(const char *key, const char *value, int global)
+{
+	if (noverrides == MAX_OVERRIDES)
+		errx(2, "too many options");
+	overrides[noverrides].key = key;
+	overrides[noverrides].value = value;
+	overrides[noverrides].global = global;
+	noverrides++;
+}
+
+/* fds 0-2 must be taken, or an accepted socket could land on one. */
+static void
+std_fds_ensure(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", O_RDWR | O_NOCTTY) == -1)
+			exit(1);
+}
+
+/* Sessions hold no fd in the parent, but bursts of accepts do. */
+static void
+nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	char ebuf[CHALD_ERRLEN];
+	int ch, idx, check = 0, foreground = 0, verbose = 0, readyfd = -1;
+
+	std_fds_ensure();
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		err(1, "getcwd");
+	while ((ch = getopt_long(argc, argv, "+c:nfp:b:vh", long_opts,
+	    &idx)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'p':
+			override_add("port", optarg, 0);
+			break;
+		case 'b':
+			override_add("listen", optarg, 0);
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("chald %s\n", CHALD_VERSION);
+			return 0;
+		case OPT_NAME:
+			cmd_name = optarg;
+			break;
+		case OPT_GLOBAL:
+			override_add(long_opts[idx].name, optarg, 1);
+			break;
+		case OPT_SERVICE:
+			override_add(long_opts[idx].name, optarg, 0);
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (config_path == NULL && argc == 0) {
+		fprintf(stderr, "chald: nothing to serve: give -c FILE or "
+		    "-- PROGRAM [ARG...]\n");
+		usage(stderr);
+		return 2;
+	}
+	if (config_path != NULL && argc > 0)
+		errx(2, "give either -c FILE or a PROGRAM, not both");
+	if (config_path != NULL && cmd_name != NULL)
+		errx(2, "--name is for the command-line service; name "
+		    "services in the file with [service NAME]");
+	if (config_path != NULL) {
+		char *abs = realpath(config_path, NULL);
+
+		if (abs == NULL)
+			err(1, "%s", config_path);
+		config_path = abs;
+	}
+	cmd_argv = argv;
+
+	conf = config_load(ebuf, sizeof(ebuf));
+	if (conf == NULL)
+		errx(1, "%s", ebuf);
+	conf->verbose = verbose;
+	if (check) {
+		config_print(conf, stdout);
+		fprintf(stderr, "chald: configuration OK\n");
+		return 0;
+	}
+	if (!foreground && conf->log != NULL &&
+	    strcmp(conf->log, "stderr") == 0)
+		errx(1, "--log stderr: a detached daemon has no stderr; use "
+		    "-f, syslog or a file");
+	if (conf->log != NULL && strcmp(conf->log, "syslog") != 0 &&
+	    log_setup(conf, foreground) == -1)
+		err(1, "log %s", conf->log);
+	if (conf->pidfile != NULL) {
+		char *abs = cwd_join(conf->pidfile);
+
+		free(conf->pidfile);
+		conf->pidfile = abs;
+		pidfd = pidfile_open(conf->pidfile, ebuf, sizeof(ebuf));
+		if (pidfd == -1)
+			errx(1, "%s", ebuf);
+	}
+	nofile_raise();
+	signals_setup();
+	states_open(conf);
+	if (spawn_init() == -1)
+		err(1, "spawn_init");
+	if (sesstable_init(&sessions) == -1)
+		errx(1, "out of memory");
+	if (!foreground) {
+		readyfd = daemon_detach();
+		if (readyfd == -1)
+			err(1, "daemon");
+	}
+	if (log_setup(conf, foreground) == -1) {
+		snprintf(ebuf, sizeof(ebuf), "log %s: %s", conf->log,
+		    strerror(errno));
+		daemon_ready(readyfd, ebuf);
+		errx(1, "%s", ebuf);
+	}
+	if (pidfd != -1 && pidfile_write(pidfd) == -1) {
+		snprintf(ebuf, sizeof(ebuf), "pidfile %s: %s", conf->pidfile,
+		    strerror(errno));
+		daemon_ready(readyfd, ebuf);
+		fatalx("%s", ebuf);
+	}
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd == -1)
+		fatal("epoll_create1");
+	for (struct svcstate *st = states; st != NULL; st = st->next)
+		state_poll(st, 1);
+	log_event("start version=%s pid=%d services=%d config=%s",
+	    CHALD_VERSION, (int)getpid(), conf->nservices,
+	    log_quote(config_path ? config_path : "command-line"));
+	states_announce();
+	daemon_ready(readyfd, NULL);
+
+	loop_run(foreground);
+
+	if (pidfd != -1)
+		pidfile_remove(conf->pidfile, pidfd);
+	log_event("exit sessions=%zu", sessions.count);
+	log_close();
+	return 0;
+}

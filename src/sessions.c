@@ -1,0 +1,402 @@
+/*
+ * sessions.c: the parent's bookkeeping, with no I/O so it can be unit
+ * tested: live sessions by pid, their deadlines in a min-heap, and per-source
+ * counts and token buckets keyed by address prefix. Every operation on the
+ * accept and reap paths is O(1) on average or O(log n), so the parent's cost
+ * per connection does not grow with the number of live sessions.
+ */
+#include <arpa/inet.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chald.h"
+
+#define INITIAL_BUCKETS	64
+
+/* Source prefixes. */
+
+static void
+mask_bits(uint8_t *b, size_t len, int prefix)
+{
+	for (size_t i = 0; i < len; i++) {
+		int keep = prefix - (int)i * 8;
+
+		if (keep >= 8)
+			continue;
+		b[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+	}
+}
+
+/* IPv4-mapped IPv6 peers (a dual-stack listener) count as IPv4. */
+void
+srckey_make(struct srckey *k, const struct sockaddr *sa, int v4_prefix,
+    int v6_prefix)
+{
+	memset(k, 0, sizeof(*k));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		k->fam = 4;
+		memcpy(k->bytes, &sin->sin_addr, 4);
+		mask_bits(k->bytes, 4, v4_prefix);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			k->fam = 4;
+			memcpy(k->bytes, &sin6->sin6_addr.s6_addr[12], 4);
+			mask_bits(k->bytes, 4, v4_prefix);
+		} else {
+			k->fam = 6;
+			memcpy(k->bytes, &sin6->sin6_addr, 16);
+			mask_bits(k->bytes, 16, v6_prefix);
+		}
+	}
+}
+
+/* FNV-1a: keys are short and chosen by the kernel's peer, not hashed twice. */
+static size_t
+srckey_hash(const struct srckey *k)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	h = (h ^ k->fam) * 1099511628211ULL;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ k->bytes[i]) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+int
+srctable_init(struct srctable *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->nbuckets = INITIAL_BUCKETS;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	return t->buckets == NULL ? -1 : 0;
+}
+
+void
+srctable_free(struct srctable *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct source *s, *n;
+
+		for (s = t->buckets[i]; s != NULL; s = n) {
+			n = s->next;
+			free(s);
+		}
+	}
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+static void
+srctable_grow(struct srctable *t)
+{
+	size_t n = t->nbuckets * 2;
+	struct source **b = calloc(n, sizeof(*b));
+
+	if (b == NULL)
+		return;		/* longer chains, still correct */
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct source *s, *next;
+
+		for (s = t->buckets[i]; s != NULL; s = next) {
+			size_t h = srckey_hash(&s->key) & (n - 1);
+
+			next = s->next;
+			s->next = b[h];
+			b[h] = s;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+}
+
+struct source *
+srctable_get(struct srctable *t, const struct srckey *k, int create)
+{
+	size_t h = srckey_hash(k) & (t->nbuckets - 1);
+	struct source *s;
+
+	for (s = t->buckets[h]; s != NULL; s = s->next)
+		if (memcmp(&s->key, k, sizeof(*k)) == 0)
+			return s;
+	if (!create)
+		return NULL;
+	if (t->count >= t->nbuckets) {
+		srctable_grow(t);
+		h = srckey_hash(k) & (t->nbuckets - 1);
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->key = *k;
+	s->tokens = -1;		/* full, set on first use */
+	s->next = t->buckets[h];
+	t->buckets[h] = s;
+	t->count++;
+	return s;
+}
+
+static void
+bucket_refill(struct source *s, double rate, int burst, int64_t now)
+{
+	if (s->tokens < 0) {
+		s->tokens = burst;
+	} else if (now > s->last_ms) {
+		s->tokens += (double)(now - s->last_ms) * rate / 1000.0;
+		if (s->tokens > burst)
+			s->tokens = burst;
+	}
+	s->last_ms = now;
+}
+
+/* Returns 1 and takes a token when the source may connect now. */
+int
+source_take_token(struct source *s, double rate, int burst, int64_t now)
+{
+	if (rate <= 0)
+		return 1;
+	bucket_refill(s, rate, burst, now);
+	if (s->tokens < 1)
+		return 0;
+	s->tokens -= 1;
+	return 1;
+}
+
+/* A source with no session and a full bucket carries no state: drop it. */
+static int
+source_idle(struct source *s, double rate, int burst, int64_t now)
+{
+	if (s->conns > 0)
+		return 0;
+	if (rate <= 0)
+		return 1;
+	bucket_refill(s, rate, burst, now);
+	return s->tokens >= burst;
+}
+
+static void
+srctable_unlink(struct srctable *t, struct source **pp)
+{
+	struct source *s = *pp;
+
+	*pp = s->next;
+	free(s);
+	t->count--;
+}
+
+void
+srctable_release(struct srctable *t, const struct srckey *k, double rate,
+    int burst, int64_t now)
+{
+	size_t h = srckey_hash(k) & (t->nbuckets - 1);
+	struct source **pp;
+
+	for (pp = &t->buckets[h]; *pp != NULL; pp = &(*pp)->next) {
+		if (memcmp(&(*pp)->key, k, sizeof(*k)) != 0)
+			continue;
+		if ((*pp)->conns > 0)
+			(*pp)->conns--;
+		if (source_idle(*pp, rate, burst, now))
+			srctable_unlink(t, pp);
+		return;
+	}
+}
+
+/* Drops every idle source; called now and then, not per connection. */
+size_t
+srctable_expire(struct srctable *t, double rate, int burst, int64_t now)
+{
+	size_t dropped = 0;
+
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct source **pp = &t->buckets[i];
+
+		while (*pp != NULL) {
+			if (source_idle(*pp, rate, burst, now)) {
+				srctable_unlink(t, pp);
+				dropped++;
+			} else
+				pp = &(*pp)->next;
+		}
+	}
+	return dropped;
+}
+
+/* Sessions by pid. */
+
+int
+sesstable_init(struct sesstable *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->nbuckets = INITIAL_BUCKETS;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	return t->buckets == NULL ? -1 : 0;
+}
+
+void
+sesstable_free(struct sesstable *t)
+{
+	free(t->buckets);
+	free(t->heap);
+	memset(t, 0, sizeof(*t));
+}
+
+static size_t
+pid_hash(pid_t pid, size_t n)
+{
+	return ((size_t)pid * 2654435761u) & (n - 1);
+}
+
+static void
+sesstable_grow(struct sesstable *t)
+{
+	size_t n = t->nbuckets * 2;
+	struct session **b = calloc(n, sizeof(*b));
+
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct session *s, *next;
+
+		for (s = t->buckets[i]; s != NULL; s = next) {
+			size_t h = pid_hash(s->pid, n);
+
+			next = s->hnext;
+			s->hnext = b[h];
+			b[h] = s;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+}
+
+static void
+heap_swap(struct sesstable *t, size_t a, size_t b)
+{
+	struct session *tmp = t->heap[a];
+
+	t->heap[a] = t->heap[b];
+	t->heap[b] = tmp;
+	t->heap[a]->heap_idx = a;
+	t->heap[b]->heap_idx = b;
+}
+
+static void
+heap_up(struct sesstable *t, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (t->heap[p]->deadline_ms <= t->heap[i]->deadline_ms)
+			break;
+		heap_swap(t, i, p);
+		i = p;
+	}
+}
+
+static void
+heap_down(struct sesstable *t, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < t->heaplen &&
+		    t->heap[l]->deadline_ms < t->heap[m]->deadline_ms)
+			m = l;
+		if (r < t->heaplen &&
+		    t->heap[r]->deadline_ms < t->heap[m]->deadline_ms)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(t, i, m);
+		i = m;
+	}
+}
+
+int
+sesstable_add(struct sesstable *t, struct session *s)
+{
+	size_t h;
+
+	s->heap_idx = SIZE_MAX;
+	if (s->deadline_ms > 0) {
+		if (t->heaplen == t->heapcap) {
+			size_t cap = t->heapcap ? t->heapcap * 2 : 64;
+			struct session **n = realloc(t->heap,
+			    cap * sizeof(*n));
+
+			if (n == NULL)
+				return -1;
+			t->heap = n;
+			t->heapcap = cap;
+		}
+		s->heap_idx = t->heaplen;
+		t->heap[t->heaplen++] = s;
+		heap_up(t, s->heap_idx);
+	}
+	if (t->count >= t->nbuckets)
+		sesstable_grow(t);
+	h = pid_hash(s->pid, t->nbuckets);
+	s->hnext = t->buckets[h];
+	t->buckets[h] = s;
+	t->count++;
+	return 0;
+}
+
+struct session *
+sesstable_find(struct sesstable *t, pid_t pid)
+{
+	struct session *s;
+
+	for (s = t->buckets[pid_hash(pid, t->nbuckets)]; s != NULL;
+	    s = s->hnext)
+		if (s->pid == pid)
+			return s;
+	return NULL;
+}
+
+void
+sesstable_clear_deadline(struct sesstable *t, struct session *s)
+{
+	size_t i = s->heap_idx;
+
+	if (i == SIZE_MAX)
+		return;
+	s->heap_idx = SIZE_MAX;
+	t->heaplen--;
+	if (i == t->heaplen)
+		return;
+	t->heap[i] = t->heap[t->heaplen];
+	t->heap[i]->heap_idx = i;
+	heap_up(t, i);
+	heap_down(t, t->heap[i]->heap_idx);
+}
+
+void
+sesstable_remove(struct sesstable *t, struct session *s)
+{
+	struct session **pp;
+
+	sesstable_clear_deadline(t, s);
+	for (pp = &t->buckets[pid_hash(s->pid, t->nbuckets)]; *pp != NULL;
+	    pp = &(*pp)->hnext) {
+		if (*pp == s) {
+			*pp = s->hnext;
+			t->count--;
+			return;
+		}
+	}
+}
+
+struct session *
+sesstable_next_deadline(struct sesstable *t)
+{
+	return t->heaplen > 0 ? t->heap[0] : NULL;
+}
