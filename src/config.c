@@ -432,6 +432,11 @@ path_join(const char *basedir, const char *p)
 
 	if (p[0] == '/' || basedir == NULL)
 		return xstrdup(p);
+	while (p[0] == '.' && p[1] == '/')
+		for (p += 2; *p == '/'; p++)
+			;
+	if (*p == '\0' || strcmp(p, ".") == 0)
+		return xstrdup(basedir);
 	if (asprintf(&out, "%s/%s", basedir, p) < 0)
 		abort();
 	return out;

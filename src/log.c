@@ -126,20 +126,25 @@ json_put(char *out, size_t pos, size_t len, const char *s, size_t n,
 	return pos;
 }
 
+/* A JSON number: optional '-', digits, at most one '.' between digits. */
 static int
 is_number(const char *s, size_t n)
 {
-	size_t i = 0, digits = 0;
+	size_t i = 0, digits = 0, dots = 0;
 
 	if (n > 0 && s[0] == '-')
 		i++;
+	if (i < n && s[i] == '0' && i + 1 < n && s[i + 1] != '.')
+		return 0;
 	for (; i < n; i++) {
 		if (isdigit((unsigned char)s[i]))
 			digits++;
-		else if (s[i] != '.')
+		else if (s[i] == '.' && digits > 0 && i + 1 < n && dots++ == 0)
+			continue;
+		else
 			return 0;
 	}
-	return digits > 0 && (s[0] != '0' || n == 1 || s[1] == '.');
+	return digits > 0;
 }
 
 /*

@@ -1,0 +1,215 @@
+/*
+ * test_sessions.c: the parent's pure bookkeeping: source prefixes, per-source
+ * counts and token buckets, sessions by pid and deadline order.
+ */
+#include <arpa/inet.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "chald.h"
+#include "t.h"
+
+static struct sockaddr_storage
+addr(const char *s)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, s, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, s,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	return ss;
+}
+
+static int
+same_source(const char *a, const char *b, int v4, int v6)
+{
+	struct sockaddr_storage sa = addr(a), sb = addr(b);
+	struct srckey ka, kb;
+
+	srckey_make(&ka, (struct sockaddr *)&sa, v4, v6);
+	srckey_make(&kb, (struct sockaddr *)&sb, v4, v6);
+	return memcmp(&ka, &kb, sizeof(ka)) == 0;
+}
+
+static void
+test_prefixes(void)
+{
+	CHECK(same_source("203.0.113.7", "203.0.113.7", 32, 64));
+	CHECK(!same_source("203.0.113.7", "203.0.113.8", 32, 64));
+	CHECK(same_source("203.0.113.7", "203.0.113.200", 24, 64));
+	CHECK(!same_source("203.0.113.7", "203.0.114.7", 24, 64));
+	CHECK(same_source("10.1.2.3", "10.200.2.3", 8, 64));
+	CHECK(same_source("10.1.2.3", "99.1.2.3", 0, 64));
+	CHECK(same_source("10.1.2.3", "10.1.2.2", 31, 64));
+	CHECK(!same_source("10.1.2.3", "10.1.2.4", 31, 64));
+	/* IPv6 /64: the interface id is the player's to choose. */
+	CHECK(same_source("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", 32, 64));
+	CHECK(!same_source("2001:db8:1:2::1", "2001:db8:1:3::1", 32, 64));
+	CHECK(same_source("2001:db8:1:2::1", "2001:db8:1:3::1", 32, 48));
+	CHECK(!same_source("2001:db8::1", "2001:db8::2", 32, 128));
+	CHECK(same_source("2001:db8::1", "2001:db8::1", 32, 128));
+	/* A v4-mapped peer on a dual-stack listener is the same IPv4 host. */
+	CHECK(same_source("::ffff:198.51.100.4", "198.51.100.4", 32, 64));
+	CHECK(!same_source("::ffff:198.51.100.4", "198.51.100.5", 32, 64));
+	/* Families never mix, even with zero-length prefixes. */
+	CHECK(!same_source("0.0.0.0", "::", 0, 0));
+}
+
+static void
+test_sources(void)
+{
+	struct srctable t;
+	struct srckey k;
+	struct sockaddr_storage ss = addr("192.0.2.1");
+	struct source *s;
+
+	CHECK(srctable_init(&t) == 0);
+	srckey_make(&k, (struct sockaddr *)&ss, 32, 64);
+	CHECK(srctable_get(&t, &k, 0) == NULL);
+	s = srctable_get(&t, &k, 1);
+	CHECK(s != NULL && s->conns == 0);
+	CHECK(srctable_get(&t, &k, 1) == s);
+	CHECK(t.count == 1);
+	s->conns = 2;
+	srctable_release(&t, &k, 0, 0, 0);
+	CHECK(srctable_get(&t, &k, 0) == s && s->conns == 1);
+	srctable_release(&t, &k, 0, 0, 0);
+	/* No session and no rate: nothing to remember. */
+	CHECK(srctable_get(&t, &k, 0) == NULL);
+	CHECK(t.count == 0);
+
+	/* Many sources: the table grows and finds each again. */
+	for (int i = 0; i < 5000; i++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+
+		sin.sin_addr.s_addr = htonl(0x0a000000u + (uint32_t)i);
+		srckey_make(&k, (struct sockaddr *)&sin, 32, 64);
+		s = srctable_get(&t, &k, 1);
+		if (s != NULL)
+			s->conns = i % 2;
+	}
+	CHECK(t.count == 5000);
+	CHECK(t.nbuckets >= 4096);
+	{
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+		int found = 1;
+
+		for (int i = 0; i < 5000; i++) {
+			sin.sin_addr.s_addr = htonl(0x0a000000u + (uint32_t)i);
+			srckey_make(&k, (struct sockaddr *)&sin, 32, 64);
+			s = srctable_get(&t, &k, 0);
+			found &= s != NULL && s->conns == i % 2;
+		}
+		CHECK(found);
+	}
+	/* The sweep drops exactly the idle half. */
+	CHECK(srctable_expire(&t, 0, 0, 0) == 2500);
+	CHECK(t.count == 2500);
+	srctable_free(&t);
+}
+
+static void
+test_bucket(void)
+{
+	struct srctable t;
+	struct srckey k;
+	struct sockaddr_storage ss = addr("192.0.2.9");
+	struct source *s;
+	int64_t now = 1000000;
+
+	srctable_init(&t);
+	srckey_make(&k, (struct sockaddr *)&ss, 32, 64);
+	s = srctable_get(&t, &k, 1);
+	/* rate 2/s, burst 3: three at once, then one per 500 ms. */
+	CHECK(source_take_token(s, 2, 3, now));
+	CHECK(source_take_token(s, 2, 3, now));
+	CHECK(source_take_token(s, 2, 3, now));
+	CHECK(!source_take_token(s, 2, 3, now));
+	CHECK(!source_take_token(s, 2, 3, now + 400));
+	CHECK(source_take_token(s, 2, 3, now + 500));
+	CHECK(!source_take_token(s, 2, 3, now + 600));
+	/* A long pause refills only up to the burst. */
+	now += 3600 * 1000;
+	CHECK(source_take_token(s, 2, 3, now));
+	CHECK(source_take_token(s, 2, 3, now));
+	CHECK(source_take_token(s, 2, 3, now));
+	CHECK(!source_take_token(s, 2, 3, now));
+	/* Rate 0 never refuses. */
+	{
+		int all = 1;
+
+		for (int i = 0; i < 100; i++)
+			all &= source_take_token(s, 0, 0, now);
+		CHECK(all);
+	}
+	/* Not idle while its bucket is refilling, idle once full. */
+	CHECK(srctable_expire(&t, 2, 3, now) == 0);
+	CHECK(srctable_expire(&t, 2, 3, now + 1499) == 0);
+	CHECK(srctable_expire(&t, 2, 3, now + 1500) == 1);
+	/* Time going backwards (it can't, but) does not mint tokens. */
+	s = srctable_get(&t, &k, 1);
+	CHECK(source_take_token(s, 1, 1, now));
+	CHECK(!source_take_token(s, 1, 1, now - 5000));
+	srctable_free(&t);
+}
+
+static void
+test_table(void)
+{
+	struct sesstable t;
+	struct session *s = calloc(3000, sizeof(*s));
+	unsigned seed = 12345;
+	int64_t last;
+	int ordered = 1, n = 0, added = 1;
+
+	CHECK(sesstable_init(&t) == 0);
+	for (int i = 0; i < 3000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		s[i].pid = 1000 + i * 7;
+		/* A third of the sessions have no deadline. */
+		s[i].deadline_ms = i % 3 == 0 ? 0 : 1 + (seed >> 8) % 100000;
+		added &= sesstable_add(&t, &s[i]) == 0;
+	}
+	CHECK(added);
+	CHECK(t.count == 3000);
+	CHECK(t.heaplen == 2000);
+	CHECK(sesstable_find(&t, 1000 + 5 * 7) == &s[5]);
+	CHECK(sesstable_find(&t, 999) == NULL);
+	/* Remove every fifth from the middle of the heap. */
+	for (int i = 0; i < 3000; i += 5)
+		sesstable_remove(&t, &s[i]);
+	CHECK(t.count == 2400);
+	CHECK(sesstable_find(&t, 1000) == NULL);
+	CHECK(sesstable_find(&t, 1000 + 7) == &s[1]);
+	/* What is left comes out in deadline order. */
+	last = 0;
+	while (sesstable_next_deadline(&t) != NULL) {
+		struct session *d = sesstable_next_deadline(&t);
+
+		ordered &= d->deadline_ms >= last;
+		last = d->deadline_ms;
+		sesstable_clear_deadline(&t, d);
+		n++;
+	}
+	CHECK(ordered);
+	CHECK(n == 1600);
+	/* Clearing the deadline keeps the session findable by pid. */
+	CHECK(sesstable_find(&t, 1000 + 7) == &s[1]);
+	CHECK(t.count == 2400);
+	sesstable_free(&t);
+	free(s);
+}
+
+int
+main(void)
+{
+	test_prefixes();
+	test_sources();
+	test_bucket();
+	test_table();
+	T_DONE();
+}
