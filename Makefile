@@ -17,7 +17,8 @@ WARN	+= -Werror
 endif
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong
-LDLIBS	:= $(shell pkg-config --libs inih 2>/dev/null || echo -linih) -lm
+LDLIBS	:= $(shell pkg-config --libs inih libseccomp 2>/dev/null || \
+	     echo -linih -lseccomp) -lm
 
 ifeq ($(SAN),1)
 BUILD	:= build-san
@@ -28,10 +29,11 @@ else
 BUILD	:= build
 endif
 
-SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c
+SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
+	   sandbox.c cgroup.c seccomp.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
-	   $(BUILD)/listen.o
+	   $(BUILD)/listen.o $(BUILD)/seccomp.o
 UNIT	:= test_config test_sessions test_log
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
 

@@ -12,11 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
+#include <linux/filter.h>
 
 #define CHALD_VERSION		"0.1.0"
 #define CHALD_DEFAULT_PORT	1337
 #define CHALD_ERRLEN		512
 #define CHALD_MAX_ENV		256
+#define CHALD_MAX_ENVP		(CHALD_MAX_ENV + 8)
 
 /* How a session's fd 2 is connected. */
 enum stderr_mode {
@@ -56,6 +59,30 @@ struct service {
 	double		 rate;		/* connections per second, 0: off */
 	int		 burst;		/* 0: derived from rate */
 	char		*reject_msg;
+
+	/* The jail (sandbox.c, cgroup.c, seccomp.c). */
+	int		 sandbox;	/* 0: plain fork+exec, loudly logged */
+	uid_t		 uid_min, uid_max;
+	uint64_t	 memory;	/* bytes, 0: no cap */
+	int		 pids;		/* 0: no cap */
+	double		 cpu;		/* cores, 0: no cap */
+	int64_t		 cpu_time_ms;	/* 0: no cap */
+	uint64_t	 file_size;	/* 0: no cap */
+	int		 open_files;
+	uint64_t	 tmp_size;
+	uint64_t	 address_space;	/* 0: no cap */
+	char		*root;		/* NULL: a tmpfs with bind mounts */
+	char		**bind_ro;	/* NULL-terminated */
+	int		 nbind_ro;
+	char		**bind_rw;
+	int		 nbind_rw;
+	int		 net_host;	/* 1: share the host's network */
+	int		 seccomp;
+	char		**sc_allow;	/* removed from the default deny list */
+	int		 nsc_allow;
+	char		**sc_deny;	/* added to it */
+	int		 nsc_deny;
+	struct sock_fprog filter;	/* built by config_finish() */
 
 	struct service	*next;
 };
@@ -121,6 +148,49 @@ enum end_cause {
 	CAUSE_SHUTDOWN,
 };
 
+/* cgroup controllers chald uses, and what it found at startup. */
+enum { CG_PIDS, CG_MEMORY, CG_CPU, CG_NCTRL };
+
+struct cgroups {
+	int		 version;	/* 0: none, 1 or 2 */
+	char		 base[PATH_MAX];	/* v2: parent of sessions */
+	char		 v1[CG_NCTRL][PATH_MAX];	/* v1: per controller */
+	int		 have[CG_NCTRL];
+	int		 memsw;		/* v1: swap is accounted */
+};
+
+struct cgstats {
+	int		 oom;		/* the OOM killer struck */
+	int		 pids_max;	/* a fork hit pids.max */
+	long long	 peak;		/* bytes, -1: unknown */
+};
+
+/* A set of uids in use by live or not yet cleaned-up sessions. */
+struct uidset {
+	uint32_t	*slots;		/* 0: empty, 1: deleted, else uid+2 */
+	size_t		 cap;
+	size_t		 used;		/* live + deleted */
+	size_t		 count;
+};
+
+/* A jailed session whose cgroup is still being emptied. */
+struct cgpending {
+	unsigned long long id;
+	uid_t		 uid;
+	int		 tries;
+	struct cgpending *next;
+};
+
+struct sandbox {
+	struct cgroups	 cg;
+	struct uidset	 uids;
+	struct cgpending *pending;
+	unsigned long long next_id;
+	uid_t		 uid_cursor;
+	int		 ready;		/* cgroup_init() done */
+	char		 rootdir[PATH_MAX];	/* mount point for jails */
+};
+
 struct session {
 	pid_t		 pid;
 	struct svcstate	*svc;
@@ -132,6 +202,11 @@ struct session {
 	size_t		 heap_idx;	/* SIZE_MAX when not in the heap */
 	enum end_cause	 cause;
 	int		 tracked;	/* counted in svc->sources */
+	int		 jailed;
+	int		 pidfd;		/* -1 when not jailed */
+	unsigned long long cgid;	/* cgroup id, when jailed */
+	uid_t		 uid;
+	int64_t		 cpu_time_ms;	/* the service's cap, for the cause */
 	struct session	*hnext;
 };
 
@@ -232,6 +307,59 @@ struct spawn_req {
 int		 spawn_init(void);
 pid_t		 spawn_session(const struct spawn_req *, pid_t *failed,
 		    char *err, size_t errlen);
+
+/* spawn.c, shared with sandbox.c */
+int		 spawn_child_signals(void);
+int		 spawn_child_fds(const struct spawn_req *, int keepfd);
+int		 spawn_child_env(const struct spawn_req *, char **envp,
+		    char *buf, size_t len);
+const char	*spawn_step_name(int);
+enum spawn_step {
+	STEP_NONE, STEP_SIGNALS, STEP_SETSID, STEP_FDS, STEP_ENV, STEP_CHDIR,
+	STEP_EXEC, STEP_CGROUP, STEP_MOUNTS, STEP_PIVOT, STEP_NETWORK,
+	STEP_HOSTNAME, STEP_FORK, STEP_RLIMITS, STEP_PRIVILEGES, STEP_SECCOMP,
+	STEP_CLONE,
+};
+
+/* sandbox.c */
+int		 sandbox_init(struct sandbox *, struct config *, char *err,
+		    size_t errlen);
+int		 sandbox_check(struct sandbox *, struct config *, char *err,
+		    size_t errlen);
+pid_t		 sandbox_spawn(struct sandbox *, const struct spawn_req *,
+		    struct session *, pid_t *failed, char *err, size_t errlen);
+void		 sandbox_end(struct sandbox *, struct session *,
+		    struct cgstats *);
+int		 sandbox_tick(struct sandbox *);
+void		 sandbox_shutdown(struct sandbox *);
+int		 session_kill(struct session *, int sig);
+
+/* cgroup.c */
+int		 cgroup_init(struct cgroups *, const int need[CG_NCTRL],
+		    char *err, size_t errlen);
+const char	*cgroup_describe(const struct cgroups *, char *, size_t);
+int		 cgroup_create(const struct cgroups *, unsigned long long id,
+		    const struct service *, int *dirfd,
+		    char procs[CG_NCTRL][PATH_MAX]);
+void		 cgroup_stats(const struct cgroups *, unsigned long long id,
+		    struct cgstats *);
+int		 cgroup_destroy(const struct cgroups *, unsigned long long id);
+void		 cgroup_cleanup(const struct cgroups *);
+
+/* seccomp.c */
+int		 seccomp_build(char **allow, char **deny, struct sock_fprog *,
+		    char *err, size_t errlen);
+void		 seccomp_filter_free(struct sock_fprog *);
+int		 seccomp_known(const char *);
+
+/* sessions.c: uid sets */
+int		 uidset_init(struct uidset *);
+void		 uidset_free(struct uidset *);
+int		 uidset_has(const struct uidset *, uid_t);
+int		 uidset_add(struct uidset *, uid_t);
+void		 uidset_del(struct uidset *, uid_t);
+int		 uid_alloc(struct uidset *, uid_t lo, uid_t hi, uid_t *cursor,
+		    uid_t *out);
 
 /* util */
 int64_t		 now_ms(void);

@@ -44,7 +44,10 @@ struct parse_ctx {
 static const char *service_keys[] = {
 	"listen", "port", "backlog", "command", "workdir", "env", "stderr",
 	"timeout", "max-conns", "per-ip", "ipv4-prefix", "ipv6-prefix",
-	"rate", "burst", "reject-message", NULL
+	"rate", "burst", "reject-message", "sandbox", "uid-range", "memory",
+	"pids", "cpu", "cpu-time", "file-size", "open-files", "tmp-size",
+	"address-space", "root", "bind-ro", "bind-rw", "network", "seccomp",
+	"seccomp-allow", "seccomp-deny", NULL
 };
 
 static const char *global_keys[] = {
@@ -307,6 +310,17 @@ service_new(const char *name, const char *file, int line)
 	s->burst = 0;
 	s->reject_msg = xstrdup(
 	    "chald: too many connections from your address, try again later");
+	s->sandbox = 1;
+	s->uid_min = 200000;
+	s->uid_max = 299999;
+	s->memory = 256ULL << 20;
+	s->pids = 64;
+	s->cpu = 1.0;
+	s->cpu_time_ms = 30 * 1000;
+	s->file_size = 16ULL << 20;
+	s->open_files = 256;
+	s->tmp_size = 16ULL << 20;
+	s->seccomp = 1;
 	return s;
 }
 
@@ -347,6 +361,12 @@ service_free(struct service *s)
 	free(s->workdir);
 	strv_free(s->env);
 	free(s->reject_msg);
+	free(s->root);
+	strv_free(s->bind_ro);
+	strv_free(s->bind_rw);
+	strv_free(s->sc_allow);
+	strv_free(s->sc_deny);
+	seccomp_filter_free(&s->filter);
 	free(s);
 }
 
@@ -379,6 +399,28 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->rate = d->rate;
 	s->burst = d->burst;
 	s->reject_msg = xstrdup(d->reject_msg);
+	s->sandbox = d->sandbox;
+	s->uid_min = d->uid_min;
+	s->uid_max = d->uid_max;
+	s->memory = d->memory;
+	s->pids = d->pids;
+	s->cpu = d->cpu;
+	s->cpu_time_ms = d->cpu_time_ms;
+	s->file_size = d->file_size;
+	s->open_files = d->open_files;
+	s->tmp_size = d->tmp_size;
+	s->address_space = d->address_space;
+	s->root = d->root ? xstrdup(d->root) : NULL;
+	s->bind_ro = strv_dup(d->bind_ro, d->nbind_ro);
+	s->nbind_ro = d->nbind_ro;
+	s->bind_rw = strv_dup(d->bind_rw, d->nbind_rw);
+	s->nbind_rw = d->nbind_rw;
+	s->net_host = d->net_host;
+	s->seccomp = d->seccomp;
+	s->sc_allow = strv_dup(d->sc_allow, d->nsc_allow);
+	s->nsc_allow = d->nsc_allow;
+	s->sc_deny = strv_dup(d->sc_deny, d->nsc_deny);
+	s->nsc_deny = d->nsc_deny;
 	return s;
 }
 
@@ -453,6 +495,188 @@ env_valid(const char *v)
 		if (!(isalnum((unsigned char)*p) || *p == '_'))
 			return 0;
 	return !isdigit((unsigned char)v[0]);
+}
+
+static void
+strv_push(char ***v, int *n, char *item)
+{
+	char **e = realloc(*v, (*n + 2) * sizeof(*e));
+
+	if (e == NULL)
+		abort();
+	*v = e;
+	e[(*n)++] = item;
+	e[*n] = NULL;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "true") == 0)
+		*out = 1;
+	else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 ||
+	    strcmp(v, "false") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/* "0.5", "2", "50%"; 0 means no cap. */
+static int
+parse_cpu(const char *v, double *out)
+{
+	char *end;
+	double d;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	d = strtod(v, &end);
+	if (*end == '%') {
+		d /= 100;
+		end++;
+	}
+	if (*end != '\0' || !isfinite(d) || d < 0 || d > 1024 ||
+	    (d > 0 && d < 0.01))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+static int
+parse_uid_range(const char *v, uid_t *lo, uid_t *hi)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	a = strtoul(v, &end, 10);
+	if (*end != '-' || !isdigit((unsigned char)end[1]))
+		return -1;
+	b = strtoul(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || a == 0 || b < a ||
+	    b > 4000000000UL || b - a >= 10000000UL)
+		return -1;
+	*lo = (uid_t)a;
+	*hi = (uid_t)b;
+	return 0;
+}
+
+/* Syscall names, separated by blanks or commas; all must be known. */
+static int
+parse_syscalls(const char *v, char ***list, int *n, char *err, size_t errlen)
+{
+	char *copy = xstrdup(v), *tok, *save;
+
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		if (!seccomp_known(tok)) {
+			seterr(err, errlen, "unknown syscall \"%s\"", tok);
+			free(copy);
+			return -1;
+		}
+		strv_push(list, n, xstrdup(tok));
+	}
+	free(copy);
+	return 0;
+}
+
+static int
+set_sandbox_key(struct service *s, const char *key, const char *value,
+    const char *basedir, char *err, size_t errlen)
+{
+	uint64_t sz;
+	long n;
+
+	if (strcmp(key, "sandbox") == 0) {
+		if (parse_bool(value, &s->sandbox) == -1)
+			return seterr(err, errlen, "expected on or off, got "
+			    "\"%s\"", value);
+	} else if (strcmp(key, "uid-range") == 0) {
+		if (parse_uid_range(value, &s->uid_min, &s->uid_max) == -1)
+			return seterr(err, errlen, "expected FIRST-LAST, "
+			    "non-root, at most 10000000 uids: \"%s\"", value);
+	} else if (strcmp(key, "memory") == 0 ||
+	    strcmp(key, "file-size") == 0 || strcmp(key, "tmp-size") == 0 ||
+	    strcmp(key, "address-space") == 0) {
+		if (parse_size(value, &sz) == -1)
+			return seterr(err, errlen, "not a size (e.g. 64M, 1G, "
+			    "0 for no cap): \"%s\"", value);
+		if (strcmp(key, "memory") == 0)
+			s->memory = sz;
+		else if (strcmp(key, "file-size") == 0)
+			s->file_size = sz;
+		else if (strcmp(key, "address-space") == 0)
+			s->address_space = sz;
+		else if (sz < 4096)
+			return seterr(err, errlen, "at least 4K: \"%s\"",
+			    value);
+		else
+			s->tmp_size = sz;
+	} else if (strcmp(key, "pids") == 0) {
+		if (parse_int(value, 0, 1000000, &n) == -1)
+			return seterr(err, errlen, "not a count (0-1000000, 0 "
+			    "for no cap): \"%s\"", value);
+		s->pids = (int)n;
+	} else if (strcmp(key, "open-files") == 0) {
+		if (parse_int(value, 0, 1048576, &n) == -1 || n == 1 ||
+		    n == 2)
+			return seterr(err, errlen, "not a count (3-1048576, 0 "
+			    "for no cap): \"%s\"", value);
+		s->open_files = (int)n;
+	} else if (strcmp(key, "cpu") == 0) {
+		if (parse_cpu(value, &s->cpu) == -1)
+			return seterr(err, errlen, "not a share of a core "
+			    "(e.g. 0.5, 50%%, 2, 0 for no cap): \"%s\"",
+			    value);
+	} else if (strcmp(key, "cpu-time") == 0) {
+		if (parse_duration(value, &s->cpu_time_ms) == -1)
+			return seterr(err, errlen, "not a duration (e.g. 10s, "
+			    "0 for no cap): \"%s\"", value);
+	} else if (strcmp(key, "root") == 0) {
+		if (*value == '\0')
+			return seterr(err, errlen, "empty directory");
+		free(s->root);
+		s->root = path_join(basedir, value);
+	} else if (strcmp(key, "bind-ro") == 0 || strcmp(key, "bind-rw") == 0) {
+		char *p;
+
+		if (*value == '\0')
+			return seterr(err, errlen, "empty path");
+		p = path_join(basedir, value);
+		if (p[0] != '/') {
+			free(p);
+			return seterr(err, errlen, "not an absolute path: "
+			    "\"%s\"", value);
+		}
+		if (key[5] == 'o')
+			strv_push(&s->bind_ro, &s->nbind_ro, p);
+		else
+			strv_push(&s->bind_rw, &s->nbind_rw, p);
+	} else if (strcmp(key, "network") == 0) {
+		if (strcmp(value, "none") == 0)
+			s->net_host = 0;
+		else if (strcmp(value, "host") == 0)
+			s->net_host = 1;
+		else
+			return seterr(err, errlen, "expected none or host, got "
+			    "\"%s\"", value);
+	} else if (strcmp(key, "seccomp") == 0) {
+		if (parse_bool(value, &s->seccomp) == -1)
+			return seterr(err, errlen, "expected on or off, got "
+			    "\"%s\"", value);
+	} else if (strcmp(key, "seccomp-allow") == 0) {
+		return parse_syscalls(value, &s->sc_allow, &s->nsc_allow, err,
+		    errlen);
+	} else if (strcmp(key, "seccomp-deny") == 0) {
+		return parse_syscalls(value, &s->sc_deny, &s->nsc_deny, err,
+		    errlen);
+	} else
+		return seterr(err, errlen, "unknown key");
+	return 0;
 }
 
 int
@@ -568,7 +792,7 @@ config_set_service(struct service *s, const char *key, const char *value,
 		free(s->reject_msg);
 		s->reject_msg = xstrdup(value);
 	} else
-		return seterr(err, errlen, "unknown key");
+		return set_sandbox_key(s, key, value, basedir, err, errlen);
 	return 0;
 }
 
@@ -878,6 +1102,70 @@ resolve_workdir(struct service *s, char *err, size_t errlen)
 }
 
 static int
+check_dir(const char *key, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		return seterr(err, errlen, "%s: %s: %s", key, path,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return seterr(err, errlen, "%s: %s: not a directory", key,
+		    path);
+	return 0;
+}
+
+/* Bind sources must exist; an own root must have the mount points. */
+static int
+check_sandbox(struct service *s, char *err, size_t errlen)
+{
+	struct stat st;
+	char p[PATH_MAX];
+
+	for (int i = 0; i < s->nbind_ro + s->nbind_rw; i++) {
+		const char *b = i < s->nbind_ro ? s->bind_ro[i] :
+		    s->bind_rw[i - s->nbind_ro];
+
+		if (stat(b, &st) == -1)
+			return seterr(err, errlen, "%s: %s: %s", i <
+			    s->nbind_ro ? "bind-ro" : "bind-rw", b,
+			    strerror(errno));
+	}
+	if (s->root == NULL) {
+		const char *taken[] = { "/", "/tmp", "/dev", "/proc", NULL };
+		char dir[PATH_MAX], *slash;
+
+		snprintf(dir, sizeof(dir), "%s", s->argv[0]);
+		slash = strrchr(dir, '/');
+		*(slash == dir ? slash + 1 : slash) = '\0';
+		for (const char **t = taken; *t != NULL; t++)
+			if (strcmp(dir, *t) == 0 || strcmp(s->workdir, *t) == 0)
+				return seterr(err, errlen, "sandbox: the "
+				    "challenge's directory %s would hide the "
+				    "jail's own %s: give the challenge a "
+				    "directory of its own", *t, *t);
+	}
+	if (s->root != NULL) {
+		if (check_dir("root", s->root, err, errlen) == -1)
+			return -1;
+		for (int i = 0; i < 3; i++) {
+			const char *mp[] = { "proc", "dev", "tmp" };
+
+			snprintf(p, sizeof(p), "%s/%s", s->root, mp[i]);
+			if (check_dir("root", p, err, errlen) == -1)
+				return -1;
+		}
+	}
+	if (s->seccomp) {
+		seccomp_filter_free(&s->filter);
+		if (seccomp_build(s->sc_allow, s->sc_deny, &s->filter, err,
+		    errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
 is_wildcard(const char *addr)
 {
 	return strcmp(addr, "::") == 0 || strcmp(addr, "0.0.0.0") == 0;
@@ -917,6 +1205,10 @@ config_finish(struct config *c, char *err, size_t errlen)
 		}
 		if (s->rate > 0 && s->burst == 0)
 			s->burst = s->rate < 1 ? 1 : (int)ceil(s->rate);
+		if (s->sandbox && check_sandbox(s, msg, sizeof(msg)) == -1) {
+			where(s, s->line, pre, sizeof(pre));
+			return seterr(err, errlen, "%s%s", pre, msg);
+		}
 		if (s->port == 0)
 			continue;
 		for (struct service *t = c->services; t != s; t = t->next) {
@@ -973,6 +1265,64 @@ stderr_name(enum stderr_mode m)
 	return "?";
 }
 
+static void
+print_size(FILE *fp, const char *key, uint64_t v)
+{
+	const char *u = "KMGT";
+	int i = -1;
+
+	while (v != 0 && v % 1024 == 0 && i < 3) {
+		v /= 1024;
+		i++;
+	}
+	if (i < 0)
+		fprintf(fp, "%s = %llu\n", key, (unsigned long long)v);
+	else
+		fprintf(fp, "%s = %llu%c\n", key, (unsigned long long)v, u[i]);
+}
+
+static void
+print_list(FILE *fp, const char *key, char **v, int n, const char *sep)
+{
+	if (n == 0)
+		return;
+	if (*sep == '\n') {
+		for (int i = 0; i < n; i++)
+			fprintf(fp, "%s = %s\n", key, v[i]);
+		return;
+	}
+	fprintf(fp, "%s =", key);
+	for (int i = 0; i < n; i++)
+		fprintf(fp, " %s", v[i]);
+	fputc('\n', fp);
+}
+
+static void
+print_sandbox(FILE *fp, const struct service *s)
+{
+	fprintf(fp, "sandbox = %s\n", s->sandbox ? "on" : "off");
+	if (!s->sandbox)
+		return;
+	fprintf(fp, "uid-range = %u-%u\n", (unsigned)s->uid_min,
+	    (unsigned)s->uid_max);
+	print_size(fp, "memory", s->memory);
+	fprintf(fp, "pids = %d\n", s->pids);
+	fprintf(fp, "cpu = %g\n", s->cpu);
+	print_duration(fp, "cpu-time", s->cpu_time_ms);
+	print_size(fp, "file-size", s->file_size);
+	fprintf(fp, "open-files = %d\n", s->open_files);
+	print_size(fp, "tmp-size", s->tmp_size);
+	print_size(fp, "address-space", s->address_space);
+	if (s->root != NULL)
+		fprintf(fp, "root = %s\n", s->root);
+	print_list(fp, "bind-ro", s->bind_ro, s->nbind_ro, "\n");
+	print_list(fp, "bind-rw", s->bind_rw, s->nbind_rw, "\n");
+	fprintf(fp, "network = %s\n", s->net_host ? "host" : "none");
+	fprintf(fp, "seccomp = %s\n", s->seccomp ? "on" : "off");
+	print_list(fp, "seccomp-allow", s->sc_allow, s->nsc_allow, " ");
+	print_list(fp, "seccomp-deny", s->sc_deny, s->nsc_deny, " ");
+}
+
 void
 config_print(const struct config *c, FILE *fp)
 {
@@ -1006,5 +1356,6 @@ config_print(const struct config *c, FILE *fp)
 		fprintf(fp, "rate = %g/s\n", s->rate);
 		fprintf(fp, "burst = %d\n", s->burst);
 		fprintf(fp, "reject-message = %s\n", s->reject_msg);
+		print_sandbox(fp, s);
 	}
 }

@@ -7,6 +7,7 @@
  */
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,6 +31,7 @@
 #define PAUSE_MS	100	/* listener rest after EMFILE/ENFILE */
 #define SWEEP_MS	10000	/* idle per-source entries dropped this often */
 #define KILL_WAIT_MS	3000	/* after SIGKILL at shutdown, before giving up */
+#define CGROUP_RETRY_MS	50	/* while a jail's cgroup is not empty yet */
 #define MAX_OVERRIDES	128
 
 struct override {
@@ -42,6 +44,7 @@ struct override {
 static struct config	*conf;
 static struct svcstate	*states;
 static struct sesstable	 sessions;
+static struct sandbox	 sandbox;
 
 static int		 epfd = -1;
 static int		 sigpipe_fds[2] = { -1, -1 };
@@ -108,6 +111,23 @@ usage(FILE *fp)
 "      --stderr socket|null|log   where the challenge's fd 2 goes (socket)\n"
 "      --reject-message TEXT      line sent to a refused player\n"
 "      --backlog N         listen backlog (4096)\n"
+"\n"
+"The jail (on by default; needs root):\n"
+"      --sandbox on|off    jail each session (on)\n"
+"      --uid-range A-B     one uid per live session (200000-299999)\n"
+"      --memory SIZE       memory of the whole session (256M, 0: no cap)\n"
+"      --pids N            processes of the whole session (64)\n"
+"      --cpu CORES         CPU share, e.g. 0.5 or 50%% (1)\n"
+"      --cpu-time DURATION CPU time per process (30s)\n"
+"      --file-size SIZE    largest file written (16M)\n"
+"      --open-files N      fds per process (256)\n"
+"      --tmp-size SIZE     the session's /tmp (16M)\n"
+"      --address-space SIZE  RLIMIT_AS (0: none)\n"
+"      --root DIR          the jail's root (default: tmpfs + bind mounts)\n"
+"      --bind-ro PATH, --bind-rw PATH   more paths in the jail\n"
+"      --network none|host own empty network namespace (none)\n"
+"      --seccomp on|off    the syscall filter (on)\n"
+"      --seccomp-allow LIST, --seccomp-deny LIST   adjust the filter\n"
 "\n"
 "See chald(8) and chald.conf(5).\n");
 }
@@ -359,7 +379,12 @@ session_start(struct svcstate *st, int fd, const struct sockaddr *sa)
 	req.peer = sa;
 	req.peer_ip = ip;
 	req.peer_port = port;
-	pid = spawn_session(&req, &failed, err, sizeof(err));
+	sess->pidfd = -1;
+	if (s->sandbox)
+		pid = sandbox_spawn(&sandbox, &req, sess, &failed, err,
+		    sizeof(err));
+	else
+		pid = spawn_session(&req, &failed, err, sizeof(err));
 	close(fd);
 	if (pid == -1) {
 		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
@@ -382,13 +407,18 @@ session_start(struct svcstate *st, int fd, const struct sockaddr *sa)
 	}
 	if (sesstable_add(&sessions, sess) == -1) {
 		/* No memory to track a deadline: don't run it untracked. */
-		kill(-pid, SIGKILL);
+		session_kill(sess, SIGKILL);
 		sess->deadline_ms = 0;
 		sesstable_add(&sessions, sess);
 	}
 	st->conns++;
-	log_event("accept service=%s ip=%s port=%d pid=%d conns=%d/%d",
-	    st->name, ip, port, (int)pid, st->conns, s->max_conns);
+	if (sess->jailed)
+		log_event("accept service=%s ip=%s port=%d pid=%d conns=%d/%d "
+		    "uid=%u", st->name, ip, port, (int)pid, st->conns,
+		    s->max_conns, (unsigned)sess->uid);
+	else
+		log_event("accept service=%s ip=%s port=%d pid=%d conns=%d/%d",
+		    st->name, ip, port, (int)pid, st->conns, s->max_conns);
 }
 
 static void
@@ -425,8 +455,27 @@ accept_burst(struct svcstate *st)
 	}
 }
 
+/*
+ * A jailed session's init cannot die of a signal (it is pid 1 of its
+ * namespace), so it exits with 128+N for a challenge killed by signal N.
+ */
+static void
+status_decode(const struct session *sess, int status, int *sig, int *code)
+{
+	*sig = 0;
+	*code = 0;
+	if (WIFSIGNALED(status))
+		*sig = WTERMSIG(status);
+	else if (sess->jailed && WEXITSTATUS(status) > 128 &&
+	    WEXITSTATUS(status) <= 128 + 64)
+		*sig = WEXITSTATUS(status) - 128;
+	else
+		*code = WEXITSTATUS(status);
+}
+
 static const char *
-cause_name(const struct session *sess, int status)
+cause_name(const struct session *sess, int sig, const struct cgstats *cg,
+    int64_t cpu_ms)
 {
 	switch (sess->cause) {
 	case CAUSE_TIMEOUT:
@@ -436,23 +485,44 @@ cause_name(const struct session *sess, int status)
 	case CAUSE_NONE:
 		break;
 	}
-	return WIFSIGNALED(status) ? "signal" : "exit";
+	if (cg->oom)
+		return "oom";
+	if (sig == SIGXCPU || (sig == SIGKILL && sess->cpu_time_ms > 0 &&
+	    cpu_ms >= sess->cpu_time_ms))
+		return "cpu-time";
+	if (cg->pids_max)
+		return "pids";
+	return sig ? "signal" : "exit";
 }
 
 static void
-session_end(struct session *sess, int status)
+session_end(struct session *sess, int status, const struct rusage *ru)
 {
 	struct svcstate *st = sess->svc;
-	int64_t now = now_ms();
-	char how[32];
+	struct cgstats cg = { .peak = -1 };
+	int64_t now = now_ms(), cpu_ms;
+	long long peak;
+	char how[32], extra[96] = "";
+	int sig, code;
 
-	if (WIFSIGNALED(status))
-		snprintf(how, sizeof(how), "signal:%d", WTERMSIG(status));
+	cpu_ms = (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
+	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
+	if (sess->jailed) {
+		sandbox_end(&sandbox, sess, &cg);
+		snprintf(extra, sizeof(extra), " uid=%u", (unsigned)sess->uid);
+	}
+	peak = cg.peak >= 0 ? cg.peak : (long long)ru->ru_maxrss * 1024;
+	status_decode(sess, status, &sig, &code);
+	if (sig)
+		snprintf(how, sizeof(how), "signal:%d", sig);
 	else
-		snprintf(how, sizeof(how), "exit:%d", WEXITSTATUS(status));
+		snprintf(how, sizeof(how), "exit:%d", code);
 	log_event("end service=%s pid=%d ip=%s port=%d status=%s cause=%s "
-	    "secs=%.3f", st->name, (int)sess->pid, sess->ip, sess->port, how,
-	    cause_name(sess, status), (double)(now - sess->start_ms) / 1000);
+	    "secs=%.3f cpu_secs=%.3f peak_mem=%lld%s", st->name,
+	    (int)sess->pid, sess->ip, sess->port, how,
+	    cause_name(sess, sig, &cg, cpu_ms),
+	    (double)(now - sess->start_ms) / 1000, (double)cpu_ms / 1000, peak,
+	    extra);
 	sesstable_remove(&sessions, sess);
 	st->conns--;
 	if (sess->tracked)
@@ -474,6 +544,7 @@ reap(void)
 {
 	for (;;) {
 		struct session *sess;
+		struct rusage ru;
 		siginfo_t si;
 		int status;
 		pid_t pid;
@@ -483,13 +554,14 @@ reap(void)
 		    si.si_pid == 0)
 			break;
 		sess = sesstable_find(&sessions, si.si_pid);
-		if (sess != NULL)
+		/* A jail's pid namespace is emptied by the kernel instead. */
+		if (sess != NULL && !sess->jailed)
 			kill(-si.si_pid, SIGKILL);
-		pid = waitpid(si.si_pid, &status, WNOHANG);
+		pid = wait4(si.si_pid, &status, WNOHANG, &ru);
 		if (pid <= 0)
 			break;
 		if (sess != NULL)
-			session_end(sess, status);
+			session_end(sess, status, &ru);
 	}
 }
 
@@ -500,7 +572,7 @@ deadlines_expire(int64_t now)
 
 	while ((sess = sesstable_next_deadline(&sessions)) != NULL &&
 	    sess->deadline_ms <= now) {
-		kill(-sess->pid, SIGKILL);
+		session_kill(sess, SIGKILL);
 		sess->cause = CAUSE_TIMEOUT;
 		sesstable_clear_deadline(&sessions, sess);
 	}
@@ -512,7 +584,7 @@ sessions_signal(int sig, enum end_cause cause)
 	for (size_t i = 0; i < sessions.nbuckets; i++)
 		for (struct session *s = sessions.buckets[i]; s != NULL;
 		    s = s->hnext) {
-			kill(-s->pid, sig);
+			session_kill(s, sig);
 			if (s->cause == CAUSE_NONE)
 				s->cause = cause;
 		}
@@ -695,6 +767,11 @@ reload(int foreground)
 		return;
 	}
 	nc->verbose = conf->verbose;
+	if (sandbox_check(&sandbox, nc, err, sizeof(err)) == -1) {
+		log_event("reload-failed error=%s", log_quote(err));
+		config_free(nc);
+		return;
+	}
 	slots = calloc(nc->nservices, sizeof(*slots));
 	if (slots == NULL ||
 	    reload_listeners(nc, slots, err, sizeof(err)) == -1) {
@@ -764,6 +841,8 @@ loop_timeout(int64_t now)
 
 	if (sess != NULL && sess->deadline_ms < t)
 		t = sess->deadline_ms;
+	if (sandbox.pending != NULL && now + CGROUP_RETRY_MS < t)
+		t = now + CGROUP_RETRY_MS;
 	for (struct svcstate *st = states; st != NULL; st = st->next)
 		if (st->paused && st->pause_until_ms < t)
 			t = st->pause_until_ms;
@@ -816,6 +895,8 @@ loop_run(int foreground)
 		now = now_ms();
 		deadlines_expire(now);
 		listeners_resume(now);
+		if (sandbox.pending != NULL)
+			sandbox_tick(&sandbox);
 		if (now >= next_sweep_ms) {
 			sources_sweep(now);
 			next_sweep_ms = now + SWEEP_MS;
@@ -861,6 +942,23 @@ static const struct option long_opts[] = {
 	{ "stderr",	required_argument, NULL, OPT_SERVICE },
 	{ "reject-message", required_argument, NULL, OPT_SERVICE },
 	{ "backlog",	required_argument, NULL, OPT_SERVICE },
+	{ "sandbox",	required_argument, NULL, OPT_SERVICE },
+	{ "uid-range",	required_argument, NULL, OPT_SERVICE },
+	{ "memory",	required_argument, NULL, OPT_SERVICE },
+	{ "pids",	required_argument, NULL, OPT_SERVICE },
+	{ "cpu",	required_argument, NULL, OPT_SERVICE },
+	{ "cpu-time",	required_argument, NULL, OPT_SERVICE },
+	{ "file-size",	required_argument, NULL, OPT_SERVICE },
+	{ "open-files",	required_argument, NULL, OPT_SERVICE },
+	{ "tmp-size",	required_argument, NULL, OPT_SERVICE },
+	{ "address-space", required_argument, NULL, OPT_SERVICE },
+	{ "root",	required_argument, NULL, OPT_SERVICE },
+	{ "bind-ro",	required_argument, NULL, OPT_SERVICE },
+	{ "bind-rw",	required_argument, NULL, OPT_SERVICE },
+	{ "network",	required_argument, NULL, OPT_SERVICE },
+	{ "seccomp",	required_argument, NULL, OPT_SERVICE },
+	{ "seccomp-allow", required_argument, NULL, OPT_SERVICE },
+	{ "seccomp-deny", required_argument, NULL, OPT_SERVICE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -995,6 +1093,8 @@ main(int argc, char *argv[])
 			errx(1, "%s", ebuf);
 	}
 	nofile_raise();
+	if (sandbox_init(&sandbox, conf, ebuf, sizeof(ebuf)) == -1)
+		errx(1, "sandbox: %s", ebuf);
 	signals_setup();
 	states_open(conf);
 	if (spawn_init() == -1)
@@ -1031,6 +1131,7 @@ main(int argc, char *argv[])
 
 	loop_run(foreground);
 
+	sandbox_shutdown(&sandbox);
 	if (pidfd != -1)
 		pidfile_remove(conf->pidfile, pidfd);
 	log_event("exit sessions=%zu", sessions.count);

@@ -400,3 +400,133 @@ sesstable_next_deadline(struct sesstable *t)
 {
 	return t->heaplen > 0 ? t->heap[0] : NULL;
 }
+
+/*
+ * uids in use by jailed sessions: open addressing with tombstones, so that
+ * allocation and release stay O(1) with thousands of live sessions.
+ */
+
+int
+uidset_init(struct uidset *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->cap = 256;
+	u->slots = calloc(u->cap, sizeof(*u->slots));
+	return u->slots == NULL ? -1 : 0;
+}
+
+void
+uidset_free(struct uidset *u)
+{
+	free(u->slots);
+	memset(u, 0, sizeof(*u));
+}
+
+static size_t
+uid_slot(const struct uidset *u, uid_t uid)
+{
+	return ((size_t)uid * 2654435761u) & (u->cap - 1);
+}
+
+int
+uidset_has(const struct uidset *u, uid_t uid)
+{
+	if (u->cap == 0)
+		return 0;
+	for (size_t i = uid_slot(u, uid), n = 0; n < u->cap;
+	    i = (i + 1) & (u->cap - 1), n++) {
+		if (u->slots[i] == 0)
+			return 0;
+		if (u->slots[i] == (uint32_t)uid + 2)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+uidset_rehash(struct uidset *u, size_t cap)
+{
+	struct uidset n = { .cap = cap };
+
+	n.slots = calloc(cap, sizeof(*n.slots));
+	if (n.slots == NULL)
+		return -1;
+	for (size_t i = 0; i < u->cap; i++)
+		if (u->slots[i] > 1) {
+			size_t j = uid_slot(&n, u->slots[i] - 2);
+
+			while (n.slots[j] != 0)
+				j = (j + 1) & (cap - 1);
+			n.slots[j] = u->slots[i];
+			n.used++;
+			n.count++;
+		}
+	free(u->slots);
+	*u = n;
+	return 0;
+}
+
+int
+uidset_add(struct uidset *u, uid_t uid)
+{
+	size_t i;
+
+	if (uid > UINT32_MAX - 2)
+		return -1;
+	if (uidset_has(u, uid))
+		return 0;
+	if ((u->used + 1) * 4 >= u->cap * 3 &&
+	    uidset_rehash(u, u->count * 4 >= u->cap ? u->cap * 2 : u->cap)
+	    == -1)
+		return -1;
+	for (i = uid_slot(u, uid); u->slots[i] > 1; i = (i + 1) & (u->cap - 1))
+		;
+	if (u->slots[i] == 0)
+		u->used++;
+	u->slots[i] = (uint32_t)uid + 2;
+	u->count++;
+	return 0;
+}
+
+void
+uidset_del(struct uidset *u, uid_t uid)
+{
+	if (u->cap == 0)
+		return;
+	for (size_t i = uid_slot(u, uid), n = 0; n < u->cap;
+	    i = (i + 1) & (u->cap - 1), n++) {
+		if (u->slots[i] == 0)
+			return;
+		if (u->slots[i] == (uint32_t)uid + 2) {
+			u->slots[i] = 1;
+			u->count--;
+			return;
+		}
+	}
+}
+
+/*
+ * Takes the first free uid of [lo, hi] at or after *cursor, so that uids are
+ * handed out round-robin and a just-freed one is not reused at once.
+ */
+int
+uid_alloc(struct uidset *u, uid_t lo, uid_t hi, uid_t *cursor, uid_t *out)
+{
+	uint64_t width = (uint64_t)hi - lo + 1;
+	uint64_t start = *cursor >= lo && *cursor <= hi ? *cursor - lo : 0;
+
+	if (hi < lo)
+		return -1;
+	for (uint64_t k = 0; k < width; k++) {
+		uid_t uid = (uid_t)(lo + (start + k) % width);
+
+		if (!uidset_has(u, uid)) {
+			if (uidset_add(u, uid) == -1)
+				return -1;
+			*cursor = uid + 1;
+			*out = uid;
+			return 0;
+		}
+	}
+	return -1;
+}

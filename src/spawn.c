@@ -27,26 +27,26 @@
 #include "chald.h"
 
 #define STACK_SIZE	(256 * 1024)
-#define MAX_ENV		(CHALD_MAX_ENV + 8)
 
 /* The signals whose disposition the daemon changes; the child resets them. */
 static const int handled_signals[] = {
 	SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2,
 };
 
-enum spawn_step {
-	STEP_NONE,
-	STEP_SIGNALS,
-	STEP_SETSID,
-	STEP_FDS,
-	STEP_ENV,
-	STEP_CHDIR,
-	STEP_EXEC,
+static const char *step_names[] = {
+	"none", "signals", "setsid", "fds", "env", "chdir", "exec", "cgroup",
+	"mounts", "pivot_root", "network", "hostname", "fork", "rlimits",
+	"privileges", "seccomp", "clone",
 };
 
-static const char *step_names[] = {
-	"none", "signals", "setsid", "fds", "env", "chdir", "exec",
-};
+const char *
+spawn_step_name(int step)
+{
+	if (step < 0 || (size_t)step >= sizeof(step_names) /
+	    sizeof(step_names[0]))
+		return "unknown";
+	return step_names[step];
+}
 
 /* Shared between the parent and the CLONE_VM child. */
 struct spawn_ctx {
@@ -65,8 +65,8 @@ spawn_init(void)
 	return child_stack == MAP_FAILED ? -1 : 0;
 }
 
-static int
-child_signals(void)
+int
+spawn_child_signals(void)
 {
 	struct sigaction sa;
 
@@ -79,8 +79,12 @@ child_signals(void)
 	return 0;
 }
 
-static int
-child_fds(const struct spawn_req *r)
+/*
+ * The socket on 0, 1 (and 2 per the service), nothing else open but keepfd,
+ * which becomes fd 3 (close-on-exec) when it is not -1.
+ */
+int
+spawn_child_fds(const struct spawn_req *r, int keepfd)
 {
 	int errfd = -1, null = -1;
 
@@ -97,9 +101,15 @@ child_fds(const struct spawn_req *r)
 	if (dup2(r->sock, 0) == -1 || dup2(r->sock, 1) == -1 ||
 	    dup2(errfd, 2) == -1)
 		return -1;
+	if (keepfd != -1) {
+		if (keepfd != 3 && dup3(keepfd, 3, O_CLOEXEC) == -1)
+			return -1;
+		if (keepfd == 3 && fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
+			return -1;
+	}
 	/* Everything else the daemon holds is close-on-exec; be sure. */
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1) {
-		for (int fd = 3; fd < 1024; fd++)
+	if (syscall(SYS_close_range, keepfd != -1 ? 4U : 3U, ~0U, 0U) == -1) {
+		for (int fd = keepfd != -1 ? 4 : 3; fd < 1024; fd++)
 			close(fd);
 	}
 	return 0;
@@ -119,8 +129,9 @@ env_add(char **envp, int *n, char **buf, size_t *left, const char *key,
 }
 
 /* PROTO, TCPREMOTEIP... as tcpserver sets them, then the service's own. */
-static int
-child_env(const struct spawn_req *r, char **envp, char *buf, size_t left)
+int
+spawn_child_env(const struct spawn_req *r, char **envp, char *buf,
+    size_t left)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -154,20 +165,20 @@ child_main(void *arg)
 {
 	struct spawn_ctx *c = arg;
 	const struct spawn_req *r = c->req;
-	char *envp[MAX_ENV], envbuf[2048];
+	char *envp[CHALD_MAX_ENVP], envbuf[2048];
 	sigset_t none;
 
 	c->step = STEP_SIGNALS;
-	if (child_signals() == -1)
+	if (spawn_child_signals() == -1)
 		goto fail;
 	c->step = STEP_SETSID;
 	if (setsid() == -1)
 		goto fail;
 	c->step = STEP_FDS;
-	if (child_fds(r) == -1)
+	if (spawn_child_fds(r, -1) == -1)
 		goto fail;
 	c->step = STEP_ENV;
-	if (child_env(r, envp, envbuf, sizeof(envbuf)) == -1)
+	if (spawn_child_env(r, envp, envbuf, sizeof(envbuf)) == -1)
 		goto fail;
 	c->step = STEP_CHDIR;
 	if (chdir(r->svc->workdir) == -1)
@@ -207,7 +218,8 @@ spawn_session(const struct spawn_req *r, pid_t *failed, char *err,
 		return -1;
 	}
 	if (c.err != 0) {
-		snprintf(err, errlen, "step=%s error=%s", step_names[c.step],
+		snprintf(err, errlen, "step=%s error=%s",
+		    spawn_step_name(c.step),
 		    log_quote(strerror(c.err)));
 		*failed = pid;
 		return -1;

@@ -1,0 +1,722 @@
+/*
+ * sandbox.c: a jailed session. The daemon clone3()s the session's first
+ * process into new pid, mount, ipc, uts, cgroup (and network) namespaces
+ * and, on cgroup v2, straight into the session's cgroup. That process is
+ * pid 1 of the session: it builds the jail (a read-only tmpfs root with bind
+ * mounts, /dev, /proc with hidepid, a size-capped /tmp), forks the
+ * challenge, and reaps until the challenge exits. When it dies the kernel
+ * kills everything left in the pid namespace, whatever it did to escape
+ * (double fork, setsid, ignoring signals). The challenge itself drops to a
+ * uid of its own, loses every capability, gets rlimits as backstops and a
+ * seccomp filter, and is exec'd.
+ *
+ * A step that fails writes {step, errno} to a close-on-exec pipe and the
+ * session is refused: a jail is never run with a layer missing.
+ */
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chald.h"
+
+#define ROOTDIR		"/run/chald/root"
+#define PENDING_TRIES	100	/* x loop ticks before a cgroup is given up */
+
+/* What a dynamically linked challenge needs, bound read-only if present. */
+static const char *default_binds[] = {
+	"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr",
+	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+	"/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
+	"/etc/hosts", "/etc/alternatives", "/etc/ssl", NULL
+};
+
+static const char *dev_nodes[] = {
+	"null", "zero", "full", "random", "urandom", NULL
+};
+
+struct jail_report {
+	int	step;
+	int	err;
+};
+
+/* Everything the session's init needs, prepared by the parent. */
+struct jail_args {
+	const struct spawn_req	*req;
+	const struct sandbox	*sb;
+	uid_t			 uid;
+	int			 errfd;
+	char			 procs[CG_NCTRL][PATH_MAX];
+};
+
+/* The parent side. */
+
+int
+session_kill(struct session *s, int sig)
+{
+	if (s->pidfd >= 0)
+		return (int)syscall(SYS_pidfd_send_signal, s->pidfd, sig,
+		    NULL, 0);
+	return kill(-s->pid, sig);
+}
+
+static void
+needs(const struct config *c, int need[CG_NCTRL], int *any)
+{
+	memset(need, 0, sizeof(int) * CG_NCTRL);
+	*any = 0;
+	for (const struct service *s = c->services; s != NULL; s = s->next) {
+		if (!s->sandbox)
+			continue;
+		*any = 1;
+		need[CG_PIDS] |= s->pids > 0;
+		need[CG_MEMORY] |= s->memory > 0;
+		need[CG_CPU] |= s->cpu > 0;
+	}
+}
+
+/*
+ * Checks that the jail can be built for every sandboxed service of c, and
+ * prepares the host side once: the cgroup hierarchy and the mount point.
+ */
+int
+sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
+{
+	int need[CG_NCTRL], any;
+	char desc[PATH_MAX * 2];
+
+	needs(c, need, &any);
+	for (const struct service *s = c->services; s != NULL; s = s->next)
+		if (!s->sandbox)
+			log_event("sandbox-off service=%s warning=%s", s->name,
+			    log_quote("sessions run unjailed as chald's own "
+			    "user: only for trusted challenges"));
+	if (!any)
+		return 0;
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "the sandbox needs root (namespaces, "
+		    "cgroups, uids); run chald as root or set sandbox = off "
+		    "(--sandbox off) for trusted challenges");
+		return -1;
+	}
+	if (!sb->ready) {
+		if (cgroup_init(&sb->cg, need, err, errlen) == -1)
+			return -1;
+		if (uidset_init(&sb->uids) == -1) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		snprintf(sb->rootdir, sizeof(sb->rootdir), "%s", ROOTDIR);
+		if (mkdir("/run/chald", 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "/run/chald: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (mkdir(sb->rootdir, 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", sb->rootdir,
+			    strerror(errno));
+			return -1;
+		}
+		sb->ready = 1;
+		log_event("sandbox cgroup=%s", log_quote(cgroup_describe(
+		    &sb->cg, desc, sizeof(desc))));
+	}
+	return sandbox_check(sb, c, err, errlen);
+}
+
+/* A reload may not ask for a controller chald did not set up at start. */
+int
+sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
+{
+	int need[CG_NCTRL], any;
+	const char *names[CG_NCTRL] = { "pids", "memory", "cpu" };
+
+	needs(c, need, &any);
+	if (!any)
+		return 0;
+	if (!sb->ready) {
+		snprintf(err, errlen, "a sandboxed service needs chald to "
+		    "have started with one (restart chald)");
+		return -1;
+	}
+	for (int i = 0; i < CG_NCTRL; i++)
+		if (need[i] && !sb->cg.have[i]) {
+			snprintf(err, errlen, "the %s limit needs the %s cgroup "
+			    "controller, which chald does not have", names[i],
+			    names[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/* The child side: the session's init. */
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int
+touch(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir_p(dir, 0755) == -1)
+			return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/*
+ * Binds src at the same path under root. A top-level symlink (/bin ->
+ * usr/bin on merged-/usr systems) is recreated as a symlink instead.
+ */
+static int
+bind_path(const char *root, const char *src, int rw, int optional)
+{
+	char dst[PATH_MAX], link[PATH_MAX];
+	struct stat st;
+	unsigned long ro = rw ? 0 : MS_RDONLY;
+
+	if (lstat(src, &st) == -1)
+		return optional && errno == ENOENT ? 0 : -1;
+	snprintf(dst, sizeof(dst), "%s%s", root, src);
+	if (S_ISLNK(st.st_mode)) {
+		ssize_t n = readlink(src, link, sizeof(link) - 1);
+		char parent[PATH_MAX], *slash;
+
+		if (n < 0)
+			return -1;
+		link[n] = '\0';
+		snprintf(parent, sizeof(parent), "%s", dst);
+		slash = strrchr(parent, '/');
+		if (slash != NULL && slash != parent) {
+			*slash = '\0';
+			if (mkdir_p(parent, 0755) == -1)
+				return -1;
+		}
+		if (symlink(link, dst) == -1 && errno != EEXIST)
+			return -1;
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir_p(dst, 0755) == -1)
+			return -1;
+	} else if (touch(dst) == -1)
+		return -1;
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
+		return -1;
+	return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | ro | MS_NOSUID |
+	    MS_NODEV, NULL);
+}
+
+static int
+jail_dev(const char *root)
+{
+	char path[PATH_MAX], src[64];
+
+	snprintf(path, sizeof(path), "%s/dev", root);
+	if (mkdir_p(path, 0755) == -1 ||
+	    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
+	    "size=64k,nr_inodes=64,mode=755") == -1)
+		return -1;
+	for (const char **d = dev_nodes; *d != NULL; d++) {
+		snprintf(path, sizeof(path), "%s/dev/%s", root, *d);
+		snprintf(src, sizeof(src), "/dev/%s", *d);
+		if (touch(path) == -1 ||
+		    mount(src, path, NULL, MS_BIND, NULL) == -1)
+			return -1;
+	}
+	snprintf(path, sizeof(path), "%s/dev/fd", root);
+	if (symlink("/proc/self/fd", path) == -1)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		const char *names[] = { "stdin", "stdout", "stderr" };
+
+		snprintf(path, sizeof(path), "%s/dev/%s", root, names[i]);
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", i);
+		if (symlink(src, path) == -1)
+			return -1;
+	}
+	snprintf(path, sizeof(path), "%s/dev", root);
+	return mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+	    MS_NOEXEC, "size=64k,nr_inodes=64,mode=755");
+}
+
+static int
+jail_mounts(const struct service *s, const char *root)
+{
+	char path[PATH_MAX], opts[128];
+
+	/* Nothing below may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		return -1;
+	if (s->root != NULL) {
+		if (mount(s->root, root, NULL, MS_BIND | MS_REC, NULL) == -1)
+			return -1;
+	} else if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV,
+	    "size=1m,nr_inodes=4096,mode=755") == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=1777",
+	    (unsigned long long)s->tmp_size,
+	    (unsigned long long)(s->tmp_size / 4096 + 64));
+	if ((s->root == NULL && mkdir_p(path, 0755) == -1) ||
+	    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) == -1)
+		return -1;
+	if (jail_dev(root) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/proc", root);
+	if ((s->root == NULL && mkdir_p(path, 0755) == -1) ||
+	    mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    "hidepid=invisible") == -1)
+		return -1;
+	if (s->root == NULL) {
+		char dir[PATH_MAX], *slash;
+
+		for (const char **b = default_binds; *b != NULL; b++)
+			if (bind_path(root, *b, 0, 1) == -1)
+				return -1;
+		snprintf(dir, sizeof(dir), "%s", s->argv[0]);
+		slash = strrchr(dir, '/');
+		if (slash != NULL && slash != dir)
+			*slash = '\0';
+		if (bind_path(root, dir, 0, 0) == -1 ||
+		    bind_path(root, s->workdir, 0, 0) == -1)
+			return -1;
+	}
+	for (int i = 0; i < s->nbind_ro; i++)
+		if (bind_path(root, s->bind_ro[i], 0, 0) == -1)
+			return -1;
+	for (int i = 0; i < s->nbind_rw; i++)
+		if (bind_path(root, s->bind_rw[i], 1, 0) == -1)
+			return -1;
+	if (s->root == NULL)
+		return mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY |
+		    MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755");
+	return mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+	    MS_NOSUID | MS_NODEV, NULL);
+}
+
+static int
+jail_pivot(const char *root)
+{
+	if (chdir(root) == -1 ||
+	    syscall(SYS_pivot_root, ".", ".") == -1 ||
+	    umount2(".", MNT_DETACH) == -1 ||
+	    chdir("/") == -1)
+		return -1;
+	return 0;
+}
+
+/* The namespace's own loopback, so a challenge may talk to itself. */
+static int
+jail_network(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == -1) {
+		close(fd);
+		return -1;
+	}
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+set_limit(int res, rlim_t v)
+{
+	struct rlimit rl = { v, v };
+
+	return setrlimit(res, &rl);
+}
+
+static int
+jail_rlimits(const struct service *s)
+{
+	if (set_limit(RLIMIT_CORE, 0) == -1 ||
+	    set_limit(RLIMIT_MEMLOCK, 64 * 1024) == -1 ||
+	    set_limit(RLIMIT_MSGQUEUE, 64 * 1024) == -1)
+		return -1;
+	if (s->cpu_time_ms > 0) {
+		rlim_t secs = (rlim_t)((s->cpu_time_ms + 999) / 1000);
+		struct rlimit rl = { secs, secs + 1 };
+
+		/* SIGXCPU at the soft limit, SIGKILL a second later. */
+		if (setrlimit(RLIMIT_CPU, &rl) == -1)
+			return -1;
+	}
+	if (s->file_size > 0 && set_limit(RLIMIT_FSIZE, s->file_size) == -1)
+		return -1;
+	if (s->open_files > 0 &&
+	    set_limit(RLIMIT_NOFILE, (rlim_t)s->open_files) == -1)
+		return -1;
+	if (s->pids > 0 && set_limit(RLIMIT_NPROC, (rlim_t)s->pids) == -1)
+		return -1;
+	if (s->address_space > 0 &&
+	    set_limit(RLIMIT_AS, s->address_space) == -1)
+		return -1;
+	return 0;
+}
+
+/* No way back: own uid and gid, no groups, no capabilities at all. */
+static int
+jail_privileges(uid_t uid)
+{
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EINVAL)
+			return -1;
+	if (setgroups(0, NULL) == -1 ||
+	    setresgid(uid, uid, uid) == -1 ||
+	    setresuid(uid, uid, uid) == -1)
+		return -1;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return -1;
+	return 0;
+}
+
+static void __attribute__((noreturn))
+report(int fd, int step)
+{
+	struct jail_report r = { step, errno };
+
+	if (write(fd, &r, sizeof(r)) == -1) {
+		/* the parent is gone: nothing to tell */
+	}
+	_exit(127);
+}
+
+static void __attribute__((noreturn))
+challenge_main(struct jail_args *a)
+{
+	const struct service *s = a->req->svc;
+	char *envp[CHALD_MAX_ENVP], envbuf[2048];
+	sigset_t none;
+
+	if (spawn_child_fds(a->req, a->errfd) == -1)
+		report(a->errfd, STEP_FDS);
+	a->errfd = 3;
+	if (jail_rlimits(s) == -1)
+		report(a->errfd, STEP_RLIMITS);
+	if (spawn_child_env(a->req, envp, envbuf, sizeof(envbuf)) == -1)
+		report(a->errfd, STEP_ENV);
+	if (chdir(s->workdir) == -1)
+		report(a->errfd, STEP_CHDIR);
+	if (jail_privileges(a->uid) == -1)
+		report(a->errfd, STEP_PRIVILEGES);
+	if (s->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+	    &s->filter) == -1)
+		report(a->errfd, STEP_SECCOMP);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(s->argv[0], s->argv, envp);
+	report(a->errfd, STEP_EXEC);
+}
+
+static volatile sig_atomic_t init_forward;
+
+/* pid 1 passes the daemon's SIGTERM on to everything in the session. */
+static void
+init_on_signal(int sig)
+{
+	init_forward = sig;
+	kill(-1, sig);
+}
+
+static void __attribute__((noreturn))
+init_wait(pid_t child)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int status;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = init_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (;;) {
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid == -1)
+			_exit(127);
+		if (pid != child)
+			continue;	/* an orphan: reaped, nothing more */
+		/* pid 1 cannot die of its own signal: 128+N, as shells do. */
+		if (WIFSIGNALED(status))
+			_exit(128 + WTERMSIG(status));
+		_exit(WEXITSTATUS(status));
+	}
+}
+
+static void __attribute__((noreturn))
+init_main(struct jail_args *a)
+{
+	const struct service *s = a->req->svc;
+	pid_t child;
+
+	if (spawn_child_signals() == -1)
+		report(a->errfd, STEP_SIGNALS);
+	if (setsid() == -1)
+		report(a->errfd, STEP_SETSID);
+	for (int i = 0; i < CG_NCTRL; i++) {
+		int fd;
+
+		if (a->procs[i][0] == '\0')
+			continue;
+		fd = open(a->procs[i], O_WRONLY | O_CLOEXEC);
+		if (fd == -1 || write(fd, "0", 1) != 1)
+			report(a->errfd, STEP_CGROUP);
+		close(fd);
+	}
+	if (jail_mounts(s, a->sb->rootdir) == -1)
+		report(a->errfd, STEP_MOUNTS);
+	if (jail_pivot(a->sb->rootdir) == -1)
+		report(a->errfd, STEP_PIVOT);
+	if (!s->net_host && jail_network() == -1)
+		report(a->errfd, STEP_NETWORK);
+	if (sethostname("chald", 5) == -1)
+		report(a->errfd, STEP_HOSTNAME);
+	child = fork();
+	if (child == -1)
+		report(a->errfd, STEP_FORK);
+	if (child == 0)
+		challenge_main(a);
+	/* init keeps no fd: the socket belongs to the challenge alone. */
+	if (syscall(SYS_close_range, 0U, ~0U, 0U) == -1)
+		for (int fd = 0; fd < 1024; fd++)
+			close(fd);
+	init_wait(child);
+}
+
+/* The parent side again: spawn, end, cleanup. */
+
+static pid_t
+clone_jail(const struct service *s, int cgfd, int *pidfd)
+{
+	struct clone_args ca;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
+	    CLONE_NEWUTS | CLONE_NEWCGROUP;
+	if (!s->net_host)
+		ca.flags |= CLONE_NEWNET;
+	if (cgfd >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)cgfd;
+	}
+	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+	ca.exit_signal = SIGCHLD;
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+static void
+pending_add(struct sandbox *sb, unsigned long long id, uid_t uid)
+{
+	struct cgpending *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		/* Keep the uid reserved forever rather than reuse it early. */
+		log_warnx("cgroup s%llu: out of memory, uid %u retired", id,
+		    (unsigned)uid);
+		return;
+	}
+	p->id = id;
+	p->uid = uid;
+	p->next = sb->pending;
+	sb->pending = p;
+}
+
+pid_t
+sandbox_spawn(struct sandbox *sb, const struct spawn_req *r,
+    struct session *sess, pid_t *failed, char *err, size_t errlen)
+{
+	const struct service *s = r->svc;
+	struct jail_args a;
+	struct jail_report rep;
+	sigset_t all, old;
+	int p[2], cgfd = -1, pidfd = -1;
+	unsigned long long id = ++sb->next_id;
+	uid_t uid;
+	pid_t pid;
+	ssize_t n;
+
+	*failed = 0;
+	if (uid_alloc(&sb->uids, s->uid_min, s->uid_max, &sb->uid_cursor, &uid)
+	    == -1) {
+		snprintf(err, errlen, "step=uid error=%s", log_quote(
+		    "every uid of uid-range is in use"));
+		return -1;
+	}
+	memset(&a, 0, sizeof(a));
+	if (cgroup_create(&sb->cg, id, s, &cgfd, a.procs) == -1) {
+		snprintf(err, errlen, "step=cgroup error=%s",
+		    log_quote(strerror(errno)));
+		uidset_del(&sb->uids, uid);
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "step=pipe error=%s",
+		    log_quote(strerror(errno)));
+		goto fail;
+	}
+	a.req = r;
+	a.sb = sb;
+	a.uid = uid;
+	a.errfd = p[1];
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = clone_jail(s, cgfd, &pidfd);
+	if (pid == 0)
+		init_main(&a);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(p[1]);
+	if (cgfd >= 0)
+		close(cgfd);
+	cgfd = -1;
+	if (pid == -1) {
+		snprintf(err, errlen, "step=clone error=%s",
+		    log_quote(strerror(errno)));
+		close(p[0]);
+		goto fail;
+	}
+	/* EOF: the challenge was exec'd; a record: the step that failed. */
+	do
+		n = read(p[0], &rep, sizeof(rep));
+	while (n == -1 && errno == EINTR);
+	close(p[0]);
+	if (n == (ssize_t)sizeof(rep)) {
+		snprintf(err, errlen, "step=%s error=%s",
+		    spawn_step_name(rep.step), log_quote(strerror(rep.err)));
+		*failed = pid;
+		close(pidfd);
+		/* The init is gone; its cgroup empties as it is reaped. */
+		pending_add(sb, id, uid);
+		return -1;
+	}
+	sess->jailed = 1;
+	sess->pidfd = pidfd;
+	sess->cgid = id;
+	sess->uid = uid;
+	sess->cpu_time_ms = s->cpu_time_ms;
+	return pid;
+fail:
+	if (cgfd >= 0)
+		close(cgfd);
+	pending_add(sb, id, uid);
+	return -1;
+}
+
+/* Collects what the cgroup knows, then queues it for removal. */
+void
+sandbox_end(struct sandbox *sb, struct session *sess, struct cgstats *st)
+{
+	cgroup_stats(&sb->cg, sess->cgid, st);
+	if (sess->pidfd >= 0)
+		close(sess->pidfd);
+	sess->pidfd = -1;
+	if (cgroup_destroy(&sb->cg, sess->cgid) == 0)
+		uidset_del(&sb->uids, sess->uid);
+	else
+		pending_add(sb, sess->cgid, sess->uid);
+}
+
+/*
+ * Retries cgroups that were not empty yet; a uid is free again only once
+ * its cgroup is gone. Returns how many are still pending.
+ */
+int
+sandbox_tick(struct sandbox *sb)
+{
+	struct cgpending **pp = &sb->pending;
+	int left = 0;
+
+	while (*pp != NULL) {
+		struct cgpending *p = *pp;
+
+		if (cgroup_destroy(&sb->cg, p->id) == 0) {
+			uidset_del(&sb->uids, p->uid);
+			*pp = p->next;
+			free(p);
+			continue;
+		}
+		if (++p->tries == PENDING_TRIES)
+			log_warnx("cgroup s%llu still has processes; uid %u "
+			    "stays reserved", p->id, (unsigned)p->uid);
+		left++;
+		pp = &p->next;
+	}
+	return left;
+}
+
+void
+sandbox_shutdown(struct sandbox *sb)
+{
+	for (int i = 0; i < 20 && sb->pending != NULL; i++) {
+		if (sandbox_tick(sb) == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	if (sb->ready)
+		cgroup_cleanup(&sb->cg);
+	uidset_free(&sb->uids);
+}
