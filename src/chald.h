@@ -47,6 +47,7 @@ struct service {
 	int		 argc;
 	int		 argv_line;
 	char		*workdir;	/* NULL: the program's directory */
+	int		 workdir_line;
 	char		**env;		/* "KEY=VALUE", NULL-terminated */
 	int		 nenv;
 	enum stderr_mode stderr_mode;

@@ -23,7 +23,7 @@
 
 #include "chald.h"
 
-#define MAX_LINE	4096	/* our reader's limit; inih gets at most this */
+#define MAX_LINE	4096	/* longest line, newline included */
 
 /* State shared by the inih callbacks while one file is read. */
 struct parse_ctx {
@@ -387,6 +387,7 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->argv = strv_dup(d->argv, d->argc);
 	s->argc = d->argc;
 	s->argv_line = d->argv_line;
+	s->workdir_line = d->workdir_line;
 	s->workdir = d->workdir ? xstrdup(d->workdir) : NULL;
 	s->env = strv_dup(d->env, d->nenv);
 	s->nenv = d->nenv;
@@ -495,6 +496,14 @@ env_valid(const char *v)
 		if (!(isalnum((unsigned char)*p) || *p == '_'))
 			return 0;
 	return !isdigit((unsigned char)v[0]);
+}
+
+/* chald sets these itself; a second copy would confuse getenv(). */
+static int
+env_reserved(const char *v)
+{
+	return strncmp(v, "PROTO=", 6) == 0 || strncmp(v, "TCPREMOTE", 9) == 0
+	    || strncmp(v, "TCPLOCAL", 8) == 0;
 }
 
 static void
@@ -734,6 +743,9 @@ config_set_service(struct service *s, const char *key, const char *value,
 		if (!env_valid(value))
 			return seterr(err, errlen, "expected NAME=VALUE, "
 			    "got \"%s\"", value);
+		if (env_reserved(value))
+			return seterr(err, errlen, "%.*s is set by chald for "
+			    "each connection", (int)strcspn(value, "="), value);
 		if (s->nenv >= CHALD_MAX_ENV)
 			return seterr(err, errlen, "more than %d variables",
 			    CHALD_MAX_ENV);
@@ -960,6 +972,8 @@ ctx_handler(void *user, const char *section, const char *key,
 				return ctx_fail(ctx, key, msg);
 			if (strcmp(key, "command") == 0)
 				ctx->cur->argv_line = ctx->lineno;
+			if (strcmp(key, "workdir") == 0)
+				ctx->cur->workdir_line = ctx->lineno;
 			return 1;
 		}
 		if (in_list(global_keys, key))
@@ -1009,6 +1023,15 @@ config_parse_file(struct config *c, const char *path, char *err,
 	free(c->file);
 	c->file = abs;
 	ctx.defaults = service_new("global", path, 0);
+	/*
+	 * Debian's inih makes its build options run-time settings: longer
+	 * lines than its 200 bytes, and no Python-style continuation lines
+	 * (an indented "port = 2" would silently extend the previous value).
+	 */
+	ini_use_stack = false;
+	ini_max_line = MAX_LINE;
+	ini_initial_alloc = MAX_LINE;
+	ini_allow_multiline = false;
 	r = ini_parse_stream(ctx_reader, &ctx, ctx_handler, &ctx);
 	if (r > 0 && !ctx.failed) {
 		ctx.lineno = r;
@@ -1200,7 +1223,8 @@ config_finish(struct config *c, char *err, size_t errlen)
 			return seterr(err, errlen, "%s%s", pre, msg);
 		}
 		if (resolve_workdir(s, msg, sizeof(msg)) == -1) {
-			where(s, s->line, pre, sizeof(pre));
+			where(s, s->workdir_line ? s->workdir_line : s->line,
+			    pre, sizeof(pre));
 			return seterr(err, errlen, "%s%s", pre, msg);
 		}
 		if (s->rate > 0 && s->burst == 0)
@@ -1252,6 +1276,18 @@ print_duration(FILE *fp, const char *key, int64_t ms)
 		fprintf(fp, "%s = %llds\n", key, (long long)(ms / 1000));
 	else
 		fprintf(fp, "%s = %lldms\n", key, (long long)ms);
+}
+
+/* The unit that shows the rate exactly, as it was most likely written. */
+static void
+print_rate(FILE *fp, double r)
+{
+	if (r == 0 || r == floor(r) || r * 3600 != floor(r * 3600))
+		fprintf(fp, "rate = %.10g/s\n", r);
+	else if (r * 60 == floor(r * 60))
+		fprintf(fp, "rate = %.10g/m\n", r * 60);
+	else
+		fprintf(fp, "rate = %.10g/h\n", r * 3600);
 }
 
 static const char *
@@ -1327,8 +1363,14 @@ void
 config_print(const struct config *c, FILE *fp)
 {
 	fprintf(fp, "[global]\n");
-	fprintf(fp, "pidfile = %s\n", c->pidfile ? c->pidfile : "none");
-	fprintf(fp, "log = %s\n", c->log ? c->log : "stderr");
+	if (c->pidfile != NULL)
+		fprintf(fp, "pidfile = %s\n", c->pidfile);
+	else
+		fprintf(fp, "# pidfile: none\n");
+	if (c->log != NULL)
+		fprintf(fp, "log = %s\n", c->log);
+	else
+		fprintf(fp, "# log: stderr with -f, syslog when detached\n");
 	fprintf(fp, "log-format = %s\n",
 	    c->log_format == LOGFMT_JSON ? "json" : "text");
 	print_duration(fp, "grace", c->grace_ms);
@@ -1353,7 +1395,7 @@ config_print(const struct config *c, FILE *fp)
 		fprintf(fp, "per-ip = %d\n", s->per_ip);
 		fprintf(fp, "ipv4-prefix = %d\n", s->v4_prefix);
 		fprintf(fp, "ipv6-prefix = %d\n", s->v6_prefix);
-		fprintf(fp, "rate = %g/s\n", s->rate);
+		print_rate(fp, s->rate);
 		fprintf(fp, "burst = %d\n", s->burst);
 		fprintf(fp, "reject-message = %s\n", s->reject_msg);
 		print_sandbox(fp, s);

@@ -31,6 +31,9 @@ log_init(const char *target, enum log_format fmt, int verbose)
 
 	log_fmt = fmt;
 	log_verbose = verbose;
+	if (log_target_fd > STDERR_FILENO)
+		close(log_target_fd);
+	log_target_fd = STDERR_FILENO;
 	if (target == NULL || strcmp(target, "stderr") == 0) {
 		log_target_fd = STDERR_FILENO;
 		log_use_syslog = 0;
@@ -46,8 +49,6 @@ log_init(const char *target, enum log_format fmt, int verbose)
 	    O_NOCTTY, 0640);
 	if (fd == -1)
 		return -1;
-	if (log_target_fd > STDERR_FILENO)
-		close(log_target_fd);
 	log_target_fd = fd;
 	log_use_syslog = 0;
 	return 0;

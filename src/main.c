@@ -85,7 +85,7 @@ usage(FILE *fp)
 "  -c, --config FILE       read services from an INI file\n"
 "  -n, --check             check the configuration, print it normalized, exit\n"
 "  -f, --foreground        stay attached (containers, systemd, terminals)\n"
-"  -p, --port PORT         port of the command-line service (default 1337)\n"
+"  -p, --port PORT         port to listen on (default 1337)\n"
 "  -b, --bind ADDR         address to listen on (default ::, dual-stack)\n"
 "      --name NAME         name of the command-line service (default: program)\n"
 "      --pidfile FILE      write and lock a pidfile\n"
@@ -97,8 +97,8 @@ usage(FILE *fp)
 "  -h, --help              this text\n"
 "      --version           print the version\n"
 "\n"
-"Service settings (the keys of a [service] section; with -c they override\n"
-"every service in the file):\n"
+"Service settings, -p and -b included (the keys of a [service] section;\n"
+"with -c they override that key in every service of the file):\n"
 "      --timeout DURATION  wall-clock limit per session (60s, 0: none)\n"
 "      --max-conns N       concurrent sessions of the service (256, 0: no cap)\n"
 "      --per-ip N          concurrent sessions per source prefix (8, 0: no cap)\n"
@@ -197,6 +197,20 @@ config_load(char *err, size_t errlen)
 	}
 	if (config_finish(c, err, errlen) == -1)
 		goto fail;
+	/* The daemon works from "/": file names are taken from here, now. */
+	if (c->log != NULL && strcmp(c->log, "stderr") != 0 &&
+	    strcmp(c->log, "syslog") != 0 && c->log[0] != '/') {
+		char *abs = cwd_join(c->log);
+
+		free(c->log);
+		c->log = abs;
+	}
+	if (c->pidfile != NULL && c->pidfile[0] != '/') {
+		char *abs = cwd_join(c->pidfile);
+
+		free(c->pidfile);
+		c->pidfile = abs;
+	}
 	return c;
 fail:
 	config_free(c);
@@ -560,6 +574,8 @@ reap(void)
 		pid = wait4(si.si_pid, &status, WNOHANG, &ru);
 		if (pid <= 0)
 			break;
+		log_debug("reap pid=%d status=0x%x session=%s", (int)pid,
+		    status, sess ? "yes" : "no");
 		if (sess != NULL)
 			session_end(sess, status, &ru);
 	}
@@ -756,6 +772,9 @@ reload(int foreground)
 	struct slot *slots;
 	char err[CHALD_ERRLEN];
 
+	/* SIGHUP also rotates the log, whatever becomes of the reload. */
+	if (log_setup(conf, foreground) == -1)
+		log_warn("log %s", conf->log);
 	if (config_path == NULL) {
 		log_event("reload-skipped reason=%s",
 		    log_quote("no config file (command-line service)"));
@@ -767,6 +786,13 @@ reload(int foreground)
 		return;
 	}
 	nc->verbose = conf->verbose;
+	/* The pidfile is locked and held: it cannot move while running. */
+	if ((nc->pidfile == NULL) != (conf->pidfile == NULL) ||
+	    (nc->pidfile != NULL && strcmp(nc->pidfile, conf->pidfile) != 0))
+		log_warnx("reload: pidfile changes need a restart; keeping %s",
+		    conf->pidfile ? conf->pidfile : "none");
+	free(nc->pidfile);
+	nc->pidfile = conf->pidfile ? strdup(conf->pidfile) : NULL;
 	if (sandbox_check(&sandbox, nc, err, sizeof(err)) == -1) {
 		log_event("reload-failed error=%s", log_quote(err));
 		config_free(nc);
@@ -929,7 +955,6 @@ static const struct option long_opts[] = {
 	{ "log",	required_argument, NULL, OPT_GLOBAL },
 	{ "log-format",	required_argument, NULL, OPT_GLOBAL },
 	{ "grace",	required_argument, NULL, OPT_GLOBAL },
-	{ "listen",	required_argument, NULL, OPT_SERVICE },
 	{ "timeout",	required_argument, NULL, OPT_SERVICE },
 	{ "max-conns",	required_argument, NULL, OPT_SERVICE },
 	{ "per-ip",	required_argument, NULL, OPT_SERVICE },
@@ -1058,6 +1083,11 @@ main(int argc, char *argv[])
 	if (config_path != NULL && cmd_name != NULL)
 		errx(2, "--name is for the command-line service; name "
 		    "services in the file with [service NAME]");
+	if (cmd_name != NULL && (*cmd_name == '\0' ||
+	    strspn(cmd_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.") != strlen(cmd_name)))
+		errx(2, "--name %s: use letters, digits, '-', '_' and '.'",
+		    cmd_name);
 	if (config_path != NULL) {
 		char *abs = realpath(config_path, NULL);
 
@@ -1084,10 +1114,6 @@ main(int argc, char *argv[])
 	    log_setup(conf, foreground) == -1)
 		err(1, "log %s", conf->log);
 	if (conf->pidfile != NULL) {
-		char *abs = cwd_join(conf->pidfile);
-
-		free(conf->pidfile);
-		conf->pidfile = abs;
 		pidfd = pidfile_open(conf->pidfile, ebuf, sizeof(ebuf));
 		if (pidfd == -1)
 			errx(1, "%s", ebuf);

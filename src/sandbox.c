@@ -699,6 +699,7 @@ sandbox_tick(struct sandbox *sb)
 			free(p);
 			continue;
 		}
+		log_debug("cgroup-busy id=s%llu tries=%d", p->id, p->tries + 1);
 		if (++p->tries == PENDING_TRIES)
 			log_warnx("cgroup s%llu still has processes; uid %u "
 			    "stays reserved", p->id, (unsigned)p->uid);

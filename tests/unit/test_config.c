@@ -280,7 +280,7 @@ test_loose(void)
 	CHECK_STR(err, want);
 	CHECK(parse("[service a]\ncommand = ./chal\nworkdir = nowhere\n", err,
 	    sizeof(err), NULL) == -1);
-	snprintf(want, sizeof(want), "%s/t.conf:1: workdir: %s/nowhere: No "
+	snprintf(want, sizeof(want), "%s/t.conf:3: workdir: %s/nowhere: No "
 	    "such file or directory", dir, dir);
 	CHECK_STR(err, want);
 	/* Not executable. */

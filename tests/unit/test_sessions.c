@@ -204,9 +204,50 @@ test_table(void)
 	free(s);
 }
 
+static void
+test_uids(void)
+{
+	struct uidset u;
+	uid_t cursor = 0, uid, got[10];
+	int distinct = 1;
+
+	CHECK(uidset_init(&u) == 0);
+	/* A range of 10: ten distinct uids, then none. */
+	for (int i = 0; i < 10; i++) {
+		CHECK(uid_alloc(&u, 1000, 1009, &cursor, &got[i]) == 0);
+		for (int j = 0; j < i; j++)
+			distinct &= got[i] != got[j];
+	}
+	CHECK(distinct);
+	CHECK(uid_alloc(&u, 1000, 1009, &cursor, &uid) == -1);
+	/* A freed uid is found again, and only that one. */
+	uidset_del(&u, 1004);
+	CHECK(!uidset_has(&u, 1004));
+	CHECK(uid_alloc(&u, 1000, 1009, &cursor, &uid) == 0 && uid == 1004);
+	/* Round robin: a just-freed uid is not reused while others are free. */
+	uidset_del(&u, 1004);
+	uidset_del(&u, 1005);
+	CHECK(uid_alloc(&u, 1000, 1009, &cursor, &uid) == 0 && uid == 1005);
+	/* Growth and tombstones: many adds and deletes stay consistent. */
+	{
+		int ok = 1;
+
+		for (uid_t i = 0; i < 20000; i++)
+			ok &= uidset_add(&u, 500000 + i) == 0;
+		for (uid_t i = 0; i < 20000; i += 2)
+			uidset_del(&u, 500000 + i);
+		for (uid_t i = 0; i < 20000; i++)
+			ok &= uidset_has(&u, 500000 + i) == (i % 2 == 1);
+		CHECK(ok);
+		CHECK(u.count == 10000 + 9);
+	}
+	uidset_free(&u);
+}
+
 int
 main(void)
 {
+	test_uids();
 	test_prefixes();
 	test_sources();
 	test_bucket();
