@@ -23,6 +23,8 @@
 
 #define CGROOT	"/sys/fs/cgroup"
 
+static void	remove_stale(const char *);
+
 static const char *v1_names[CG_NCTRL] = { "pids", "memory", "cpu" };
 
 static int
@@ -146,6 +148,38 @@ has_word(const char *list, const char *word)
 	return 0;
 }
 
+/*
+ * Each chald keeps its sessions under a directory named after its pid, so
+ * that several instances can share a cgroup. Those of instances that are
+ * gone (a crash, a SIGKILL) are removed here.
+ */
+static void
+remove_dead_instances(const char *parent, const char *prefix)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	char path[PATH_MAX];
+	size_t n = strlen(prefix);
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		long pid;
+		char *end;
+
+		if (strncmp(e->d_name, prefix, n) != 0)
+			continue;
+		pid = strtol(e->d_name + n, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		remove_stale(path);
+		rmdir(path);
+	}
+	closedir(d);
+}
+
 static void
 remove_stale(const char *base)
 {
@@ -226,7 +260,9 @@ init_v2(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 		    enable, dir, strerror(errno));
 		return -1;
 	}
-	snprintf(cg->base, sizeof(cg->base), "%s/chald-sessions", dir);
+	remove_dead_instances(dir, "chald-sessions.");
+	snprintf(cg->base, sizeof(cg->base), "%s/chald-sessions.%d", dir,
+	    (int)getpid());
 	if (mkdir(cg->base, 0755) == -1 && errno != EEXIST)
 		goto fail;
 	remove_stale(cg->base);
@@ -258,8 +294,11 @@ init_v1(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 			}
 			continue;
 		}
-		snprintf(cg->v1[i], sizeof(cg->v1[i]), "%s%s/chald", mnt,
+		snprintf(cg->v1[i], sizeof(cg->v1[i]), "%s%s", mnt,
 		    strcmp(own, "/") == 0 ? "" : own);
+		remove_dead_instances(cg->v1[i], "chald.");
+		snprintf(cg->v1[i] + strlen(cg->v1[i]), sizeof(cg->v1[i]) -
+		    strlen(cg->v1[i]), "/chald.%d", (int)getpid());
 		if (mkdir(cg->v1[i], 0755) == -1 && errno != EEXIST) {
 			snprintf(err, errlen, "cgroup v1: %s: %s", cg->v1[i],
 			    strerror(errno));

@@ -79,6 +79,7 @@ struct service {
 	int		 nbind_rw;
 	int		 net_host;	/* 1: share the host's network */
 	int		 seccomp;
+	int		 pool;		/* jails kept ready */
 	char		**sc_allow;	/* removed from the default deny list */
 	int		 nsc_allow;
 	char		**sc_deny;	/* added to it */
@@ -127,7 +128,14 @@ struct srctable {
  * A service at run time: survives reloads for as long as the service keeps
  * its name, so live sessions keep counting against the right caps.
  */
+/* What an epoll event's data.ptr points at: both structs start with it. */
+enum evkind {
+	EV_LISTENER = 1,
+	EV_JAIL,
+};
+
 struct svcstate {
+	enum evkind	 kind;		/* EV_LISTENER */
 	char		*name;
 	struct service	*svc;		/* current configuration, NULL once
 					   removed by a reload */
@@ -140,6 +148,11 @@ struct svcstate {
 	int		 paused;	/* not polled until pause_until_ms */
 	int64_t		 pause_until_ms;
 	struct srctable	 sources;
+	struct session	*pool;		/* jails built ahead, ready */
+	int		 pool_ready;	/* in pool */
+	int		 pool_starting;	/* being built for the pool */
+	int		 unserved;	/* jails alive with no player yet */
+	int64_t		 pool_pause_until_ms;	/* after a jail failed */
 	struct svcstate	*next;
 };
 
@@ -192,7 +205,17 @@ struct sandbox {
 	char		 rootdir[PATH_MAX];	/* mount point for jails */
 };
 
+/* Where a jailed session is in its life. */
+enum jail_state {
+	JAIL_NONE,		/* not jailed */
+	JAIL_STARTING,		/* building, no player yet */
+	JAIL_READY,		/* built, waiting in the pool */
+	JAIL_EXEC,		/* has its player, challenge not yet exec'd */
+	JAIL_LIVE,		/* the challenge runs */
+};
+
 struct session {
+	enum evkind	 kind;		/* EV_JAIL, for its control socket */
 	pid_t		 pid;
 	struct svcstate	*svc;
 	struct srckey	 src;
@@ -204,6 +227,11 @@ struct session {
 	enum end_cause	 cause;
 	int		 tracked;	/* counted in svc->sources */
 	int		 jailed;
+	enum jail_state	 state;
+	int		 served;	/* a player was handed over */
+	int		 pooled;	/* counted in svc->pool_* */
+	int		 ctlfd;		/* jail control socket, -1: closed */
+	struct session	*pnext;		/* in svc->pool */
 	int		 pidfd;		/* -1 when not jailed */
 	unsigned long long cgid;	/* cgroup id, when jailed */
 	uid_t		 uid;
@@ -262,6 +290,8 @@ int		 sesstable_add(struct sesstable *, struct session *);
 struct session	*sesstable_find(struct sesstable *, pid_t);
 void		 sesstable_remove(struct sesstable *, struct session *);
 struct session	*sesstable_next_deadline(struct sesstable *);
+int		 sesstable_set_deadline(struct sesstable *, struct session *,
+		    int64_t deadline_ms);
 void		 sesstable_clear_deadline(struct sesstable *,
 		    struct session *);
 
@@ -316,6 +346,7 @@ int		 spawn_child_env(const struct spawn_req *, char **envp,
 		    char *buf, size_t len);
 const char	*spawn_step_name(int);
 enum spawn_step {
+	STEP_READY = -1,	/* not a failure: the jail is built */
 	STEP_NONE, STEP_SIGNALS, STEP_SETSID, STEP_FDS, STEP_ENV, STEP_CHDIR,
 	STEP_EXEC, STEP_CGROUP, STEP_MOUNTS, STEP_PIVOT, STEP_NETWORK,
 	STEP_HOSTNAME, STEP_FORK, STEP_RLIMITS, STEP_PRIVILEGES, STEP_SECCOMP,
@@ -327,8 +358,11 @@ int		 sandbox_init(struct sandbox *, struct config *, char *err,
 		    size_t errlen);
 int		 sandbox_check(struct sandbox *, struct config *, char *err,
 		    size_t errlen);
-pid_t		 sandbox_spawn(struct sandbox *, const struct spawn_req *,
-		    struct session *, pid_t *failed, char *err, size_t errlen);
+int		 sandbox_start(struct sandbox *, const struct service *,
+		    struct session *, char *err, size_t errlen);
+int		 sandbox_handoff(struct session *, int sock, const char *ip,
+		    int port);
+int		 sandbox_ctl_read(struct session *, char *err, size_t errlen);
 void		 sandbox_end(struct sandbox *, struct session *,
 		    struct cgstats *);
 int		 sandbox_tick(struct sandbox *);

@@ -47,6 +47,7 @@ static const char *service_keys[] = {
 	"rate", "burst", "reject-message", "sandbox", "uid-range", "memory",
 	"pids", "cpu", "cpu-time", "file-size", "open-files", "tmp-size",
 	"address-space", "root", "bind-ro", "bind-rw", "network", "seccomp",
+	"pool",
 	"seccomp-allow", "seccomp-deny", NULL
 };
 
@@ -321,6 +322,7 @@ service_new(const char *name, const char *file, int line)
 	s->open_files = 256;
 	s->tmp_size = 16ULL << 20;
 	s->seccomp = 1;
+	s->pool = 2;
 	return s;
 }
 
@@ -418,6 +420,7 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->nbind_rw = d->nbind_rw;
 	s->net_host = d->net_host;
 	s->seccomp = d->seccomp;
+	s->pool = d->pool;
 	s->sc_allow = strv_dup(d->sc_allow, d->nsc_allow);
 	s->nsc_allow = d->nsc_allow;
 	s->sc_deny = strv_dup(d->sc_deny, d->nsc_deny);
@@ -630,6 +633,11 @@ set_sandbox_key(struct service *s, const char *key, const char *value,
 			return seterr(err, errlen, "not a count (0-1000000, 0 "
 			    "for no cap): \"%s\"", value);
 		s->pids = (int)n;
+	} else if (strcmp(key, "pool") == 0) {
+		if (parse_int(value, 0, 1000, &n) == -1)
+			return seterr(err, errlen, "not a count (0-1000): \"%s\"",
+			    value);
+		s->pool = (int)n;
 	} else if (strcmp(key, "open-files") == 0) {
 		if (parse_int(value, 0, 1048576, &n) == -1 || n == 1 ||
 		    n == 2)
@@ -1355,6 +1363,7 @@ print_sandbox(FILE *fp, const struct service *s)
 	print_list(fp, "bind-rw", s->bind_rw, s->nbind_rw, "\n");
 	fprintf(fp, "network = %s\n", s->net_host ? "host" : "none");
 	fprintf(fp, "seccomp = %s\n", s->seccomp ? "on" : "off");
+	fprintf(fp, "pool = %d\n", s->pool);
 	print_list(fp, "seccomp-allow", s->sc_allow, s->nsc_allow, " ");
 	print_list(fp, "seccomp-deny", s->sc_deny, s->nsc_deny, " ");
 }

@@ -54,6 +54,7 @@ static char		 selfpipe_tag;	/* epoll data for the self-pipe */
 static volatile sig_atomic_t got_chld, got_hup, got_term;
 
 static int		 shutting_down;
+static int		 pool_deficit;	/* jails the pools still lack */
 static int		 killed_all;
 static int64_t		 grace_end_ms, hard_end_ms, next_sweep_ms;
 
@@ -127,6 +128,7 @@ usage(FILE *fp)
 "      --bind-ro PATH, --bind-rw PATH   more paths in the jail\n"
 "      --network none|host own empty network namespace (none)\n"
 "      --seccomp on|off    the syscall filter (on)\n"
+"      --pool N            jails built ahead, waiting for players (2)\n"
 "      --seccomp-allow LIST, --seccomp-deny LIST   adjust the filter\n"
 "\n"
 "See chald(8) and chald.conf(5).\n");
@@ -329,6 +331,189 @@ listeners_resume(int64_t now)
 		}
 }
 
+/* Jails: started ahead for the pool, or at accept when none is ready. */
+
+static void
+jail_poll(struct session *sess, int on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = sess };
+
+	if (sess->ctlfd < 0)
+		return;
+	if (epoll_ctl(epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, sess->ctlfd,
+	    &ev) == -1 && errno != ENOENT && errno != EEXIST)
+		log_warn("epoll_ctl");
+}
+
+/*
+ * Jails forked since this fd was made hold copies of it for a moment, so
+ * close() alone would not end the epoll registration: remove it first.
+ */
+static void
+jail_close_ctl(struct session *sess)
+{
+	if (sess->ctlfd < 0)
+		return;
+	jail_poll(sess, 0);
+	close(sess->ctlfd);
+	sess->ctlfd = -1;
+}
+
+static struct session *
+jail_new(struct svcstate *st, char *err, size_t errlen)
+{
+	struct session *sess = calloc(1, sizeof(*sess));
+
+	if (sess == NULL) {
+		snprintf(err, errlen, "step=memory error=%s",
+		    log_quote(strerror(ENOMEM)));
+		return NULL;
+	}
+	sess->kind = EV_JAIL;
+	sess->svc = st;
+	sess->pidfd = -1;
+	sess->ctlfd = -1;
+	if (sandbox_start(&sandbox, st->svc, sess, err, errlen) == -1) {
+		free(sess);
+		return NULL;
+	}
+	if (sesstable_add(&sessions, sess) == -1) {
+		/* Untracked it cannot be reaped properly: don't run it. */
+		session_kill(sess, SIGKILL);
+		waitpid(sess->pid, NULL, 0);
+		close(sess->ctlfd);
+		sandbox_end(&sandbox, sess, &(struct cgstats){ 0 });
+		free(sess);
+		snprintf(err, errlen, "step=memory error=%s",
+		    log_quote(strerror(ENOMEM)));
+		return NULL;
+	}
+	st->unserved++;
+	jail_poll(sess, 1);
+	return sess;
+}
+
+/* Takes a jail out of the pool's counts (served, failed or flushed). */
+static void
+pool_forget(struct session *sess)
+{
+	struct svcstate *st = sess->svc;
+
+	if (!sess->pooled)
+		return;
+	sess->pooled = 0;
+	if (sess->state == JAIL_STARTING) {
+		st->pool_starting--;
+		return;
+	}
+	st->pool_ready--;
+	for (struct session **pp = &st->pool; *pp != NULL;
+	    pp = &(*pp)->pnext)
+		if (*pp == sess) {
+			*pp = sess->pnext;
+			break;
+		}
+}
+
+static struct session *
+pool_take(struct svcstate *st)
+{
+	struct session *sess = st->pool;
+
+	if (sess == NULL)
+		return NULL;
+	pool_forget(sess);
+	return sess;
+}
+
+static void
+pools_flush(void)
+{
+	for (struct svcstate *st = states; st != NULL; st = st->next)
+		for (size_t i = 0; i < sessions.nbuckets; i++)
+			for (struct session *s = sessions.buckets[i];
+			    s != NULL; s = s->hnext)
+				if (s->svc == st && s->pooled) {
+					pool_forget(s);
+					session_kill(s, SIGKILL);
+				}
+}
+
+/* Builds jails for the pool, a few per loop turn so accepts come first. */
+static int
+pools_refill(int64_t now)
+{
+	char err[CHALD_ERRLEN];
+	int deficit = 0;
+
+	if (shutting_down)
+		return 0;
+	for (struct svcstate *st = states; st != NULL; st = st->next) {
+		struct service *s = st->svc;
+		int started = 0;
+
+		if (st->removed || s == NULL || !s->sandbox ||
+		    now < st->pool_pause_until_ms)
+			continue;
+		while (st->pool_ready + st->pool_starting < s->pool &&
+		    started < 2) {
+			struct session *sess = jail_new(st, err, sizeof(err));
+
+			if (sess == NULL) {
+				log_event("pool-failed service=%s %s",
+				    st->name, err);
+				st->pool_pause_until_ms = now + 1000;
+				break;
+			}
+			sess->pooled = 1;
+			st->pool_starting++;
+			started++;
+		}
+		if (now >= st->pool_pause_until_ms)
+			deficit += s->pool - st->pool_ready - st->pool_starting;
+	}
+	return deficit;
+}
+
+static void
+jail_event(struct session *sess)
+{
+	struct svcstate *st = sess->svc;
+	char err[CHALD_ERRLEN];
+	int r = sandbox_ctl_read(sess, err, sizeof(err));
+
+	switch (r) {
+	case STEP_NONE:
+		break;
+	case STEP_EXEC:
+		jail_close_ctl(sess);
+		break;
+	case STEP_READY:
+		if (sess->served || !sess->pooled)
+			break;
+		/* Nothing more to hear until it has a player. */
+		jail_poll(sess, 0);
+		st->pool_starting--;
+		sess->pnext = st->pool;
+		st->pool = sess;
+		st->pool_ready++;
+		break;
+	default:
+		if (sess->served)
+			log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
+			    "%s", st->name, sess->ip, sess->port,
+			    (int)sess->pid, err);
+		else {
+			log_event("pool-failed service=%s pid=%d %s", st->name,
+			    (int)sess->pid, err);
+			pool_forget(sess);
+			st->pool_pause_until_ms = now_ms() + 1000;
+		}
+		jail_close_ctl(sess);
+		break;
+	}
+}
+
 /* Sessions. */
 
 static void
@@ -383,48 +568,75 @@ session_start(struct svcstate *st, int fd, const struct sockaddr *sa)
 		session_reject(st, fd, ip, port, "max-conns");
 		return;
 	}
-	sess = calloc(1, sizeof(*sess));
-	if (sess == NULL) {
-		session_reject(st, fd, ip, port, "no-memory");
-		return;
-	}
-	req.svc = s;
-	req.sock = fd;
-	req.peer = sa;
-	req.peer_ip = ip;
-	req.peer_port = port;
-	sess->pidfd = -1;
-	if (s->sandbox)
-		pid = sandbox_spawn(&sandbox, &req, sess, &failed, err,
-		    sizeof(err));
-	else
+	if (s->sandbox) {
+		sess = pool_take(st);
+		if (sess == NULL && (sess = jail_new(st, err, sizeof(err))) ==
+		    NULL) {
+			log_event("spawn-failed service=%s ip=%s port=%d %s",
+			    st->name, ip, port, err);
+			close(fd);
+			return;
+		}
+		if (sandbox_handoff(sess, fd, ip, port) == -1) {
+			log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
+			    "step=handoff error=%s", st->name, ip, port,
+			    (int)sess->pid, log_quote(strerror(errno)));
+			session_kill(sess, SIGKILL);
+			close(fd);
+			return;
+		}
+		close(fd);
+		st->unserved--;
+		jail_poll(sess, 1);
+	} else {
+		sess = calloc(1, sizeof(*sess));
+		if (sess == NULL) {
+			session_reject(st, fd, ip, port, "no-memory");
+			return;
+		}
+		req.svc = s;
+		req.sock = fd;
+		req.peer = sa;
+		req.peer_ip = ip;
+		req.peer_port = port;
 		pid = spawn_session(&req, &failed, err, sizeof(err));
-	close(fd);
-	if (pid == -1) {
-		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
-		    ip, port, err);
-		if (failed > 0)
-			waitpid(failed, NULL, 0);
-		free(sess);
-		return;
+		close(fd);
+		if (pid == -1) {
+			log_event("spawn-failed service=%s ip=%s port=%d %s",
+			    st->name, ip, port, err);
+			if (failed > 0)
+				waitpid(failed, NULL, 0);
+			free(sess);
+			return;
+		}
+		sess->pid = pid;
+		sess->pidfd = -1;
+		sess->ctlfd = -1;
+		sess->svc = st;
+		sess->heap_idx = SIZE_MAX;
+		if (sesstable_add(&sessions, sess) == -1) {
+			/* No memory to track it: don't run it untracked. */
+			kill(-pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			free(sess);
+			log_event("spawn-failed service=%s ip=%s port=%d "
+			    "step=memory error=%s", st->name, ip, port,
+			    log_quote(strerror(ENOMEM)));
+			return;
+		}
 	}
-	sess->pid = pid;
-	sess->svc = st;
+	pid = sess->pid;
 	sess->port = port;
 	snprintf(sess->ip, sizeof(sess->ip), "%s", ip);
 	sess->start_ms = now;
-	sess->deadline_ms = s->timeout_ms > 0 ? now + s->timeout_ms : 0;
 	if (src != NULL) {
 		sess->src = key;
 		sess->tracked = 1;
 		src->conns++;
 	}
-	if (sesstable_add(&sessions, sess) == -1) {
-		/* No memory to track a deadline: don't run it untracked. */
-		session_kill(sess, SIGKILL);
-		sess->deadline_ms = 0;
-		sesstable_add(&sessions, sess);
-	}
+	if (s->timeout_ms > 0 &&
+	    sesstable_set_deadline(&sessions, sess, now + s->timeout_ms) == -1)
+		session_kill(sess, SIGKILL);	/* no deadline: don't run it */
 	st->conns++;
 	if (sess->jailed)
 		log_event("accept service=%s ip=%s port=%d pid=%d conns=%d/%d "
@@ -522,6 +734,7 @@ session_end(struct session *sess, int status, const struct rusage *ru)
 	cpu_ms = (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
 	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
 	if (sess->jailed) {
+		jail_close_ctl(sess);
 		sandbox_end(&sandbox, sess, &cg);
 		snprintf(extra, sizeof(extra), " uid=%u", (unsigned)sess->uid);
 	}
@@ -542,7 +755,26 @@ session_end(struct session *sess, int status, const struct rusage *ru)
 	if (sess->tracked)
 		srctable_release(&st->sources, &sess->src, st->rate,
 		    st->burst, now);
-	if (st->removed && st->conns == 0)
+	if (st->removed && st->conns == 0 && st->unserved == 0)
+		state_free(st);
+	free(sess);
+}
+
+/* A jail that never had a player: nothing to log but its cleanup. */
+static void
+jail_end(struct session *sess, int status)
+{
+	struct svcstate *st = sess->svc;
+	struct cgstats cg;
+
+	log_debug("jail-end service=%s pid=%d status=0x%x", st->name,
+	    (int)sess->pid, status);
+	pool_forget(sess);
+	jail_close_ctl(sess);
+	sandbox_end(&sandbox, sess, &cg);
+	sesstable_remove(&sessions, sess);
+	st->unserved--;
+	if (st->removed && st->conns == 0 && st->unserved == 0)
 		state_free(st);
 	free(sess);
 }
@@ -576,7 +808,9 @@ reap(void)
 			break;
 		log_debug("reap pid=%d status=0x%x session=%s", (int)pid,
 		    status, sess ? "yes" : "no");
-		if (sess != NULL)
+		if (sess != NULL && sess->jailed && !sess->served)
+			jail_end(sess, status);
+		else if (sess != NULL)
 			session_end(sess, status, &ru);
 	}
 }
@@ -625,6 +859,7 @@ states_open(struct config *c)
 
 		if (st == NULL || srctable_init(&st->sources) == -1)
 			errx(1, "out of memory");
+		st->kind = EV_LISTENER;
 		st->name = strdup(s->name);
 		st->svc = s;
 		st->rate = s->rate;
@@ -744,6 +979,7 @@ reload_commit(struct config *nc, const struct slot *slots, int nsvc)
 			if (st == NULL || srctable_init(&st->sources) == -1 ||
 			    (st->name = strdup(s->name)) == NULL)
 				fatalx("out of memory");
+			st->kind = EV_LISTENER;
 			st->next = states;
 			states = st;
 		}
@@ -759,7 +995,7 @@ reload_commit(struct config *nc, const struct slot *slots, int nsvc)
 		next = st->next;
 		if (st->removed) {
 			st->svc = NULL;
-			if (st->conns == 0)
+			if (st->conns == 0 && st->unserved == 0)
 				state_free(st);
 		}
 	}
@@ -807,6 +1043,8 @@ reload(int foreground)
 		config_free(nc);
 		return;
 	}
+	/* Pooled jails were built for the old settings. */
+	pools_flush();
 	reload_commit(nc, slots, nc->nservices);
 	free(slots);
 	config_free(conf);
@@ -869,6 +1107,12 @@ loop_timeout(int64_t now)
 		t = sess->deadline_ms;
 	if (sandbox.pending != NULL && now + CGROUP_RETRY_MS < t)
 		t = now + CGROUP_RETRY_MS;
+	if (pool_deficit > 0)
+		t = now;
+	for (struct svcstate *st = states; st != NULL; st = st->next)
+		if (st->pool_pause_until_ms > now &&
+		    st->pool_pause_until_ms < t)
+			t = st->pool_pause_until_ms;
 	for (struct svcstate *st = states; st != NULL; st = st->next)
 		if (st->paused && st->pause_until_ms < t)
 			t = st->pause_until_ms;
@@ -900,6 +1144,8 @@ loop_run(int foreground)
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &selfpipe_tag)
 				signals_drain();
+			else if (*(enum evkind *)evs[i].data.ptr == EV_JAIL)
+				jail_event(evs[i].data.ptr);
 			else
 				accept_burst(evs[i].data.ptr);
 		}
@@ -923,6 +1169,7 @@ loop_run(int foreground)
 		listeners_resume(now);
 		if (sandbox.pending != NULL)
 			sandbox_tick(&sandbox);
+		pool_deficit = pools_refill(now);
 		if (now >= next_sweep_ms) {
 			sources_sweep(now);
 			next_sweep_ms = now + SWEEP_MS;
@@ -982,6 +1229,7 @@ static const struct option long_opts[] = {
 	{ "bind-rw",	required_argument, NULL, OPT_SERVICE },
 	{ "network",	required_argument, NULL, OPT_SERVICE },
 	{ "seccomp",	required_argument, NULL, OPT_SERVICE },
+	{ "pool",	required_argument, NULL, OPT_SERVICE },
 	{ "seccomp-allow", required_argument, NULL, OPT_SERVICE },
 	{ "seccomp-deny", required_argument, NULL, OPT_SERVICE },
 	{ NULL, 0, NULL, 0 }
@@ -1119,8 +1367,6 @@ main(int argc, char *argv[])
 			errx(1, "%s", ebuf);
 	}
 	nofile_raise();
-	if (sandbox_init(&sandbox, conf, ebuf, sizeof(ebuf)) == -1)
-		errx(1, "sandbox: %s", ebuf);
 	signals_setup();
 	states_open(conf);
 	if (spawn_init() == -1)
@@ -1137,6 +1383,14 @@ main(int argc, char *argv[])
 		    strerror(errno));
 		daemon_ready(readyfd, ebuf);
 		errx(1, "%s", ebuf);
+	}
+	/* After detaching: the cgroups are named after the daemon's pid. */
+	if (sandbox_init(&sandbox, conf, ebuf, sizeof(ebuf)) == -1) {
+		char msg[CHALD_ERRLEN + 16];
+
+		snprintf(msg, sizeof(msg), "sandbox: %s", ebuf);
+		daemon_ready(readyfd, msg);
+		errx(1, "%s", msg);
 	}
 	if (pidfd != -1 && pidfile_write(pidfd) == -1) {
 		snprintf(ebuf, sizeof(ebuf), "pidfile %s: %s", conf->pidfile,

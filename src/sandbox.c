@@ -10,8 +10,15 @@
  * uid of its own, loses every capability, gets rlimits as backstops and a
  * seccomp filter, and is exec'd.
  *
- * A step that fails writes {step, errno} to a close-on-exec pipe and the
- * session is refused: a jail is never run with a layer missing.
+ * The jail is built before there is a player for it: the daemon keeps a
+ * few ready per service (the pool) and hands the accepted socket over a
+ * control socket (SCM_RIGHTS), so a player waits only for fork and exec.
+ * Without a ready jail, one is started and handed the socket at once; the
+ * daemon never waits for a jail to be built either way.
+ *
+ * Messages on the control socket: "ready" from init once the jail is
+ * built; {step, errno} from init or the challenge when a step fails (a jail
+ * is never run with a layer missing); EOF once the challenge was exec'd.
  */
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -54,16 +61,22 @@ static const char *dev_nodes[] = {
 };
 
 struct jail_report {
-	int	step;
+	int	step;		/* STEP_READY, or the step that failed */
 	int	err;
+};
+
+/* The player, as the daemon hands it over with the socket. */
+struct jail_player {
+	char	ip[46];
+	int	port;
 };
 
 /* Everything the session's init needs, prepared by the parent. */
 struct jail_args {
-	const struct spawn_req	*req;
+	const struct service	*svc;
 	const struct sandbox	*sb;
 	uid_t			 uid;
-	int			 errfd;
+	int			 ctl;
 	char			 procs[CG_NCTRL][PATH_MAX];
 };
 
@@ -430,42 +443,78 @@ jail_privileges(uid_t uid)
 	return 0;
 }
 
+static int
+send_report(int fd, int step, int err)
+{
+	struct jail_report r = { step, err };
+
+	return send(fd, &r, sizeof(r), MSG_NOSIGNAL) == (ssize_t)sizeof(r) ?
+	    0 : -1;
+}
+
 static void __attribute__((noreturn))
 report(int fd, int step)
 {
-	struct jail_report r = { step, errno };
-
-	if (write(fd, &r, sizeof(r)) == -1) {
-		/* the parent is gone: nothing to tell */
-	}
+	/* If the parent is gone there is nobody to tell. */
+	send_report(fd, step, errno);
 	_exit(127);
 }
 
 static void __attribute__((noreturn))
-challenge_main(struct jail_args *a)
+challenge_main(struct jail_args *a, int sock, const struct jail_player *pl)
 {
-	const struct service *s = a->req->svc;
+	const struct service *s = a->svc;
+	struct spawn_req r = { .svc = s, .sock = sock, .peer_ip = pl->ip,
+	    .peer_port = pl->port };
 	char *envp[CHALD_MAX_ENVP], envbuf[2048];
 	sigset_t none;
+	int ctl = a->ctl;
 
-	if (spawn_child_fds(a->req, a->errfd) == -1)
-		report(a->errfd, STEP_FDS);
-	a->errfd = 3;
+	if (spawn_child_fds(&r, ctl) == -1)
+		report(ctl, STEP_FDS);
+	ctl = 3;
 	if (jail_rlimits(s) == -1)
-		report(a->errfd, STEP_RLIMITS);
-	if (spawn_child_env(a->req, envp, envbuf, sizeof(envbuf)) == -1)
-		report(a->errfd, STEP_ENV);
+		report(ctl, STEP_RLIMITS);
+	if (spawn_child_env(&r, envp, envbuf, sizeof(envbuf)) == -1)
+		report(ctl, STEP_ENV);
 	if (chdir(s->workdir) == -1)
-		report(a->errfd, STEP_CHDIR);
+		report(ctl, STEP_CHDIR);
 	if (jail_privileges(a->uid) == -1)
-		report(a->errfd, STEP_PRIVILEGES);
+		report(ctl, STEP_PRIVILEGES);
 	if (s->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
 	    &s->filter) == -1)
-		report(a->errfd, STEP_SECCOMP);
+		report(ctl, STEP_SECCOMP);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(s->argv[0], s->argv, envp);
-	report(a->errfd, STEP_EXEC);
+	report(ctl, STEP_EXEC);
+}
+
+/* Waits for the daemon to hand over a player; EOF: the jail is not needed. */
+static int
+init_receive(int ctl, struct jail_player *pl)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { pl, sizeof(*pl) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd;
+
+	do
+		n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*pl))
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm == NULL || cm->cmsg_level != SOL_SOCKET ||
+	    cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	pl->ip[sizeof(pl->ip) - 1] = '\0';
+	return fd;
 }
 
 static volatile sig_atomic_t init_forward;
@@ -508,16 +557,52 @@ init_wait(pid_t child)
 	}
 }
 
+static int
+close_gap(unsigned lo, unsigned hi)
+{
+	if (lo > hi)
+		return 0;
+	return (int)syscall(SYS_close_range, lo, hi, 0U);
+}
+
+/* Closes every fd from 3 up but keep1 and keep2 (-1: none). */
+static int
+close_except(int keep1, int keep2)
+{
+	unsigned a = keep1 < 0 ? ~0U : (unsigned)keep1;
+	unsigned b = keep2 < 0 ? ~0U : (unsigned)keep2;
+	unsigned lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo == ~0U)
+		return close_gap(3, ~0U);
+	if (close_gap(3, lo - 1) == -1)
+		return -1;
+	if (hi == ~0U || hi == lo)
+		return close_gap(lo + 1, ~0U);
+	if (close_gap(lo + 1, hi - 1) == -1)
+		return -1;
+	return close_gap(hi + 1, ~0U);
+}
+
 static void __attribute__((noreturn))
 init_main(struct jail_args *a)
 {
-	const struct service *s = a->req->svc;
+	const struct service *s = a->svc;
+	struct jail_player pl;
 	pid_t child;
+	int sock;
 
+	/*
+	 * init is a fork of the daemon and never execs: drop the daemon's fds
+	 * (listeners, other jails' sockets) or they would live on in here.
+	 */
+	if (close_except(a->ctl, s->stderr_mode == STDERR_LOG ? log_fd() :
+	    -1) == -1)
+		report(a->ctl, STEP_FDS);
 	if (spawn_child_signals() == -1)
-		report(a->errfd, STEP_SIGNALS);
+		report(a->ctl, STEP_SIGNALS);
 	if (setsid() == -1)
-		report(a->errfd, STEP_SETSID);
+		report(a->ctl, STEP_SETSID);
 	for (int i = 0; i < CG_NCTRL; i++) {
 		int fd;
 
@@ -525,22 +610,27 @@ init_main(struct jail_args *a)
 			continue;
 		fd = open(a->procs[i], O_WRONLY | O_CLOEXEC);
 		if (fd == -1 || write(fd, "0", 1) != 1)
-			report(a->errfd, STEP_CGROUP);
+			report(a->ctl, STEP_CGROUP);
 		close(fd);
 	}
 	if (jail_mounts(s, a->sb->rootdir) == -1)
-		report(a->errfd, STEP_MOUNTS);
+		report(a->ctl, STEP_MOUNTS);
 	if (jail_pivot(a->sb->rootdir) == -1)
-		report(a->errfd, STEP_PIVOT);
+		report(a->ctl, STEP_PIVOT);
 	if (!s->net_host && jail_network() == -1)
-		report(a->errfd, STEP_NETWORK);
+		report(a->ctl, STEP_NETWORK);
 	if (sethostname("chald", 5) == -1)
-		report(a->errfd, STEP_HOSTNAME);
+		report(a->ctl, STEP_HOSTNAME);
+	if (send_report(a->ctl, STEP_READY, 0) == -1)
+		_exit(0);
+	sock = init_receive(a->ctl, &pl);
+	if (sock == -1)
+		_exit(0);
 	child = fork();
 	if (child == -1)
-		report(a->errfd, STEP_FORK);
+		report(a->ctl, STEP_FORK);
 	if (child == 0)
-		challenge_main(a);
+		challenge_main(a, sock, &pl);
 	/* init keeps no fd: the socket belongs to the challenge alone. */
 	if (syscall(SYS_close_range, 0U, ~0U, 0U) == -1)
 		for (int fd = 0; fd < 1024; fd++)
@@ -586,23 +676,24 @@ pending_add(struct sandbox *sb, unsigned long long id, uid_t uid)
 	sb->pending = p;
 }
 
-pid_t
-sandbox_spawn(struct sandbox *sb, const struct spawn_req *r,
-    struct session *sess, pid_t *failed, char *err, size_t errlen)
+/*
+ * Starts a jail for service s: its cgroup, its uid, and its init, which
+ * builds the jail on its own time. Fills in sess; the parent only waits for
+ * clone3(). Returns -1 with the reason in err.
+ */
+int
+sandbox_start(struct sandbox *sb, const struct service *s,
+    struct session *sess, char *err, size_t errlen)
 {
-	const struct service *s = r->svc;
 	struct jail_args a;
-	struct jail_report rep;
 	sigset_t all, old;
-	int p[2], cgfd = -1, pidfd = -1;
+	int sp[2], cgfd = -1, pidfd = -1;
 	unsigned long long id = ++sb->next_id;
 	uid_t uid;
 	pid_t pid;
-	ssize_t n;
 
-	*failed = 0;
-	if (uid_alloc(&sb->uids, s->uid_min, s->uid_max, &sb->uid_cursor, &uid)
-	    == -1) {
+	if (uid_alloc(&sb->uids, s->uid_min, s->uid_max, &sb->uid_cursor,
+	    &uid) == -1) {
 		snprintf(err, errlen, "step=uid error=%s", log_quote(
 		    "every uid of uid-range is in use"));
 		return -1;
@@ -614,56 +705,112 @@ sandbox_spawn(struct sandbox *sb, const struct spawn_req *r,
 		uidset_del(&sb->uids, uid);
 		return -1;
 	}
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "step=pipe error=%s",
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		snprintf(err, errlen, "step=socketpair error=%s",
 		    log_quote(strerror(errno)));
 		goto fail;
 	}
-	a.req = r;
+	a.svc = s;
 	a.sb = sb;
 	a.uid = uid;
-	a.errfd = p[1];
+	a.ctl = sp[1];
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = clone_jail(s, cgfd, &pidfd);
-	if (pid == 0)
+	if (pid == 0) {
+		close(sp[0]);
 		init_main(&a);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(p[1]);
+	close(sp[1]);
 	if (cgfd >= 0)
 		close(cgfd);
 	cgfd = -1;
 	if (pid == -1) {
 		snprintf(err, errlen, "step=clone error=%s",
 		    log_quote(strerror(errno)));
-		close(p[0]);
+		close(sp[0]);
 		goto fail;
 	}
-	/* EOF: the challenge was exec'd; a record: the step that failed. */
-	do
-		n = read(p[0], &rep, sizeof(rep));
-	while (n == -1 && errno == EINTR);
-	close(p[0]);
-	if (n == (ssize_t)sizeof(rep)) {
-		snprintf(err, errlen, "step=%s error=%s",
-		    spawn_step_name(rep.step), log_quote(strerror(rep.err)));
-		*failed = pid;
-		close(pidfd);
-		/* The init is gone; its cgroup empties as it is reaped. */
-		pending_add(sb, id, uid);
-		return -1;
-	}
+	sess->pid = pid;
 	sess->jailed = 1;
+	sess->state = JAIL_STARTING;
+	sess->ctlfd = sp[0];
 	sess->pidfd = pidfd;
 	sess->cgid = id;
 	sess->uid = uid;
 	sess->cpu_time_ms = s->cpu_time_ms;
-	return pid;
+	return 0;
 fail:
 	if (cgfd >= 0)
 		close(cgfd);
 	pending_add(sb, id, uid);
 	return -1;
+}
+
+/* Gives the player's socket to a started jail; the caller closes sock. */
+int
+sandbox_handoff(struct session *sess, int sock, const char *ip, int port)
+{
+	struct jail_player pl;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &pl, sizeof(pl) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+
+	memset(&pl, 0, sizeof(pl));
+	memset(cbuf, 0, sizeof(cbuf));
+	snprintf(pl.ip, sizeof(pl.ip), "%s", ip);
+	pl.port = port;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &sock, sizeof(sock));
+	if (sendmsg(sess->ctlfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)sizeof(pl))
+		return -1;
+	sess->state = JAIL_EXEC;
+	sess->served = 1;
+	return 0;
+}
+
+/*
+ * Reads what the jail says: STEP_READY, STEP_EXEC for "exec'd" (EOF, and
+ * the caller closes the socket), or another step that failed, with err.
+ */
+int
+sandbox_ctl_read(struct session *sess, char *err, size_t errlen)
+{
+	struct jail_report r;
+	ssize_t n;
+
+	do
+		n = recv(sess->ctlfd, &r, sizeof(r), MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		return STEP_NONE;
+	if (n == -1)
+		n = 0;		/* treated as EOF */
+	if (n == (ssize_t)sizeof(r) && r.step == STEP_READY) {
+		if (sess->state == JAIL_STARTING)
+			sess->state = JAIL_READY;
+		return STEP_READY;
+	}
+	if (n == (ssize_t)sizeof(r)) {
+		snprintf(err, errlen, "step=%s error=%s",
+		    spawn_step_name(r.step), log_quote(strerror(r.err)));
+		return r.step > 0 ? r.step : STEP_EXEC;
+	}
+	/* EOF (the caller closes): exec'd if it had a player, else died. */
+	if (sess->state == JAIL_EXEC) {
+		sess->state = JAIL_LIVE;
+		return STEP_EXEC;
+	}
+	snprintf(err, errlen, "step=init error=%s", log_quote("exited "
+	    "before the jail was ready"));
+	return STEP_SETSID;
 }
 
 /* Collects what the cgroup knows, then queues it for removal. */

@@ -320,27 +320,38 @@ heap_down(struct sesstable *t, size_t i)
 	}
 }
 
+/* Gives a session (a pooled jail being handed out) its deadline. */
+int
+sesstable_set_deadline(struct sesstable *t, struct session *s,
+    int64_t deadline_ms)
+{
+	sesstable_clear_deadline(t, s);
+	s->deadline_ms = deadline_ms;
+	if (deadline_ms <= 0)
+		return 0;
+	if (t->heaplen == t->heapcap) {
+		size_t cap = t->heapcap ? t->heapcap * 2 : 64;
+		struct session **n = realloc(t->heap, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		t->heap = n;
+		t->heapcap = cap;
+	}
+	s->heap_idx = t->heaplen;
+	t->heap[t->heaplen++] = s;
+	heap_up(t, s->heap_idx);
+	return 0;
+}
+
 int
 sesstable_add(struct sesstable *t, struct session *s)
 {
 	size_t h;
 
 	s->heap_idx = SIZE_MAX;
-	if (s->deadline_ms > 0) {
-		if (t->heaplen == t->heapcap) {
-			size_t cap = t->heapcap ? t->heapcap * 2 : 64;
-			struct session **n = realloc(t->heap,
-			    cap * sizeof(*n));
-
-			if (n == NULL)
-				return -1;
-			t->heap = n;
-			t->heapcap = cap;
-		}
-		s->heap_idx = t->heaplen;
-		t->heap[t->heaplen++] = s;
-		heap_up(t, s->heap_idx);
-	}
+	if (sesstable_set_deadline(t, s, s->deadline_ms) == -1)
+		return -1;
 	if (t->count >= t->nbuckets)
 		sesstable_grow(t);
 	h = pid_hash(s->pid, t->nbuckets);

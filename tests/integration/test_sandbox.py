@@ -180,7 +180,7 @@ def test_escapee_gone_at_timeout(chald):
 
 @pytest.mark.timeout(20)
 def test_fd_hog_stops_at_open_files(chald):
-    c = jail(chald, "--open-files", "32")
+    c = jail(chald, "--open-files", "32", "--pool", "0")
     before = fd_count(c.pid)
     s = connect(c.port)
     assert recv_line(s) == b"ready\n"
