@@ -20,6 +20,7 @@
  * built; {step, errno} from init or the challenge when a step fails (a jail
  * is never run with a layer missing); EOF once the challenge was exec'd.
  */
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -155,6 +156,71 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	return sandbox_check(sb, c, err, errlen);
 }
 
+/*
+ * uids must not be shared between two chald instances on one host (one
+ * player could signal or out-fork the other's). Instances register their
+ * ranges in /run/chald/uid-ranges, under a lock; entries of dead instances
+ * are dropped. Returns -1 with err naming the overlap.
+ */
+static int
+uid_ranges_claim(const struct config *c, char *err, size_t errlen)
+{
+	char line[128], out[65536];
+	size_t used = 0;
+	FILE *fp;
+	int fd, ret = 0;
+
+	fd = open("/run/chald/uid-ranges", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1 || flock(fd, LOCK_EX) == -1) {
+		snprintf(err, errlen, "/run/chald/uid-ranges: %s",
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	fp = fdopen(dup(fd), "r");
+	while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
+		long pid;
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%ld %lu %lu", &pid, &lo, &hi) != 3 ||
+		    pid == (long)getpid() ||
+		    (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+			continue;
+		for (const struct service *s = c->services; s != NULL;
+		    s = s->next)
+			if (s->sandbox && ret == 0 && s->uid_min <= hi &&
+			    s->uid_max >= lo) {
+				snprintf(err, errlen, "service %s: uid-range "
+				    "%u-%u overlaps %lu-%lu of the chald with "
+				    "pid %ld; give each instance its own range",
+				    s->name, (unsigned)s->uid_min,
+				    (unsigned)s->uid_max, lo, hi, pid);
+				ret = -1;
+			}
+		if (used + strlen(line) < sizeof(out)) {
+			memcpy(out + used, line, strlen(line));
+			used += strlen(line);
+		}
+	}
+	if (fp != NULL)
+		fclose(fp);
+	for (const struct service *s = c->services; ret == 0 && s != NULL;
+	    s = s->next)
+		if (s->sandbox)
+			used += (size_t)snprintf(out + used, sizeof(out) - used,
+			    "%ld %u %u\n", (long)getpid(), (unsigned)s->uid_min,
+			    (unsigned)s->uid_max);
+	if (ret == 0 && (ftruncate(fd, 0) == -1 ||
+	    pwrite(fd, out, used, 0) != (ssize_t)used)) {
+		snprintf(err, errlen, "/run/chald/uid-ranges: %s",
+		    strerror(errno));
+		ret = -1;
+	}
+	close(fd);
+	return ret;
+}
+
 /* A reload may not ask for a controller chald did not set up at start. */
 int
 sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
@@ -165,6 +231,8 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	needs(c, need, &any);
 	if (!any)
 		return 0;
+	if (sb->ready && uid_ranges_claim(c, err, errlen) == -1)
+		return -1;
 	if (!sb->ready) {
 		snprintf(err, errlen, "a sandboxed service needs chald to "
 		    "have started with one (restart chald)");

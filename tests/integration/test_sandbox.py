@@ -158,7 +158,7 @@ def test_cpu_time_kills(chald):
     end = ended(c, pid, timeout=10)
     assert end["cause"] == "cpu-time", end
     assert time.monotonic() - t < 5
-    assert 0.9 <= float(end["cpu_secs"]) <= 2.5, end
+    assert 0.7 <= float(end["cpu_secs"]) <= 2.5, end
 
 
 @pytest.mark.timeout(30)
