@@ -64,6 +64,7 @@ struct service {
 	/* The jail (sandbox.c, cgroup.c, seccomp.c). */
 	int		 sandbox;	/* 0: plain fork+exec, loudly logged */
 	uid_t		 uid_min, uid_max;
+	int		 uid_range_set;	/* given, not the default */
 	uint64_t	 memory;	/* bytes, 0: no cap */
 	int		 pids;		/* 0: no cap */
 	double		 cpu;		/* cores, 0: no cap */

@@ -405,6 +405,7 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->sandbox = d->sandbox;
 	s->uid_min = d->uid_min;
 	s->uid_max = d->uid_max;
+	s->uid_range_set = d->uid_range_set;
 	s->memory = d->memory;
 	s->pids = d->pids;
 	s->cpu = d->cpu;
@@ -611,6 +612,7 @@ set_sandbox_key(struct service *s, const char *key, const char *value,
 		if (parse_uid_range(value, &s->uid_min, &s->uid_max) == -1)
 			return seterr(err, errlen, "expected FIRST-LAST, "
 			    "non-root, at most 10000000 uids: \"%s\"", value);
+		s->uid_range_set = 1;
 	} else if (strcmp(key, "memory") == 0 ||
 	    strcmp(key, "file-size") == 0 || strcmp(key, "tmp-size") == 0 ||
 	    strcmp(key, "address-space") == 0) {

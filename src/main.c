@@ -1055,6 +1055,17 @@ reload(int foreground)
 	states_announce();
 }
 
+/* Sessions with a player; pooled jails are not counted. */
+static size_t
+sessions_served(void)
+{
+	size_t n = sessions.count;
+
+	for (struct svcstate *st = states; st != NULL; st = st->next)
+		n -= (size_t)st->unserved;
+	return n;
+}
+
 static void
 shutdown_begin(int sig)
 {
@@ -1069,7 +1080,8 @@ shutdown_begin(int sig)
 	}
 	shutting_down = 1;
 	log_event("shutdown signal=%s sessions=%zu grace=%.1f",
-	    sigabbrev_np(sig), sessions.count, (double)conf->grace_ms / 1000);
+	    sigabbrev_np(sig), sessions_served(),
+	    (double)conf->grace_ms / 1000);
 	for (struct svcstate *st = states; st != NULL; st = st->next)
 		state_close(st);
 	sessions_signal(SIGTERM, CAUSE_SHUTDOWN);

@@ -160,15 +160,32 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
  * uids must not be shared between two chald instances on one host (one
  * player could signal or out-fork the other's). Instances register their
  * ranges in /run/chald/uid-ranges, under a lock; entries of dead instances
- * are dropped. Returns -1 with err naming the overlap.
+ * are dropped. A service left on the default range moves to the next free
+ * block of the same size; an explicit range that overlaps is an error.
  */
-static int
-uid_ranges_claim(const struct config *c, char *err, size_t errlen)
+struct uid_claim {
+	long		 pid;
+	unsigned long	 lo, hi;
+};
+
+static const struct uid_claim *
+uid_overlap(const struct uid_claim *cl, int n, unsigned long lo,
+    unsigned long hi)
 {
-	char line[128], out[65536];
+	for (int i = 0; i < n; i++)
+		if (lo <= cl[i].hi && hi >= cl[i].lo)
+			return &cl[i];
+	return NULL;
+}
+
+static int
+uid_ranges_claim(struct config *c, char *err, size_t errlen)
+{
+	struct uid_claim cl[256];
+	char line[128], out[16384];
 	size_t used = 0;
 	FILE *fp;
-	int fd, ret = 0;
+	int fd, n = 0, ret = 0;
 
 	fd = open("/run/chald/uid-ranges", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1 || flock(fd, LOCK_EX) == -1) {
@@ -179,38 +196,50 @@ uid_ranges_claim(const struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	fp = fdopen(dup(fd), "r");
-	while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
-		long pid;
-		unsigned long lo, hi;
+	while (fp != NULL && fgets(line, sizeof(line), fp) != NULL && n < 256) {
+		struct uid_claim *u = &cl[n];
 
-		if (sscanf(line, "%ld %lu %lu", &pid, &lo, &hi) != 3 ||
-		    pid == (long)getpid() ||
-		    (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+		if (sscanf(line, "%ld %lu %lu", &u->pid, &u->lo, &u->hi) != 3 ||
+		    u->pid == (long)getpid() ||
+		    (kill((pid_t)u->pid, 0) == -1 && errno == ESRCH))
 			continue;
-		for (const struct service *s = c->services; s != NULL;
-		    s = s->next)
-			if (s->sandbox && ret == 0 && s->uid_min <= hi &&
-			    s->uid_max >= lo) {
+		n++;
+		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s",
+		    line);
+	}
+	if (fp != NULL)
+		fclose(fp);
+	for (struct service *s = c->services; s != NULL && ret == 0;
+	    s = s->next) {
+		const struct uid_claim *o;
+		unsigned long w = (unsigned long)s->uid_max - s->uid_min + 1;
+
+		if (!s->sandbox)
+			continue;
+		while ((o = uid_overlap(cl, n, s->uid_min, s->uid_max)) !=
+		    NULL) {
+			if (s->uid_range_set || s->uid_max + w > 4000000000UL) {
 				snprintf(err, errlen, "service %s: uid-range "
 				    "%u-%u overlaps %lu-%lu of the chald with "
 				    "pid %ld; give each instance its own range",
 				    s->name, (unsigned)s->uid_min,
-				    (unsigned)s->uid_max, lo, hi, pid);
+				    (unsigned)s->uid_max, o->lo, o->hi, o->pid);
 				ret = -1;
+				break;
 			}
-		if (used + strlen(line) < sizeof(out)) {
-			memcpy(out + used, line, strlen(line));
-			used += strlen(line);
+			s->uid_min += w;
+			s->uid_max += w;
+			if (uid_overlap(cl, n, s->uid_min, s->uid_max) == NULL)
+				log_event("uid-range service=%s range=%u-%u "
+				    "reason=%s", s->name, (unsigned)s->uid_min,
+				    (unsigned)s->uid_max, log_quote("the default "
+				    "range is taken by another chald"));
 		}
-	}
-	if (fp != NULL)
-		fclose(fp);
-	for (const struct service *s = c->services; ret == 0 && s != NULL;
-	    s = s->next)
-		if (s->sandbox)
+		if (ret == 0 && used + 64 < sizeof(out))
 			used += (size_t)snprintf(out + used, sizeof(out) - used,
 			    "%ld %u %u\n", (long)getpid(), (unsigned)s->uid_min,
 			    (unsigned)s->uid_max);
+	}
 	if (ret == 0 && (ftruncate(fd, 0) == -1 ||
 	    pwrite(fd, out, used, 0) != (ssize_t)used)) {
 		snprintf(err, errlen, "/run/chald/uid-ranges: %s",
