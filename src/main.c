@@ -1084,6 +1084,7 @@ shutdown_begin(int sig)
 	    (double)conf->grace_ms / 1000);
 	for (struct svcstate *st = states; st != NULL; st = st->next)
 		state_close(st);
+	pools_flush();
 	sessions_signal(SIGTERM, CAUSE_SHUTDOWN);
 	grace_end_ms = now + conf->grace_ms;
 }
