@@ -35,10 +35,15 @@ write_file(const char *dir, const char *file, const char *val)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	do
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	while (fd == -1 && errno == EINTR);
 	if (fd == -1)
 		return -1;
-	n = write(fd, val, strlen(val));
+	/* v1 memory limits can be interrupted by a pending SIGCHLD. */
+	do
+		n = write(fd, val, strlen(val));
+	while (n == -1 && errno == EINTR);
 	close(fd);
 	return n == (ssize_t)strlen(val) ? 0 : -1;
 }

@@ -48,6 +48,7 @@ struct service {
 	int		 argv_line;
 	char		*workdir;	/* NULL: the program's directory */
 	int		 workdir_line;
+	int		 port_line;
 	char		**env;		/* "KEY=VALUE", NULL-terminated */
 	int		 nenv;
 	enum stderr_mode stderr_mode;
@@ -347,6 +348,7 @@ int		 spawn_child_env(const struct spawn_req *, char **envp,
 		    char *buf, size_t len);
 const char	*spawn_step_name(int);
 enum spawn_step {
+	STEP_EXECD = -2,	/* not a failure: the challenge was exec'd */
 	STEP_READY = -1,	/* not a failure: the jail is built */
 	STEP_NONE, STEP_SIGNALS, STEP_SETSID, STEP_FDS, STEP_ENV, STEP_CHDIR,
 	STEP_EXEC, STEP_CGROUP, STEP_MOUNTS, STEP_PIVOT, STEP_NETWORK,

@@ -390,6 +390,7 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->argc = d->argc;
 	s->argv_line = d->argv_line;
 	s->workdir_line = d->workdir_line;
+	s->port_line = d->port_line;
 	s->workdir = d->workdir ? xstrdup(d->workdir) : NULL;
 	s->env = strv_dup(d->env, d->nenv);
 	s->nenv = d->nenv;
@@ -984,6 +985,8 @@ ctx_handler(void *user, const char *section, const char *key,
 				ctx->cur->argv_line = ctx->lineno;
 			if (strcmp(key, "workdir") == 0)
 				ctx->cur->workdir_line = ctx->lineno;
+			if (strcmp(key, "port") == 0)
+				ctx->cur->port_line = ctx->lineno;
 			return 1;
 		}
 		if (in_list(global_keys, key))
@@ -1251,10 +1254,11 @@ config_finish(struct config *c, char *err, size_t errlen)
 			if (strcmp(t->addr, s->addr) != 0 &&
 			    !is_wildcard(t->addr) && !is_wildcard(s->addr))
 				continue;
-			where(s, s->line, pre, sizeof(pre));
+			where(s, s->port_line ? s->port_line : s->line, pre,
+			    sizeof(pre));
 			return seterr(err, errlen, "%sport: %d already used by "
 			    "service %s (line %d)", pre, s->port, t->name,
-			    t->line);
+			    t->port_line ? t->port_line : t->line);
 		}
 	}
 	return 0;

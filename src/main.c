@@ -485,7 +485,7 @@ jail_event(struct session *sess)
 	switch (r) {
 	case STEP_NONE:
 		break;
-	case STEP_EXEC:
+	case STEP_EXECD:
 		jail_close_ctl(sess);
 		break;
 	case STEP_READY:
@@ -1147,6 +1147,7 @@ loop_run(int foreground)
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sigpipe_fds[0], &ev) == -1)
 		fatal("epoll_ctl");
 	next_sweep_ms = now_ms() + SWEEP_MS;
+	pool_deficit = pools_refill(now_ms());
 	for (;;) {
 		int64_t now = now_ms();
 		int n;

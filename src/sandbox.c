@@ -874,8 +874,8 @@ sandbox_handoff(struct session *sess, int sock, const char *ip, int port)
 }
 
 /*
- * Reads what the jail says: STEP_READY, STEP_EXEC for "exec'd" (EOF, and
- * the caller closes the socket), or another step that failed, with err.
+ * Reads what the jail says: STEP_READY, STEP_EXECD for "exec'd" (EOF, and
+ * the caller closes the socket), or the step that failed, with err.
  */
 int
 sandbox_ctl_read(struct session *sess, char *err, size_t errlen)
@@ -898,12 +898,12 @@ sandbox_ctl_read(struct session *sess, char *err, size_t errlen)
 	if (n == (ssize_t)sizeof(r)) {
 		snprintf(err, errlen, "step=%s error=%s",
 		    spawn_step_name(r.step), log_quote(strerror(r.err)));
-		return r.step > 0 ? r.step : STEP_EXEC;
+		return r.step > 0 ? r.step : STEP_SETSID;
 	}
 	/* EOF (the caller closes): exec'd if it had a player, else died. */
 	if (sess->state == JAIL_EXEC) {
 		sess->state = JAIL_LIVE;
-		return STEP_EXEC;
+		return STEP_EXECD;
 	}
 	snprintf(err, errlen, "step=init error=%s", log_quote("exited "
 	    "before the jail was ready"));

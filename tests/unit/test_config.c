@@ -263,7 +263,7 @@ test_files(void)
 	    "2: log-format: expected text or json, got \"xml\"");
 	EXPECT_ERROR("[service a]\nport = 9\ncommand = ./chal\n"
 	    "[service b]\nport = 9\ncommand = ./chal\n",
-	    "4: port: 9 already used by service a (line 1)");
+	    "5: port: 9 already used by service a (line 2)");
 }
 
 /* Errors that name a path inside the temp dir, and overlong lines. */

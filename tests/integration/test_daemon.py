@@ -1,0 +1,207 @@
+"""Detached mode: the launcher's exit status, the daemon's process state,
+the pidfile lock, signals to a detached daemon."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+import conftest
+from conftest import (CHALD, LISTEN_RE, _listening, connect, is_dead, prog,
+                      recv_all, recv_line, run_chald, wait_child_exit)
+
+
+class Daemon:
+    """A detached chald started through its launcher; killed at teardown."""
+
+    def __init__(self, tmp_path, extra=(), name="d"):
+        self.pidfile = tmp_path / f"{name}.pid"
+        self.logfile = tmp_path / f"{name}.log"
+        self.args = ["-b", "127.0.0.1", "-p", "0", "--pidfile", self.pidfile,
+                     "--log", self.logfile, *extra, "--", prog("echo")]
+        self.pid = None
+
+    def launch(self):
+        t0 = time.monotonic()
+        r = run_chald(self.args, timeout=10)
+        self.launch_secs = time.monotonic() - t0
+        self.result = r
+        if r.returncode == 0:
+            self.pid = int(self.pidfile.read_text().strip())
+        return r
+
+    def log_text(self):
+        return self.logfile.read_text() if self.logfile.exists() else ""
+
+    @property
+    def port(self):
+        m = LISTEN_RE.search(self.log_text())
+        assert m, self.log_text()
+        return _listening(m)[2]
+
+    def wait_log(self, regex, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(regex, self.log_text())
+            if m:
+                return m
+            time.sleep(0.01)
+        raise AssertionError(f"/{regex}/ not in the daemon log:\n"
+                             + self.log_text())
+
+    def kill(self):
+        if self.pid is not None and not is_dead(self.pid):
+            for c in conftest.children(self.pid):
+                try:
+                    os.killpg(c["pgid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            os.kill(self.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    made = []
+
+    def make(*extra, name="d"):
+        d = Daemon(tmp_path, extra, name=name)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.kill()
+
+
+def test_launcher_returns_once_listening(daemon):
+    d = daemon()
+    r = d.launch()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and r.stderr == ""
+    # No retry, no sleep: the service must be up when the launcher exits.
+    with connect(d.port) as s:
+        assert recv_line(s) == b"hello\n"
+        s.sendall(b"up\n")
+        assert recv_all(s) == b"up\n"
+    assert d.launch_secs < 5
+
+
+def test_daemon_process_state(daemon):
+    d = daemon()
+    assert d.launch().returncode == 0, d.result.stderr
+    pid = d.pid
+    assert re.search(rf"start version=\S+ pid={pid} ", d.log_text())
+    out = subprocess.run(["ps", "-o", "pid=,ppid=,pgid=,sid=,tty=", "-p",
+                          str(pid)], capture_output=True, text=True,
+                         timeout=5).stdout.split()
+    assert len(out) == 5, out
+    p, ppid, pgid, sid, tty = out
+    assert int(p) == int(pgid) == int(sid) == pid
+    assert tty == "?"
+    assert os.readlink(f"/proc/{pid}/cwd") == "/"
+    for fd in (0, 1, 2):
+        assert os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null", fd
+
+
+def test_pidfile_is_locked(daemon):
+    d1 = daemon(name="d1")
+    assert d1.launch().returncode == 0, d1.result.stderr
+    d2 = daemon(name="d2")
+    d2.pidfile = d1.pidfile            # same pidfile, another port (0)
+    d2.args[d2.args.index("--pidfile") + 1] = d1.pidfile
+    r = d2.launch()
+    assert r.returncode != 0
+    assert str(d1.pidfile) in r.stderr, r.stderr
+    assert "locked" in r.stderr, r.stderr
+    assert str(d1.pid) in r.stderr, r.stderr
+    # the first daemon is untouched and still serving
+    assert int(d1.pidfile.read_text()) == d1.pid
+    with connect(d1.port) as s:
+        assert recv_line(s) == b"hello\n"
+
+
+def test_sigterm_removes_pidfile(daemon):
+    d = daemon()
+    assert d.launch().returncode == 0, d.result.stderr
+    with connect(d.port) as s:
+        assert recv_line(s) == b"hello\n"
+        d.wait_log(r"accept service=echo ")
+        os.kill(d.pid, signal.SIGTERM)
+        # the live session is ended by the shutdown
+        assert recv_all(s) == b""
+    status = wait_child_exit(d.pid, timeout=8)
+    if status is not None:
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert not d.pidfile.exists()
+    d.wait_log(r"end service=echo .*cause=shutdown")
+    d.wait_log(r"exit sessions=0")
+
+
+def test_sighup_without_config_keeps_serving(daemon):
+    d = daemon()
+    assert d.launch().returncode == 0, d.result.stderr
+    os.kill(d.pid, signal.SIGHUP)
+    d.wait_log(r"reload-skipped reason=")
+    assert not is_dead(d.pid)
+    with connect(d.port) as s:
+        assert recv_line(s) == b"hello\n"
+
+
+def test_launcher_reports_startup_failure(tmp_path):
+    # a log file that cannot be opened: the launcher must say so, exit 1
+    r = run_chald(["-b", "127.0.0.1", "-p", "0", "--log",
+                   tmp_path / "no" / "such" / "dir.log", "--", prog("echo")])
+    assert r.returncode == 1
+    assert "dir.log" in r.stderr, r.stderr
+
+
+def test_detached_refuses_stderr_log(tmp_path):
+    r = run_chald(["-b", "127.0.0.1", "-p", "0", "--log", "stderr", "--",
+                   prog("echo")])
+    assert r.returncode == 1
+    assert "--log stderr" in r.stderr, r.stderr
+
+
+def test_daemon_relative_log_path(tmp_path):
+    """A relative --log path names a file in the launcher's directory; it
+    must stay that file after the daemon has chdir'ed to /, and after a
+    SIGHUP reload reopens the log."""
+    port = conftest.free_port()
+    name = f"chald-test-{os.getpid()}-{port}.log"
+    stray = os.path.join("/", name)
+    assert not os.path.exists(stray)
+    conf = tmp_path / "d.conf"
+    conf.write_text(f"[service echo]\nlisten = 127.0.0.1\nport = {port}\n"
+                    f"command = {prog('echo')}\n")
+    r = subprocess.run([CHALD, "-c", "d.conf", "--pidfile", "d.pid",
+                        "--log", name], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=10, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    pid = int((tmp_path / "d.pid").read_text())
+    log = tmp_path / name
+
+    def expect(line):
+        deadline = time.monotonic() + 3
+        while line not in log.read_text():
+            if time.monotonic() > deadline:
+                where = open(stray).read() if os.path.exists(stray) else ""
+                raise AssertionError(
+                    f"{line!r} not logged to {log} (holds "
+                    f"{log.read_text()!r}); {stray} holds {where!r}")
+            time.sleep(0.02)
+
+    try:
+        expect(f"listening service=echo addr=127.0.0.1 port={port}")
+        os.kill(pid, signal.SIGHUP)
+        expect("reload services=1")
+        with connect(port) as s:
+            assert recv_line(s) == b"hello\n"
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_child_exit(pid, timeout=8)
+        if os.path.exists(stray):
+            os.unlink(stray)
+    assert not (tmp_path / "d.pid").exists()

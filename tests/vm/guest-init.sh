@@ -1,0 +1,482 @@
+#!/bin/busybox sh
+# guest-init.sh: /init of the cgroup v2 test VM that tests/vm/run-v2.sh boots.
+# Mounts a pure cgroup2 hierarchy (cpu, memory and pids controllers), runs
+# chald's hostile-program checks against it, and reports one line per check,
+#   V2TEST NAME PASS|FAIL DETAIL
+# then "V2DONE passed=N failed=N", on /dev/ttyS1 (the host's results file;
+# the console, ttyS0, gets a copy). Then it powers the VM off. Every wait is
+# bounded, and a watchdog powers off after WATCHDOG seconds whatever happens.
+# Layout (made by run-v2.sh): /t/chald, /t/vmclient, /t/progs/*, libraries
+# in /lib/x86_64-linux-gnu and /lib64, busybox in /bin.
+
+WATCHDOG=480
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+# Stage 1: the initramfs is rootfs, where pivot_root(2) fails (EINVAL), and
+# so does every jail. A real host's root is a mount of its own: copy the
+# image into a tmpfs and make that the root, then run this script again.
+if [ "${1:-}" != --stage2 ]; then
+	bb=/bin/busybox
+	$bb mkdir -p /newroot
+	$bb mount -t tmpfs -o mode=755 tmpfs /newroot
+	$bb cp -a /bin /etc /lib /lib64 /t /init /newroot/
+	exec $bb switch_root /newroot /init --stage2
+fi
+
+/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /run \
+    /tmp /t/log
+/bin/busybox --install -s
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs -o mode=755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+
+CG=/sys/fs/cgroup
+OUT=/dev/ttyS1
+[ -c "$OUT" ] || OUT=/dev/console
+PASSED=0 FAILED=0
+T0=$(cut -d' ' -f1 /proc/uptime)
+
+say() {
+	echo "$*" >"$OUT"
+	[ "$OUT" = /dev/console ] || echo "$*"
+}
+
+# result NAME PASS|FAIL DETAIL [LOG]: reports a check; a failure also shows
+# the end of the chald log it is about, as V2LOG lines.
+result() {
+	say "V2TEST $1 $2 $3"
+	if [ "$2" = PASS ]; then
+		PASSED=$((PASSED + 1))
+	else
+		FAILED=$((FAILED + 1))
+		if [ -n "${4:-}" ] && [ -f "$4" ]; then
+			tail -n 25 "$4" | while IFS= read -r l; do
+				say "V2LOG $1: $l"
+			done
+		fi
+	fi
+}
+
+finish() {
+	say "V2DONE passed=$PASSED failed=$FAILED secs=$(elapsed)"
+	sync
+	sleep 1
+	poweroff -f
+	sleep 5
+	exit 0
+}
+
+elapsed() {
+	awk -v t0="$T0" '{ printf "%.1f", $1 - t0 }' /proc/uptime
+}
+
+# wait_grep PATTERN FILE TENTHS: waits until FILE has a line matching
+# PATTERN, at most TENTHS tenths of a second.
+wait_grep() {
+	_i=0
+	while [ "$_i" -lt "$3" ]; do
+		grep -q -- "$1" "$2" 2>/dev/null && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# field KEY TEXT: the value of KEY=VALUE in TEXT.
+field() {
+	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1
+}
+
+# start_chald NAME PORT ARGS...: starts a chald instance with ARGS, logging
+# to /t/log/NAME.log; sets CPID and LOG. Fails unless it is listening within
+# 20 s.
+start_chald() {
+	LOG=/t/log/$1.log
+	_port=$2
+	shift 2
+	/t/chald -f -b 127.0.0.1 -p "$_port" --pool 0 --per-ip 0 "$@" \
+	    >"$LOG" 2>&1 &
+	CPID=$!
+	wait_grep "listening service=" "$LOG" 200
+}
+
+# stop_chald PID: SIGTERM, up to 10 s to exit, then SIGKILL.
+stop_chald() {
+	kill -TERM "$1" 2>/dev/null
+	_i=0
+	while [ "$_i" -lt 100 ] && kill -0 "$1" 2>/dev/null; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# uid_procs UID: pids of the processes with UID as real, effective, saved
+# or file-system uid.
+uid_procs() {
+	for _s in /proc/[0-9]*/status; do
+		awk -v u="$1" '/^Uid:/ { if ($2 == u || $3 == u || $4 == u ||
+		    $5 == u) { split(FILENAME, a, "/"); print a[3] } }' \
+		    "$_s" 2>/dev/null
+	done | tr '\n' ' '
+}
+
+# session_dir BASE TENTHS: the first session cgroup (BASE/s*) to appear.
+session_dir() {
+	_i=0
+	while [ "$_i" -lt "$2" ]; do
+		for _d in "$1"/s*; do
+			[ -d "$_d" ] && { echo "$_d"; return 0; }
+		done
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# gone PATH TENTHS: waits for PATH to disappear; prints the tenths waited.
+gone() {
+	_i=0
+	while [ "$_i" -lt "$2" ] && [ -e "$1" ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	echo "$_i"
+	[ ! -e "$1" ]
+}
+
+endline() {
+	grep "end service=" "$1" | head -n 1
+}
+
+(sleep "$WATCHDOG"; say "V2TEST watchdog FAIL the guest ran over ${WATCHDOG}s";
+    finish) &
+
+say "V2INFO kernel=$(uname -r) nproc=$(nproc) mem_kb=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
+
+# --- 0: the hierarchy is pure cgroup2 with the three controllers ----------
+fs=$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)
+ctl=$(cat $CG/cgroup.controllers 2>/dev/null)
+sub0=$(cat $CG/cgroup.subtree_control 2>/dev/null)
+ok=1
+for c in cpu memory pids; do
+	case " $ctl " in *" $c "*) ;; *) ok=0 ;; esac
+done
+if [ "$fs" = cgroup2 ] && [ "$ok" = 1 ] && [ ! -d $CG/memory ]; then
+	result v2-hierarchy PASS "fs=$fs controllers='$ctl'"
+else
+	result v2-hierarchy FAIL "fs=$fs controllers='$ctl'"
+	finish
+fi
+
+# --- 1: chald starts on v2 with pids,memory,cpu ---------------------------
+# A long-lived echo service (the bystander of check 2), in the root cgroup.
+if start_chald echo 7001 --uid-range 201000-201999 --pids 8 --timeout 20s \
+    -- /t/progs/echo; then
+	ECHO_PID=$CPID
+	want="sandbox cgroup=\"v2 base=$CG/chald-sessions.$CPID controllers=pids,memory,cpu\""
+	sub1=$(cat $CG/cgroup.subtree_control)
+	if grep -qF "$want" "$LOG"; then
+		result v2-start PASS "$(grep -o 'cgroup="[^"]*"' "$LOG" | head -n 1) root_subtree_control_before='$sub0' after='$sub1' own_cgroup=$(cut -d: -f3 /proc/$CPID/cgroup)" "$LOG"
+	else
+		result v2-start FAIL "no line: $want" "$LOG"
+	fi
+else
+	ECHO_PID=
+	result v2-start FAIL "chald did not start listening in 20s" "$LOG"
+fi
+
+# --- 2: fork bomb ---------------------------------------------------------
+if start_chald forkbomb 7002 --uid-range 202000-202999 --pids 16 \
+    --timeout 4s -- /t/progs/forkbomb; then
+	FB=$CPID
+	base=$(sed -n 's/.*cgroup="v2 base=\([^ ]*\) .*/\1/p' "$LOG" | head -n 1)
+	/t/vmclient -t 20 7002 >/tmp/fb.out 2>&1 &
+	cl=$!
+	wait_grep ready /tmp/fb.out 100
+	sdir=$(session_dir "$base" 50)
+	uid=$(field uid "$(grep 'accept service=' "$LOG" | head -n 1)")
+	/t/vmclient -t 15 -s ping 7001 >/tmp/echo.out 2>&1 &
+	ec=$!
+	# Sample the session's pids while the bystander's session runs.
+	max=0 samples=0 i=0 pmax= hits=
+	while [ "$i" -lt 30 ]; do
+		v=$(cat "$sdir/pids.current" 2>/dev/null) || break
+		pmax=$(cat "$sdir/pids.max" 2>/dev/null)
+		hits=$(awk '$1 == "max" { print $2 }' "$sdir/pids.events" \
+		    2>/dev/null)
+		samples=$((samples + 1))
+		[ "$v" -gt "$max" ] && max=$v
+		[ "$samples" -ge 5 ] && ! kill -0 "$ec" 2>/dev/null && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	wait "$ec"
+	echo_ok=no
+	grep -q '^hello' /tmp/echo.out && grep -q '^ping' /tmp/echo.out &&
+	    echo_ok=yes
+	wait_grep "end service=" "$LOG" 150
+	end=$(endline "$LOG")
+	left=$(uid_procs "$uid")
+	cause=$(field cause "$end")
+	waited=$(gone "$sdir" 50)
+	sgone=$?
+	# The bystander must have been served while the bomb still ran: its
+	# session ended before the bomb's (both logs carry ms timestamps).
+	echo_end=$(grep 'end service=echo' /t/log/echo.log | tail -n 1 |
+	    cut -d' ' -f1)
+	bomb_end=$(printf '%s\n' "$end" | cut -d' ' -f1)
+	during=no
+	[ -n "$echo_end" ] && [ -n "$bomb_end" ] &&
+	    [ "$(printf '%s\n%s\n' "$echo_end" "$bomb_end" | sort | head -n 1)" = "$echo_end" ] &&
+	    [ "$echo_end" != "$bomb_end" ] && during=yes
+	wait "$cl"
+	d="uid=$uid pids.max=$pmax pids.current_max=$max samples=$samples pids.events_max=$hits bystander_echo=$echo_ok bystander_done_while_bomb_ran=$during cause=$cause left='$left' cgroup_gone_after=${waited}x0.1s"
+	if [ -n "$sdir" ] && [ "$samples" -gt 0 ] && [ "$max" -gt 0 ] &&
+	    [ "$max" -le 16 ] && [ "$pmax" = 16 ] && [ "$echo_ok" = yes ] &&
+	    [ "$during" = yes ] && [ "$cause" = timeout ] &&
+	    [ -n "$uid" ] && [ -z "$left" ] && [ "$sgone" = 0 ]; then
+		result forkbomb PASS "$d" "$LOG"
+	else
+		result forkbomb FAIL "$d sdir=$sdir echo_out='$(tr '\n' '|' </tmp/echo.out)' end='$end'" "$LOG"
+	fi
+	stop_chald "$FB"
+else
+	result forkbomb FAIL "chald did not start listening in 20s" "$LOG"
+	stop_chald "$CPID"
+fi
+
+# --- 3: memory bomb -------------------------------------------------------
+if start_chald membomb 7003 --uid-range 203000-203999 --memory 48M \
+    --timeout 60s -- /t/progs/membomb; then
+	/t/vmclient -t 70 7003 >/tmp/mb.out 2>&1 &
+	cl=$!
+	wait_grep "end service=" "$LOG" 650
+	end=$(endline "$LOG")
+	cause=$(field cause "$end")
+	peak=$(field peak_mem "$end")
+	wait "$cl"
+	d="cause=$cause peak_mem=$peak secs=$(field secs "$end") client_last='$(tail -n 1 /tmp/mb.out)'"
+	if [ "$cause" = oom ] && [ -n "$peak" ] && [ "$peak" -le 50331648 ]; then
+		result membomb PASS "$d" "$LOG"
+	else
+		result membomb FAIL "$d end='$end'" "$LOG"
+	fi
+else
+	result membomb FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
+# --- 4: CPU share ---------------------------------------------------------
+if start_chald cpushare 7004 --uid-range 204000-204999 --cpu 0.25 \
+    --cpu-time 0 --timeout 3s -- /t/progs/cpuburn 2; then
+	base=$(sed -n 's/.*cgroup="v2 base=\([^ ]*\) .*/\1/p' "$LOG" | head -n 1)
+	/t/vmclient -t 20 7004 >/tmp/cb.out 2>&1 &
+	cl=$!
+	wait_grep ready /tmp/cb.out 100
+	sdir=$(session_dir "$base" 50)
+	cmax=$(cat "$sdir/cpu.max" 2>/dev/null)
+	# The cgroup's own view: usage over one second of the session.
+	u0=$(awk '$1 == "usage_usec" { print $2 }' "$sdir/cpu.stat" 2>/dev/null)
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	sleep 1
+	u1=$(awk '$1 == "usage_usec" { print $2 }' "$sdir/cpu.stat" 2>/dev/null)
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	cgrate=$(awk -v a="$u0" -v b="$u1" -v s="$t0" -v e="$t1" \
+	    'BEGIN { if (a == "" || b == "" || e <= s) print "none";
+	    else printf "%.3f", (b - a) / 1e6 / (e - s) }')
+	wait_grep "end service=" "$LOG" 150
+	end=$(endline "$LOG")
+	wait "$cl"
+	secs=$(field secs "$end")
+	cpus=$(field cpu_secs "$end")
+	ratio=$(awk -v c="$cpus" -v s="$secs" \
+	    'BEGIN { if (s == "" || s + 0 <= 0) print "none";
+	    else printf "%.3f", c / s }')
+	# The limit: the end line's ratio (what the brief asks) and the
+	# cgroup's own measure, so that neither can pass vacuously alone.
+	ok=$(awk -v r="$ratio" -v g="$cgrate" 'BEGIN { print (r != "none" &&
+	    r + 0 <= 0.35 && g != "none" && g + 0 <= 0.35 && g + 0 > 0.05) ?
+	    "yes" : "no" }')
+	d="cpu.max='$cmax' cause=$(field cause "$end") secs=$secs cpu_secs=$cpus ratio=$ratio cgroup_rate=$cgrate"
+	if [ "$ok" = yes ] && [ "$cmax" = "25000 100000" ]; then
+		result cpu-share PASS "$d" "$LOG"
+	else
+		result cpu-share FAIL "$d end='$end'" "$LOG"
+	fi
+	# The accounting: cpu_secs in the end line covers the whole session,
+	# so at least what the cgroup had counted a second before the end.
+	acc=$(awk -v c="$cpus" -v u="$u1" 'BEGIN { if (c == "" || u == "")
+	    print "none"; else print (c + 0 >= 0.9 * u / 1e6) ? "yes" : "no" }')
+	d="end_cpu_secs=$cpus cgroup_usage_before_end=$(awk -v u="$u1" 'BEGIN { printf "%.3f", u / 1e6 }')s"
+	if [ "$acc" = yes ]; then
+		result cpu-accounting PASS "$d" "$LOG"
+	else
+		result cpu-accounting FAIL "$d (the end line misses the CPU time of the processes killed at the end)" "$LOG"
+	fi
+else
+	result cpu-share FAIL "chald did not start listening in 20s" "$LOG"
+	result cpu-accounting FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
+# --- 5: CPU time ----------------------------------------------------------
+if start_chald cputime 7005 --uid-range 205000-205999 --cpu-time 1s \
+    --timeout 30s -- /t/progs/cpuburn; then
+	/t/vmclient -t 40 7005 >/tmp/ct.out 2>&1 &
+	cl=$!
+	wait_grep "end service=" "$LOG" 350
+	end=$(endline "$LOG")
+	wait "$cl"
+	cause=$(field cause "$end")
+	d="cause=$cause status=$(field status "$end") secs=$(field secs "$end") cpu_secs=$(field cpu_secs "$end")"
+	if [ "$cause" = cpu-time ]; then
+		result cpu-time PASS "$d" "$LOG"
+	else
+		result cpu-time FAIL "$d end='$end'" "$LOG"
+	fi
+else
+	result cpu-time FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
+# --- 6: escapee -----------------------------------------------------------
+if start_chald escapee 7006 --uid-range 206000-206999 --timeout 2s \
+    -- /t/progs/escapee; then
+	/t/vmclient -t 20 7006 >/tmp/es.out 2>&1 &
+	cl=$!
+	wait_grep escaped /tmp/es.out 100
+	uid=$(field uid "$(grep 'accept service=' "$LOG" | head -n 1)")
+	during=$(uid_procs "$uid")
+	wait_grep "end service=" "$LOG" 150
+	# At once: the end line is the promise that the session is gone.
+	left=$(uid_procs "$uid")
+	end=$(endline "$LOG")
+	later=
+	[ -n "$left" ] && { sleep 2; later=$(uid_procs "$uid"); }
+	wait "$cl"
+	d="uid=$uid client='$(head -n 1 /tmp/es.out)' procs_during='$during' cause=$(field cause "$end") left_at_end='$left' left_2s_later='$later'"
+	if [ -n "$uid" ] && [ -n "$during" ] && [ -n "$end" ] &&
+	    [ -z "$left" ] && grep -q escaped /tmp/es.out; then
+		result escapee PASS "$d" "$LOG"
+	else
+		result escapee FAIL "$d end='$end'" "$LOG"
+	fi
+else
+	result escapee FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
+# --- 7: two concurrent sessions get different uids ------------------------
+if start_chald jailprobe 7007 --uid-range 207000-207999 --timeout 20s \
+    -- /t/progs/jailprobe; then
+	/t/vmclient -t 4 -s id 7007 >/tmp/j1.out 2>&1 &
+	c1=$!
+	/t/vmclient -t 4 -s id 7007 >/tmp/j2.out 2>&1 &
+	c2=$!
+	wait "$c1"
+	wait "$c2"
+	wait_grep "end service=" "$LOG" 50
+	u1=$(awk '$1 == "ok" { print $2; exit }' /tmp/j1.out)
+	u2=$(awk '$1 == "ok" { print $2; exit }' /tmp/j2.out)
+	# Concurrent: both accepted before either ended.
+	order=$(grep -oE '(accept|end) service=' "$LOG" | cut -d' ' -f1 |
+	    head -n 2 | tr '\n' ',')
+	d="uid1=$u1 uid2=$u2 first_events=$order"
+	if [ -n "$u1" ] && [ -n "$u2" ] && [ "$u1" != "$u2" ] &&
+	    [ "$u1" -ge 207000 ] && [ "$u1" -le 207999 ] &&
+	    [ "$u2" -ge 207000 ] && [ "$u2" -le 207999 ] &&
+	    [ "$order" = "accept,accept," ]; then
+		result distinct-uids PASS "$d" "$LOG"
+	else
+		result distinct-uids FAIL "$d j1='$(tr '\n' '|' </tmp/j1.out)' j2='$(tr '\n' '|' </tmp/j2.out)'" "$LOG"
+	fi
+else
+	result distinct-uids FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
+# --- 8: chald in a delegated child cgroup (systemd's Delegate=yes) --------
+# As systemd would: controllers enabled down to the service's cgroup, and
+# chald started inside it. chald must move itself into svc/chald-daemon
+# and put its sessions, with their limits, under svc/chald-sessions.PID.
+echo "+pids +memory +cpu" >$CG/cgroup.subtree_control
+mkdir -p $CG/svc
+LOG=/t/log/delegated.log
+sh -c "echo \$\$ >$CG/svc/cgroup.procs && exec /t/chald -f -b 127.0.0.1 \
+    -p 7008 --pool 0 --per-ip 0 --uid-range 208000-208999 --pids 16 \
+    --memory 48M --cpu 0.25 --timeout 20s -- /t/progs/jailprobe" \
+    >"$LOG" 2>&1 &
+CPID=$!
+if wait_grep "listening service=" "$LOG" 200; then
+	own=$(cut -d: -f3 /proc/$CPID/cgroup)
+	base=$CG/svc/chald-sessions.$CPID
+	subt=$(cat $CG/svc/cgroup.subtree_control)
+	/t/vmclient -t 4 -s id 7008 >/tmp/d.out 2>&1 &
+	cl=$!
+	sdir=$(session_dir "$base" 50)
+	lim="pids.max=$(cat "$sdir/pids.max" 2>/dev/null) memory.max=$(cat "$sdir/memory.max" 2>/dev/null) memory.oom.group=$(cat "$sdir/memory.oom.group" 2>/dev/null) cpu.max='$(cat "$sdir/cpu.max" 2>/dev/null)'"
+	wait "$cl"
+	u=$(awk '$1 == "ok" { print $2; exit }' /tmp/d.out)
+	d="own_cgroup=$own svc_subtree_control='$subt' session=${sdir#$CG/} $lim probe_uid=$u"
+	if grep -qF "cgroup=\"v2 base=$base controllers=pids,memory,cpu\"" \
+	    "$LOG" && [ "$own" = /svc/chald-daemon ] && [ -n "$u" ] &&
+	    [ "$lim" = "pids.max=16 memory.max=50331648 memory.oom.group=1 cpu.max='25000 100000'" ]
+	then
+		result delegated PASS "$d" "$LOG"
+	else
+		result delegated FAIL "$d" "$LOG"
+	fi
+else
+	result delegated FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
+# --- 9: a cgroup without the memory controller: a clear error -------------
+mkdir -p $CG/nd
+echo "+pids" >$CG/nd/cgroup.subtree_control
+mkdir -p $CG/nd/inner
+LOG=/t/log/undelegated.log
+sh -c "echo \$\$ >$CG/nd/inner/cgroup.procs && exec /t/chald -f \
+    -b 127.0.0.1 -p 7009 --pool 0 --uid-range 209000-209999 \
+    -- /t/progs/echo" >"$LOG" 2>&1 &
+CPID=$!
+i=0
+while [ "$i" -lt 100 ] && kill -0 "$CPID" 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if kill -0 "$CPID" 2>/dev/null; then
+	stop_chald "$CPID"
+	result undelegated FAIL "chald still ran after 10s without the memory controller" "$LOG"
+else
+	wait "$CPID"
+	rc=$?
+	# One line that names the controller, the cgroup and the remedy.
+	msg=$(grep -m 1 'memory controller is not delegated to /sys/fs/cgroup/nd/inner (available: pids);.*Delegate=yes' "$LOG")
+	if [ "$rc" != 0 ] && [ -n "$msg" ]; then
+		result undelegated PASS "exit=$rc msg='$msg'" "$LOG"
+	else
+		result undelegated FAIL "exit=$rc, no one-line error naming memory, the cgroup and Delegate=yes: '$(tr '\n' '|' <"$LOG")'" "$LOG"
+	fi
+fi
+
+# --- 10: every instance cleans up its cgroups on exit ---------------------
+[ -n "$ECHO_PID" ] && stop_chald "$ECHO_PID"
+left=$(find $CG -type d -name 'chald-sessions.*' 2>/dev/null | tr '\n' ' ')
+if [ -z "$left" ]; then
+	result cleanup PASS "no chald-sessions.* left under $CG"
+else
+	result cleanup FAIL "left: $left"
+fi
+
+for f in /t/log/*.log; do
+	sed "s|^|V2LOG $(basename "$f" .log): |" "$f"
+done
+finish

@@ -1,0 +1,118 @@
+#!/bin/sh
+# run-v2.sh: tests chald against cgroup v2 in a VM ("make check-v2"). Installs
+# what it needs (scripts/deps.sh vm), builds chald, the hostile test programs
+# and a static client, packs them with busybox into an initramfs whose /init
+# is tests/vm/guest-init.sh, boots Debian's kernel under qemu (KVM when
+# /dev/kvm is usable, software emulation otherwise), and reads the guest's
+# "V2TEST NAME PASS|FAIL DETAIL" lines from a second serial port. Ends with
+# "N passed, N failed" and exits non-zero on any failure, or when the guest
+# reported nothing or did not finish. Work files go to build/vm/ (console.log
+# there has the whole boot and every chald log).
+# Environment: VM_TIMEOUT (seconds, default 600), KERNEL (default: the newest
+# /boot/vmlinuz-*).
+set -eu
+
+cd "$(dirname "$0")/../.."
+TOP=$(pwd)
+OUT=$TOP/build/vm
+ROOT=$OUT/root
+PROGS="forkbomb membomb cpuburn escapee echo jailprobe"
+: "${VM_TIMEOUT:=600}"
+
+start=$(date +%s)
+sh scripts/deps.sh vm
+
+targets="build/chald"
+for p in $PROGS; do
+	targets="$targets build/progs/$p"
+done
+# shellcheck disable=SC2086
+make -s $targets
+
+if [ -z "${KERNEL:-}" ]; then
+	KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+fi
+if [ -z "$KERNEL" ] || [ ! -r "$KERNEL" ]; then
+	echo "run-v2.sh: no readable kernel (${KERNEL:-/boot/vmlinuz-*});" \
+	    "install linux-image-amd64 and run as root" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+BUSYBOX=/bin/busybox
+if ! "$BUSYBOX" --help 2>&1 | head -n 1 | grep -q BusyBox ||
+    ldd "$BUSYBOX" >/dev/null 2>&1; then
+	echo "run-v2.sh: $BUSYBOX is not a static busybox (busybox-static)" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+rm -rf "$ROOT"
+mkdir -p "$ROOT/bin" "$ROOT/t/progs" "$ROOT/etc" "$ROOT/lib64"
+cc -static -O2 -Wall -Wextra -o "$OUT/vmclient" tests/vm/vmclient.c
+
+cp "$BUSYBOX" "$ROOT/bin/busybox"
+cp build/chald "$ROOT/t/chald"
+cp "$OUT/vmclient" "$ROOT/t/vmclient"
+for p in $PROGS; do
+	cp "build/progs/$p" "$ROOT/t/progs/$p"
+done
+cp tests/vm/guest-init.sh "$ROOT/init"
+chmod 755 "$ROOT/init"
+
+# The shared libraries and the loader, at the paths ldd names them (the
+# jails bind-mount /lib and /lib64 read-only, so the same paths work there).
+libs=$(for f in build/chald $(for p in $PROGS; do echo "build/progs/$p"; done); do
+	ldd "$f" | awk '/=> \// { print $3 } /^\t\// { print $1 }'
+done | sort -u)
+for l in $libs; do
+	mkdir -p "$ROOT$(dirname "$l")"
+	cp -L "$l" "$ROOT$l"
+done
+
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
+    >"$ROOT/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOT/etc/group"
+
+(cd "$ROOT" && find . | cpio -o -H newc --quiet) | gzip -1 >"$OUT/initramfs.gz"
+
+if [ -w /dev/kvm ] && [ -r /dev/kvm ]; then
+	accel="-accel kvm -cpu host"
+	how=kvm
+else
+	accel="-accel tcg"
+	how="tcg (software emulation, no /dev/kvm)"
+fi
+echo "run-v2.sh: booting $KERNEL with $how, up to ${VM_TIMEOUT}s;" \
+    "console in build/vm/console.log" >&2
+
+: >"$OUT/results.txt"
+rc=0
+# shellcheck disable=SC2086
+timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 $accel -smp 2 -m 1024 \
+    -nographic -no-reboot -nic none \
+    -kernel "$KERNEL" -initrd "$OUT/initramfs.gz" \
+    -append "console=ttyS0 panic=-1 quiet" \
+    -serial mon:stdio -serial "file:$OUT/results.txt" \
+    </dev/null >"$OUT/console.log" 2>&1 || rc=$?
+
+tr -d '\r' <"$OUT/results.txt" >"$OUT/results.clean"
+grep -E '^V2(TEST|LOG|INFO|DONE) ' "$OUT/results.clean" || true
+passed=$(grep -cE '^V2TEST [^ ]+ PASS' "$OUT/results.clean" || true)
+failed=$(grep -cE '^V2TEST [^ ]+ FAIL' "$OUT/results.clean" || true)
+if ! grep -q '^V2DONE ' "$OUT/results.clean"; then
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		why="qemu was killed after ${VM_TIMEOUT}s"
+	else
+		why="qemu exited $rc"
+	fi
+	echo "run-v2.sh: the guest did not finish ($why); end of the console:"
+	tail -n 30 "$OUT/console.log" | tr -d '\r'
+	failed=$((failed + 1))
+fi
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+	echo "run-v2.sh: the guest reported no result"
+	failed=1
+fi
+echo "run-v2.sh: $(($(date +%s) - start))s in all"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
