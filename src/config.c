@@ -1068,12 +1068,11 @@ config_parse_file(struct config *c, const char *path, char *err,
 static int
 resolve_program(struct service *s, char *err, size_t errlen)
 {
-	char *prog = s->argv[0], *found = NULL, *real;
+	char *prog = s->argv[0], *found = NULL, *real, buf[PATH_MAX];
 	struct stat st;
 
 	if (strchr(prog, '/') == NULL) {
 		const char *path = "/usr/local/bin:/usr/bin:/bin";
-		char buf[PATH_MAX];
 
 		while (*path != '\0') {
 			size_t n = strcspn(path, ":");

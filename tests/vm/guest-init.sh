@@ -120,11 +120,9 @@ stop_chald() {
 # uid_procs UID: pids of the processes with UID as real, effective, saved
 # or file-system uid.
 uid_procs() {
-	for _s in /proc/[0-9]*/status; do
-		awk -v u="$1" '/^Uid:/ { if ($2 == u || $3 == u || $4 == u ||
-		    $5 == u) { split(FILENAME, a, "/"); print a[3] } }' \
-		    "$_s" 2>/dev/null
-	done | tr '\n' ' '
+	grep -H '^Uid:' /proc/[0-9]*/status 2>/dev/null |
+	    awk -v u="$1" '{ if ($2 == u || $3 == u || $4 == u || $5 == u) {
+	    split($1, a, "/"); print a[3] } }' | tr '\n' ' '
 }
 
 # session_dir BASE TENTHS: the first session cgroup (BASE/s*) to appear.
@@ -433,10 +431,80 @@ if wait_grep "listening service=" "$LOG" 200; then
 	else
 		result delegated FAIL "$d" "$LOG"
 	fi
+	# A second instance while the first runs (a blue/green restart). Once
+	# chald has enabled controllers in svc, the kernel lets no process
+	# into svc itself (the no-internal-process rule), so the new one
+	# starts where the first lives, in svc/chald-daemon: chald must work
+	# from the parent and keep its sessions apart.
+	FIRST=$CPID
+	LOG2=/t/log/delegated2.log
+	sh -c "echo \$\$ >$CG/svc/chald-daemon/cgroup.procs && exec /t/chald -f \
+	    -b 127.0.0.1 -p 7010 --pool 0 --per-ip 0 \
+	    --uid-range 210000-210999 --pids 12 --timeout 20s \
+	    -- /t/progs/jailprobe" >"$LOG2" 2>&1 &
+	CPID2=$!
+	if wait_grep "listening service=" "$LOG2" 200; then
+		own2=$(cut -d: -f3 /proc/$CPID2/cgroup)
+		/t/vmclient -t 4 -s id 7010 >/tmp/d2.out 2>&1 &
+		cl=$!
+		sdir2=$(session_dir "$CG/svc/chald-sessions.$CPID2" 50)
+		p2=$(cat "$sdir2/pids.max" 2>/dev/null)
+		wait "$cl"
+		u2=$(awk '$1 == "ok" { print $2; exit }' /tmp/d2.out)
+		d="own_cgroup=$own2 session=${sdir2#$CG/} pids.max=$p2 probe_uid=$u2 first_still_running=$(kill -0 "$FIRST" 2>/dev/null && echo yes || echo no)"
+		if grep -qF "cgroup=\"v2 base=$CG/svc/chald-sessions.$CPID2 controllers=pids,memory,cpu\"" "$LOG2" &&
+		    [ "$own2" = /svc/chald-daemon ] && [ "$p2" = 12 ] &&
+		    [ -n "$u2" ] && kill -0 "$FIRST" 2>/dev/null; then
+			result delegated-second PASS "$d" "$LOG2"
+		else
+			result delegated-second FAIL "$d" "$LOG2"
+		fi
+	else
+		result delegated-second FAIL "chald did not start listening in 20s" "$LOG2"
+	fi
+	stop_chald "$CPID2"
 else
 	result delegated FAIL "chald did not start listening in 20s" "$LOG"
+	result delegated-second FAIL "not run: the first instance did not start" "$LOG"
 fi
 stop_chald "$CPID"
+
+# --- 8b: detached (no -f) in a delegated cgroup: systemd's Type=forking --
+# The launcher waits in the cgroup until the daemon listens, so the daemon
+# cannot count on being alone there.
+mkdir -p $CG/svc2
+LOG=/t/log/detached.log
+sh -c "echo \$\$ >$CG/svc2/cgroup.procs && exec /t/chald -b 127.0.0.1 \
+    -p 7011 --pool 0 --per-ip 0 --uid-range 211000-211999 --pids 16 \
+    --timeout 20s --log $LOG --pidfile /run/detached.pid \
+    -- /t/progs/jailprobe" >/t/log/detached.out 2>&1 &
+LPID=$!
+i=0
+while [ "$i" -lt 200 ] && kill -0 "$LPID" 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if kill -0 "$LPID" 2>/dev/null; then
+	kill -KILL "$LPID" 2>/dev/null
+	lrc=timeout
+else
+	wait "$LPID"
+	lrc=$?
+fi
+DPID=$(cat /run/detached.pid 2>/dev/null)
+u=
+if [ "$lrc" = 0 ]; then
+	/t/vmclient -t 4 -s id 7011 >/tmp/dd.out 2>&1
+	u=$(awk '$1 == "ok" { print $2; exit }' /tmp/dd.out)
+fi
+d="launcher_exit=$lrc daemon=$DPID own_cgroup=$(cut -d: -f3 /proc/$DPID/cgroup 2>/dev/null) probe_uid=$u launcher_said='$(tr '\n' '|' </t/log/detached.out)'"
+if [ "$lrc" = 0 ] && [ -n "$u" ] &&
+    grep -qF "cgroup=\"v2 base=$CG/svc2/chald-sessions.$DPID controllers=pids,memory,cpu\"" "$LOG"; then
+	result delegated-detached PASS "$d" "$LOG"
+else
+	result delegated-detached FAIL "$d" "$LOG"
+fi
+[ -n "$DPID" ] && stop_chald "$DPID"
 
 # --- 9: a cgroup without the memory controller: a clear error -------------
 mkdir -p $CG/nd
