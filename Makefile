@@ -93,3 +93,10 @@ clean:
 	$(MAKE) -s -C examples/guess clean
 
 -include bench/Makefile.inc
+
+# check-v2: chald's hostile-program checks against cgroup v2, in a qemu VM
+# booted from Debian's kernel and a busybox initramfs (tests/vm/README.md).
+# Needs root; about a minute here without KVM.
+.PHONY: check-v2
+check-v2:
+	@sh tests/vm/run-v2.sh

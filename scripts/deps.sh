@@ -1,18 +1,20 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages a target needs when they are missing,
 # so that "make" and "make check" work on a fresh Debian 12 or Ubuntu machine.
-# Usage: scripts/deps.sh build|test|bench
+# Usage: scripts/deps.sh build|test|bench|vm
 set -eu
 
 build="gcc make pkg-config libc6-dev libinih-dev libseccomp-dev"
 test="python3 python3-pytest python3-pwntools iproute2 procps"
 bench="socat xinetd ucspi-tcp procps"
+vm="qemu-system-x86 linux-image-amd64 busybox-static cpio"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want="$build $test" ;;
 bench) want="$build $bench" ;;
-*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+vm) want="$build $vm" ;;
+*) echo "usage: $0 build|test|bench|vm" >&2; exit 2 ;;
 esac
 
 missing=""

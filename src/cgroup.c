@@ -25,7 +25,9 @@
 
 static void	remove_stale(const char *);
 
-static const char *v1_names[CG_NCTRL] = { "pids", "memory", "cpu" };
+/* cpuacct is optional: it only tells the CPU time of a whole session. */
+static const char *v1_names[CG_NCTRL] = { "pids", "memory", "cpu",
+    "cpuacct" };
 
 static int
 write_file(const char *dir, const char *file, const char *val)
@@ -212,7 +214,7 @@ init_v2(struct cgroups *cg, const int need[CG_NCTRL], char *err,
     size_t errlen)
 {
 	char own[PATH_MAX], dir[PATH_MAX], leaf[PATH_MAX], ctl[256], pid[32];
-	const char *v2_names[CG_NCTRL] = { "pids", "memory", "cpu" };
+	const char *v2_names[CG_NCTRL] = { "pids", "memory", "cpu", "cpu" };
 	char enable[64] = "";
 
 	if (own_path("", own, sizeof(own)) == -1) {
@@ -234,6 +236,7 @@ init_v2(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 		    "cgroup.controllers: %s", dir, strerror(errno));
 		return -1;
 	}
+	ctl[strcspn(ctl, "\n")] = '\0';
 	for (int i = 0; i < CG_NCTRL; i++) {
 		if (!need[i])
 			continue;
@@ -246,9 +249,10 @@ init_v2(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 			    v2_names[i]);
 			return -1;
 		}
+		if (enable[0] != '\0')
+			strcat(enable, " ");
 		strcat(enable, "+");
 		strcat(enable, v2_names[i]);
-		strcat(enable, " ");
 	}
 	snprintf(leaf, sizeof(leaf), "%s/chald-daemon", dir);
 	if (mkdir(leaf, 0755) == -1 && errno != EEXIST)
@@ -321,6 +325,31 @@ init_v1(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 	}
 	cg->version = 1;
 	return 0;
+}
+
+/*
+ * On cgroup v2, moves chald into the leaf "chald-daemon" of its cgroup.
+ * Done before detaching, so that the launcher (which waits in the same
+ * cgroup for the daemon's word) does not keep the parent cgroup busy when
+ * the daemon enables controllers in it. Nothing to do elsewhere.
+ */
+int
+cgroup_enter_leaf(void)
+{
+	char own[PATH_MAX], leaf[PATH_MAX], pid[32];
+	size_t l, sfx = strlen("/chald-daemon");
+
+	if (!is_fs(CGROOT, CGROUP2_SUPER_MAGIC) || own_path("", own,
+	    sizeof(own)) == -1 || strcmp(own, "/") == 0)
+		return 0;
+	l = strlen(own);
+	if (l > sfx && strcmp(own + l - sfx, "/chald-daemon") == 0)
+		return 0;
+	snprintf(leaf, sizeof(leaf), "%s%s/chald-daemon", CGROOT, own);
+	if (mkdir(leaf, 0755) == -1 && errno != EEXIST)
+		return -1;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	return write_file(leaf, "cgroup.procs", pid);
 }
 
 /*
@@ -470,12 +499,20 @@ cgroup_stats(const struct cgroups *cg, unsigned long long id,
 
 	memset(st, 0, sizeof(*st));
 	st->peak = -1;
+	st->cpu_us = -1;
 	if (cg->version == 2) {
 		session_dir(cg, 0, id, dir, sizeof(dir));
 		st->oom = read_key(dir, "memory.events", "oom_kill") > 0;
 		st->pids_max = read_key(dir, "pids.events", "max") > 0;
 		st->peak = read_num(dir, "memory.peak");
+		st->cpu_us = read_key(dir, "cpu.stat", "usage_usec");
 		return;
+	}
+	if (cg->have[CG_CPUACCT]) {
+		session_dir(cg, CG_CPUACCT, id, dir, sizeof(dir));
+		st->cpu_us = read_num(dir, "cpuacct.usage");
+		if (st->cpu_us >= 0)
+			st->cpu_us /= 1000;
 	}
 	if (cg->have[CG_MEMORY]) {
 		session_dir(cg, CG_MEMORY, id, dir, sizeof(dir));

@@ -165,7 +165,7 @@ enum end_cause {
 };
 
 /* cgroup controllers chald uses, and what it found at startup. */
-enum { CG_PIDS, CG_MEMORY, CG_CPU, CG_NCTRL };
+enum { CG_PIDS, CG_MEMORY, CG_CPU, CG_CPUACCT, CG_NCTRL };
 
 struct cgroups {
 	int		 version;	/* 0: none, 1 or 2 */
@@ -179,6 +179,7 @@ struct cgstats {
 	int		 oom;		/* the OOM killer struck */
 	int		 pids_max;	/* a fork hit pids.max */
 	long long	 peak;		/* bytes, -1: unknown */
+	long long	 cpu_us;	/* whole session, -1: unknown */
 };
 
 /* A set of uids in use by live or not yet cleaned-up sessions. */
@@ -375,6 +376,7 @@ int		 session_kill(struct session *, int sig);
 /* cgroup.c */
 int		 cgroup_init(struct cgroups *, const int need[CG_NCTRL],
 		    char *err, size_t errlen);
+int		 cgroup_enter_leaf(void);
 const char	*cgroup_describe(const struct cgroups *, char *, size_t);
 int		 cgroup_create(const struct cgroups *, unsigned long long id,
 		    const struct service *, int *dirfd,

@@ -725,7 +725,7 @@ static void
 session_end(struct session *sess, int status, const struct rusage *ru)
 {
 	struct svcstate *st = sess->svc;
-	struct cgstats cg = { .peak = -1 };
+	struct cgstats cg = { .peak = -1, .cpu_us = -1 };
 	int64_t now = now_ms(), cpu_ms;
 	long long peak;
 	char how[32], extra[96] = "";
@@ -737,6 +737,10 @@ session_end(struct session *sess, int status, const struct rusage *ru)
 		jail_close_ctl(sess);
 		sandbox_end(&sandbox, sess, &cg);
 		snprintf(extra, sizeof(extra), " uid=%u", (unsigned)sess->uid);
+		/* The kernel reaps what is left of a pid namespace itself, so
+		 * only the cgroup knows the whole session's CPU time. */
+		if (cg.cpu_us >= 0)
+			cpu_ms = cg.cpu_us / 1000;
 	}
 	peak = cg.peak >= 0 ? cg.peak : (long long)ru->ru_maxrss * 1024;
 	status_decode(sess, status, &sig, &code);
@@ -1388,6 +1392,12 @@ main(int argc, char *argv[])
 	if (sesstable_init(&sessions) == -1)
 		errx(1, "out of memory");
 	if (!foreground) {
+		for (struct service *s = conf->services; s != NULL;
+		    s = s->next)
+			if (s->sandbox && geteuid() == 0 &&
+			    cgroup_enter_leaf() == -1)
+				err(1, "sandbox: cgroup v2: cannot move into a "
+				    "leaf cgroup");
 		readyfd = daemon_detach();
 		if (readyfd == -1)
 			err(1, "daemon");

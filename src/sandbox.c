@@ -255,7 +255,7 @@ int
 sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 {
 	int need[CG_NCTRL], any;
-	const char *names[CG_NCTRL] = { "pids", "memory", "cpu" };
+	const char *names[CG_NCTRL] = { "pids", "memory", "cpu", "cpuacct" };
 
 	needs(c, need, &any);
 	if (!any)

@@ -19,36 +19,40 @@ ROOT=$OUT/root
 PROGS="forkbomb membomb cpuburn escapee echo jailprobe"
 : "${VM_TIMEOUT:=600}"
 
+# die MESSAGE: a setup step failed: that is one failure, never a pass.
+die() {
+	echo "run-v2.sh: $*" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+}
+
 start=$(date +%s)
-sh scripts/deps.sh vm
+sh scripts/deps.sh vm || die "could not install the packages (scripts/deps.sh vm)"
 
 targets="build/chald"
 for p in $PROGS; do
 	targets="$targets build/progs/$p"
 done
 # shellcheck disable=SC2086
-make -s $targets
+make -s $targets || die "the build failed"
 
 if [ -z "${KERNEL:-}" ]; then
 	KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
 fi
 if [ -z "$KERNEL" ] || [ ! -r "$KERNEL" ]; then
-	echo "run-v2.sh: no readable kernel (${KERNEL:-/boot/vmlinuz-*});" \
-	    "install linux-image-amd64 and run as root" >&2
-	echo "0 passed, 1 failed"
-	exit 1
+	die "no readable kernel (${KERNEL:-/boot/vmlinuz-*}); install" \
+	    "linux-image-amd64 and run as root"
 fi
 BUSYBOX=/bin/busybox
 if ! "$BUSYBOX" --help 2>&1 | head -n 1 | grep -q BusyBox ||
     ldd "$BUSYBOX" >/dev/null 2>&1; then
-	echo "run-v2.sh: $BUSYBOX is not a static busybox (busybox-static)" >&2
-	echo "0 passed, 1 failed"
-	exit 1
+	die "$BUSYBOX is not a static busybox (busybox-static)"
 fi
 
 rm -rf "$ROOT"
 mkdir -p "$ROOT/bin" "$ROOT/t/progs" "$ROOT/etc" "$ROOT/lib64"
-cc -static -O2 -Wall -Wextra -o "$OUT/vmclient" tests/vm/vmclient.c
+cc -static -O2 -Wall -Wextra -o "$OUT/vmclient" tests/vm/vmclient.c ||
+    die "could not build tests/vm/vmclient.c"
 
 cp "$BUSYBOX" "$ROOT/bin/busybox"
 cp build/chald "$ROOT/t/chald"
@@ -66,14 +70,15 @@ libs=$(for f in build/chald $(for p in $PROGS; do echo "build/progs/$p"; done); 
 done | sort -u)
 for l in $libs; do
 	mkdir -p "$ROOT$(dirname "$l")"
-	cp -L "$l" "$ROOT$l"
+	cp -L "$l" "$ROOT$l" || die "could not copy $l"
 done
 
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
     >"$ROOT/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOT/etc/group"
 
-(cd "$ROOT" && find . | cpio -o -H newc --quiet) | gzip -1 >"$OUT/initramfs.gz"
+(cd "$ROOT" && find . | cpio -o -H newc --quiet) | gzip -1 \
+    >"$OUT/initramfs.gz" || die "could not make the initramfs"
 
 if [ -w /dev/kvm ] && [ -r /dev/kvm ]; then
 	accel="-accel kvm -cpu host"
