@@ -237,8 +237,12 @@ init_v2(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 		return -1;
 	}
 	ctl[strcspn(ctl, "\n")] = '\0';
+	/*
+	 * Enable every controller that is there, so that a reload may add a
+	 * limit; only those the configuration needs now must be there.
+	 */
 	for (int i = 0; i < CG_NCTRL; i++) {
-		if (!need[i])
+		if (!has_word(ctl, v2_names[i]) && !need[i])
 			continue;
 		if (!has_word(ctl, v2_names[i])) {
 			snprintf(err, errlen, "cgroup v2: the %s controller "
@@ -249,6 +253,9 @@ init_v2(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 			    v2_names[i]);
 			return -1;
 		}
+		cg->have[i] = 1;
+		if (i == CG_CPUACCT)
+			continue;	/* cpu.stat is always there on v2 */
 		if (enable[0] != '\0')
 			strcat(enable, " ");
 		strcat(enable, "+");
@@ -362,11 +369,7 @@ cgroup_init(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 {
 	memset(cg, 0, sizeof(*cg));
 	if (is_fs(CGROOT, CGROUP2_SUPER_MAGIC)) {
-		if (init_v2(cg, need, err, errlen) == -1)
-			return -1;
-		for (int i = 0; i < CG_NCTRL; i++)
-			cg->have[i] = need[i];
-		return 0;
+		return init_v2(cg, need, err, errlen);
 	}
 	return init_v1(cg, need, err, errlen);
 }
@@ -375,9 +378,12 @@ const char *
 cgroup_describe(const struct cgroups *cg, char *buf, size_t len)
 {
 	if (cg->version == 2)
-		snprintf(buf, len, "v2 base=%s controllers=%s%s%s", cg->base,
-		    cg->have[CG_PIDS] ? "pids," : "",
-		    cg->have[CG_MEMORY] ? "memory," : "",
+		snprintf(buf, len, "v2 base=%s controllers=%s%s%s%s%s",
+		    cg->base, cg->have[CG_PIDS] ? "pids" : "",
+		    cg->have[CG_PIDS] && cg->have[CG_MEMORY] ? "," : "",
+		    cg->have[CG_MEMORY] ? "memory" : "",
+		    (cg->have[CG_PIDS] || cg->have[CG_MEMORY]) &&
+		    cg->have[CG_CPU] ? "," : "",
 		    cg->have[CG_CPU] ? "cpu" : "");
 	else if (cg->version == 1)
 		snprintf(buf, len, "v1 pids=%s memory=%s cpu=%s memsw=%s",

@@ -204,6 +204,7 @@ struct sandbox {
 	struct cgpending *pending;
 	unsigned long long next_id;
 	uid_t		 uid_cursor;
+	unsigned long	 uid_shift;	/* default ranges moved this far */
 	int		 ready;		/* cgroup_init() done */
 	char		 rootdir[PATH_MAX];	/* mount point for jails */
 };

@@ -672,7 +672,7 @@ set_sandbox_key(struct service *s, const char *key, const char *value,
 			return seterr(err, errlen, "not an absolute path: "
 			    "\"%s\"", value);
 		}
-		if (key[5] == 'o')
+		if (strcmp(key, "bind-ro") == 0)
 			strv_push(&s->bind_ro, &s->nbind_ro, p);
 		else
 			strv_push(&s->bind_rw, &s->nbind_rw, p);

@@ -700,8 +700,8 @@ status_decode(const struct session *sess, int status, int *sig, int *code)
 }
 
 static const char *
-cause_name(const struct session *sess, int sig, const struct cgstats *cg,
-    int64_t cpu_ms)
+cause_name(const struct session *sess, int sig, int code,
+    const struct cgstats *cg, int64_t cpu_ms)
 {
 	switch (sess->cause) {
 	case CAUSE_TIMEOUT:
@@ -716,7 +716,8 @@ cause_name(const struct session *sess, int sig, const struct cgstats *cg,
 	if (sig == SIGXCPU || (sig == SIGKILL && sess->cpu_time_ms > 0 &&
 	    cpu_ms >= sess->cpu_time_ms))
 		return "cpu-time";
-	if (cg->pids_max)
+	/* A fork that failed at the cap only matters if the session died. */
+	if (cg->pids_max && (sig != 0 || code != 0))
 		return "pids";
 	return sig ? "signal" : "exit";
 }
@@ -751,7 +752,7 @@ session_end(struct session *sess, int status, const struct rusage *ru)
 	log_event("end service=%s pid=%d ip=%s port=%d status=%s cause=%s "
 	    "secs=%.3f cpu_secs=%.3f peak_mem=%lld%s", st->name,
 	    (int)sess->pid, sess->ip, sess->port, how,
-	    cause_name(sess, sig, &cg, cpu_ms),
+	    cause_name(sess, sig, code, &cg, cpu_ms),
 	    (double)(now - sess->start_ms) / 1000, (double)cpu_ms / 1000, peak,
 	    extra);
 	sesstable_remove(&sessions, sess);

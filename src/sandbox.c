@@ -118,13 +118,8 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	char desc[PATH_MAX * 2];
 
 	needs(c, need, &any);
-	for (const struct service *s = c->services; s != NULL; s = s->next)
-		if (!s->sandbox)
-			log_event("sandbox-off service=%s warning=%s", s->name,
-			    log_quote("sessions run unjailed as chald's own "
-			    "user: only for trusted challenges"));
 	if (!any)
-		return 0;
+		return sandbox_check(sb, c, err, errlen);
 	if (geteuid() != 0) {
 		snprintf(err, errlen, "the sandbox needs root (namespaces, "
 		    "cgroups, uids); run chald as root or set sandbox = off "
@@ -179,7 +174,8 @@ uid_overlap(const struct uid_claim *cl, int n, unsigned long lo,
 }
 
 static int
-uid_ranges_claim(struct config *c, char *err, size_t errlen)
+uid_ranges_claim(struct sandbox *sb, struct config *c, char *err,
+    size_t errlen)
 {
 	struct uid_claim cl[256];
 	char line[128], out[16384];
@@ -216,6 +212,12 @@ uid_ranges_claim(struct config *c, char *err, size_t errlen)
 
 		if (!s->sandbox)
 			continue;
+		/* A default range stays where an earlier load moved it: live
+		 * sessions may hold uids of that block. */
+		if (!s->uid_range_set) {
+			s->uid_min += sb->uid_shift;
+			s->uid_max += sb->uid_shift;
+		}
 		while ((o = uid_overlap(cl, n, s->uid_min, s->uid_max)) !=
 		    NULL) {
 			if (s->uid_range_set || s->uid_max + w > 4000000000UL) {
@@ -229,6 +231,7 @@ uid_ranges_claim(struct config *c, char *err, size_t errlen)
 			}
 			s->uid_min += w;
 			s->uid_max += w;
+			sb->uid_shift += w;
 			if (uid_overlap(cl, n, s->uid_min, s->uid_max) == NULL)
 				log_event("uid-range service=%s range=%u-%u "
 				    "reason=%s", s->name, (unsigned)s->uid_min,
@@ -257,10 +260,15 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	int need[CG_NCTRL], any;
 	const char *names[CG_NCTRL] = { "pids", "memory", "cpu", "cpuacct" };
 
+	for (const struct service *s = c->services; s != NULL; s = s->next)
+		if (!s->sandbox)
+			log_event("sandbox-off service=%s warning=%s", s->name,
+			    log_quote("sessions run unjailed as chald's own "
+			    "user: only for trusted challenges"));
 	needs(c, need, &any);
 	if (!any)
 		return 0;
-	if (sb->ready && uid_ranges_claim(c, err, errlen) == -1)
+	if (sb->ready && uid_ranges_claim(sb, c, err, errlen) == -1)
 		return -1;
 	if (!sb->ready) {
 		snprintf(err, errlen, "a sandboxed service needs chald to "

@@ -68,20 +68,26 @@ deny(scmp_filter_ctx ctx, const char *name, char *err, size_t errlen)
 /* New namespaces from inside the jail: clone with CLONE_NEW*, and clone3
  * (whose flags live in memory a filter cannot read; glibc falls back). */
 static int
-deny_namespaces(scmp_filter_ctx ctx)
+deny_namespaces(scmp_filter_ctx ctx, char **allow, char **extra)
 {
 	const unsigned long flags[] = {
 		CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
 		CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP,
 	};
 
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+	/* Allowed, or denied outright by seccomp-deny: no rule here. */
+	int clone_rules = !list_has(allow, "clone") && !list_has(extra, "clone");
+	int clone3_rule = !list_has(allow, "clone3") &&
+	    !list_has(extra, "clone3");
+
+	for (size_t i = 0; clone_rules &&
+	    i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
 		    SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flags[i],
 		    flags[i])) < 0)
 			return -1;
-	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
-	    0) < 0)
+	if (clone3_rule && seccomp_rule_add(ctx,
+	    SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) < 0)
 		return -1;
 	return 0;
 }
@@ -117,7 +123,7 @@ seccomp_build(char **allow, char **extra, struct sock_fprog *out,
 	for (char **d = extra; d != NULL && *d != NULL; d++)
 		if (deny(ctx, *d, err, errlen) == -1)
 			goto out;
-	if (!list_has(allow, "clone") && deny_namespaces(ctx) == -1) {
+	if (deny_namespaces(ctx, allow, extra) == -1) {
 		snprintf(err, errlen, "cannot add the clone rules");
 		goto out;
 	}

@@ -259,6 +259,23 @@ def test_setuid_gives_nothing_and_uids_differ(chald, tmp_path):
     assert len(uids) == 3, uids
     got = probe(socks[0], f"exec {suid / 'showid'}").split()
     assert got[0] == "ok" and got[1] == got[2] and got[2] != "0", got
+    # bind-ro is read-only, whatever the file modes say
+    os.chmod(suid, 0o777)
+    assert probe(socks[0], f"write {suid}/planted") == "err EROFS"
+    assert not (suid / "planted").exists()
+
+
+@pytest.mark.timeout(20)
+def test_bind_rw_is_writable_and_shared(chald, tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(box, 0o777)
+    c = jail(chald, "--bind-rw", str(box))
+    s = connect(c.port)
+    assert recv_line(s) == b"ready\n"
+    assert probe(s, f"write {box}/note") == "ok 0"
+    assert (box / "note").read_text() == "x\n"
 
 
 def test_sandbox_refuses_bad_layers(tmp_path):
