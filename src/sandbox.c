@@ -292,6 +292,11 @@ mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
 
+	/* Most parents exist already: try the whole path first. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (char *p = buf + 1; *p != '\0'; p++) {
 		if (*p != '/')

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# layers.sh: what each layer of the jail costs per session. The same echo
+# challenge behind chald with the jail off, fully on, and on with one layer
+# taken away at a time; rounds interleaved, the median of each figure shown.
+# Loopback only; every step is capped in time.
+#   ROUNDS=3 SECS=4 bash bench/layers.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-4}
+B=bench/build
+PY=/usr/bin/python3
+[ -x ./chald ] || { echo "layers.sh: build chald first (make)"; exit 1; }
+[ -x $B/loadgen ] && [ -x $B/echo_chal ] || { echo "layers.sh: run make bench once to build bench/build"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "layers.sh: the jail needs root"; exit 1; }
+
+variants=(
+	"plain|--sandbox off"
+	"jail-all|"
+	"jail-no-pool|--pool 0"
+	"jail-no-netns|--network host"
+	"jail-no-seccomp|--seccomp off"
+	"jail-no-limits|--memory 0 --pids 0 --cpu 0"
+	"jail-only-netns-off+pool0|--network host --pool 0"
+)
+tmp=$(mktemp -d)
+cpid=
+cleanup() { [ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
+for r in $(seq "$ROUNDS"); do
+	for v in "${variants[@]}"; do
+		name=${v%%|*}; opts=${v#*|}
+		port=$(free_port)
+		# shellcheck disable=SC2086
+		./chald -f -b 127.0.0.1 -p "$port" --per-ip 0 --max-conns 0 \
+		    --timeout 30s --log /dev/null $opts -- "$PWD/$B/echo_chal" &
+		cpid=$!
+		"$B/benchutil" waitport "$port" 5000 "$cpid" >/dev/null 2>&1 || true
+		sleep 0.5	# let the pool fill
+		c1=$(timeout $((SECS + 10)) $B/loadgen -p "$port" -c 1 -n 100000 -t "$SECS")
+		sleep 0.5
+		c8=$(timeout $((SECS + 10)) $B/loadgen -p "$port" -c 8 -n 100000 -t "$SECS")
+		kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true; cpid=
+		echo "$name $(field rate "$c1") $(field p50_ms "$c1") $(field rate "$c8") $(field p99_ms "$c8")" >> "$tmp/raw"
+	done
+done
+printf '%-26s %10s %10s %10s %10s %8s\n' variant rate_c1 p50_c1_ms rate_c8 p99_c8_ms vs_plain
+plain_rate=
+for v in "${variants[@]}"; do
+	name=${v%%|*}
+	med() { grep "^$name " "$tmp/raw" | awk -v k="$1" '{print $k}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+	r1=$(med 2); p1=$(med 3); r8=$(med 4); p8=$(med 5)
+	[ -z "$plain_rate" ] && plain_rate=$r8
+	printf '%-26s %10s %10s %10s %10s %7.2fx\n' "$name" "$r1" "$p1" "$r8" "$p8" "$(awk -v a="$r8" -v b="$plain_rate" 'BEGIN {print a / b}')"
+done
