@@ -534,18 +534,85 @@ session_reject(struct svcstate *st, int fd, const char *ip, int port,
 	    st->name, ip, port, reason, st->conns, s->max_conns);
 }
 
+/* A jail from the pool, or a new one, is handed the player's socket. */
+static struct session *
+session_jail(struct svcstate *st, int fd, const char *ip, int port)
+{
+	struct session *sess = pool_take(st);
+	char err[CHALD_ERRLEN];
+
+	if (sess == NULL && (sess = jail_new(st, err, sizeof(err))) == NULL) {
+		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
+		    ip, port, err);
+		close(fd);
+		return NULL;
+	}
+	if (sandbox_handoff(sess, fd, ip, port) == -1) {
+		log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
+		    "step=handoff error=%s", st->name, ip, port,
+		    (int)sess->pid, log_quote(strerror(errno)));
+		session_kill(sess, SIGKILL);	/* reaped as unserved */
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	st->unserved--;
+	jail_poll(sess, 1);
+	return sess;
+}
+
+/* An unjailed session: fork+exec the vfork way (spawn.c). */
+static struct session *
+session_spawn(struct svcstate *st, int fd, const struct sockaddr *sa,
+    const char *ip, int port)
+{
+	struct spawn_req req = { .svc = st->svc, .sock = fd, .peer = sa,
+	    .peer_ip = ip, .peer_port = port };
+	struct session *sess = calloc(1, sizeof(*sess));
+	char err[CHALD_ERRLEN];
+	pid_t pid, failed;
+
+	if (sess == NULL) {
+		session_reject(st, fd, ip, port, "no-memory");
+		return NULL;
+	}
+	pid = spawn_session(&req, &failed, err, sizeof(err));
+	close(fd);
+	if (pid == -1) {
+		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
+		    ip, port, err);
+		if (failed > 0)
+			waitpid(failed, NULL, 0);
+		free(sess);
+		return NULL;
+	}
+	sess->pid = pid;
+	sess->pidfd = -1;
+	sess->ctlfd = -1;
+	sess->svc = st;
+	if (sesstable_add(&sessions, sess) == -1) {
+		/* No memory to track it: don't run it untracked. */
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		free(sess);
+		log_event("spawn-failed service=%s ip=%s port=%d step=memory "
+		    "error=%s", st->name, ip, port, log_quote(strerror(ENOMEM)));
+		return NULL;
+	}
+	return sess;
+}
+
 static void
 session_start(struct svcstate *st, int fd, const struct sockaddr *sa)
 {
 	struct service *s = st->svc;
 	struct source *src = NULL;
 	struct session *sess;
-	struct spawn_req req;
 	struct srckey key;
-	char ip[INET6_ADDRSTRLEN], err[CHALD_ERRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	int port;
 	int64_t now = now_ms();
-	pid_t pid, failed;
+	pid_t pid;
 
 	addr_format(sa, ip, sizeof(ip), &port);
 	if (s->per_ip > 0 || s->rate > 0) {
@@ -568,63 +635,10 @@ session_start(struct svcstate *st, int fd, const struct sockaddr *sa)
 		session_reject(st, fd, ip, port, "max-conns");
 		return;
 	}
-	if (s->sandbox) {
-		sess = pool_take(st);
-		if (sess == NULL && (sess = jail_new(st, err, sizeof(err))) ==
-		    NULL) {
-			log_event("spawn-failed service=%s ip=%s port=%d %s",
-			    st->name, ip, port, err);
-			close(fd);
-			return;
-		}
-		if (sandbox_handoff(sess, fd, ip, port) == -1) {
-			log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
-			    "step=handoff error=%s", st->name, ip, port,
-			    (int)sess->pid, log_quote(strerror(errno)));
-			session_kill(sess, SIGKILL);
-			close(fd);
-			return;
-		}
-		close(fd);
-		st->unserved--;
-		jail_poll(sess, 1);
-	} else {
-		sess = calloc(1, sizeof(*sess));
-		if (sess == NULL) {
-			session_reject(st, fd, ip, port, "no-memory");
-			return;
-		}
-		req.svc = s;
-		req.sock = fd;
-		req.peer = sa;
-		req.peer_ip = ip;
-		req.peer_port = port;
-		pid = spawn_session(&req, &failed, err, sizeof(err));
-		close(fd);
-		if (pid == -1) {
-			log_event("spawn-failed service=%s ip=%s port=%d %s",
-			    st->name, ip, port, err);
-			if (failed > 0)
-				waitpid(failed, NULL, 0);
-			free(sess);
-			return;
-		}
-		sess->pid = pid;
-		sess->pidfd = -1;
-		sess->ctlfd = -1;
-		sess->svc = st;
-		sess->heap_idx = SIZE_MAX;
-		if (sesstable_add(&sessions, sess) == -1) {
-			/* No memory to track it: don't run it untracked. */
-			kill(-pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			free(sess);
-			log_event("spawn-failed service=%s ip=%s port=%d "
-			    "step=memory error=%s", st->name, ip, port,
-			    log_quote(strerror(ENOMEM)));
-			return;
-		}
-	}
+	sess = s->sandbox ? session_jail(st, fd, ip, port) :
+	    session_spawn(st, fd, sa, ip, port);
+	if (sess == NULL)
+		return;
 	pid = sess->pid;
 	sess->port = port;
 	snprintf(sess->ip, sizeof(sess->ip), "%s", ip);
