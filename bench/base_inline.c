@@ -7,16 +7,9 @@
  * is accepted for a uniform command line and otherwise ignored.
  * Runs until killed (SIGTERM/SIGINT). */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "baseline.h"
+#include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #define LINE_MAX_LEN 4096
 #define MAX_EVENTS 256
@@ -30,40 +23,6 @@ struct conn {
 	char in[LINE_MAX_LEN];
 	char out[LINE_MAX_LEN + 8];
 };
-
-static int listen_on(const char *portstr)
-{
-	char *end;
-	long port = strtol(portstr, &end, 10);
-	if (*portstr == '\0' || *end != '\0' || port < 0 || port > 65535) {
-		fprintf(stderr, "bad port: %s\n", portstr);
-		exit(2);
-	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		perror("socket");
-		exit(1);
-	}
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	struct sockaddr_in sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((unsigned short)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		perror("bind");
-		exit(1);
-	}
-	if (listen(fd, SOMAXCONN) < 0) {
-		perror("listen");
-		exit(1);
-	}
-	socklen_t sl = sizeof sa;
-	getsockname(fd, (struct sockaddr *)&sa, &sl);
-	fprintf(stderr, "listening port=%u\n", ntohs(sa.sin_port));
-	return fd;
-}
 
 static void conn_close(int ep, struct conn *c)
 {
@@ -137,6 +96,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	int lfd = listen_on(argv[1]);
+	/* one loop serves every connection: the listener must not block */
+	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
 		perror("epoll_create1");
