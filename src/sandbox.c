@@ -627,14 +627,14 @@ init_receive(int ctl, struct jail_player *pl)
 	return fd;
 }
 
-static volatile sig_atomic_t init_forward;
-
 /* pid 1 passes the daemon's SIGTERM on to everything in the session. */
 static void
 init_on_signal(int sig)
 {
-	init_forward = sig;
+	int saved = errno;
+
 	kill(-1, sig);
+	errno = saved;
 }
 
 static void __attribute__((noreturn))
