@@ -74,20 +74,30 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Read pid's ppid and state from /proc/pid/stat. Returns 0 on success. */
-static int read_stat(int pid, int *ppid, char *state)
+/*
+ * /proc/pid/stat after the command name (which may hold spaces and
+ * parentheses), from field 3 on; NULL if pid is gone.
+ */
+static char *stat_fields(int pid, char *buf, size_t len)
 {
-	char path[64], buf[1024];
+	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/stat", pid);
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
+		return NULL;
+	size_t n = fread(buf, 1, len - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* comm may contain spaces and parentheses: parse after the last ')'. */
 	char *p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %d", state, ppid) != 2)
+	return p ? p + 1 : NULL;
+}
+
+/* Read pid's ppid and state from /proc/pid/stat. Returns 0 on success. */
+static int read_stat(int pid, int *ppid, char *state)
+{
+	char buf[1024];
+	char *p = stat_fields(pid, buf, sizeof buf);
+	if (!p || sscanf(p, " %c %d", state, ppid) != 2)
 		return -1;
 	return 0;
 }
@@ -195,20 +205,13 @@ static long count_fds(int pid)
 /* utime+stime+cutime+cstime of pid (fields 14-17 of /proc/pid/stat). */
 static long long proc_ticks(int pid)
 {
-	char path[64], buf[2048];
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
+	char buf[2048];
+	char *p = stat_fields(pid, buf, sizeof buf);
 	if (!p)
 		return -1;
 	/* After ')': field 3 (state) ... field 17 (cstime). */
 	long long v[4];
-	int got = sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u"
+	int got = sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u"
 			 " %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3]);
 	if (got != 4)
 		return -1;
