@@ -1183,6 +1183,22 @@ check_sandbox(struct service *s, char *err, size_t errlen)
 	if (s->root != NULL) {
 		if (check_dir("root", s->root, err, errlen) == -1)
 			return -1;
+		snprintf(p, sizeof(p), "%s%s", s->root, s->argv[0]);
+		if (access(p, X_OK) == -1)
+			return seterr(err, errlen, "root: the program must be "
+			    "at the same path inside the root: %s: %s", p,
+			    strerror(errno));
+		/* The root is bound read-only: mount points must be there. */
+		for (int i = 0; i < s->nbind_ro + s->nbind_rw; i++) {
+			const char *b = i < s->nbind_ro ? s->bind_ro[i] :
+			    s->bind_rw[i - s->nbind_ro];
+
+			snprintf(p, sizeof(p), "%s%s", s->root, b);
+			if (stat(p, &st) == -1)
+				return seterr(err, errlen, "%s: %s: no mount "
+				    "point %s in root %s", i < s->nbind_ro ?
+				    "bind-ro" : "bind-rw", b, p, s->root);
+		}
 		for (int i = 0; i < 3; i++) {
 			const char *mp[] = { "proc", "dev", "tmp" };
 

@@ -324,7 +324,8 @@ touch(const char *path)
 		if (mkdir_p(dir, 0755) == -1)
 			return -1;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* Read-only: an existing mount point on a read-only root will do. */
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd == -1)
 		return -1;
 	close(fd);
@@ -332,18 +333,51 @@ touch(const char *path)
 }
 
 /*
- * Binds src at the same path under root. A top-level symlink (/bin ->
- * usr/bin on merged-/usr systems) is recreated as a symlink instead.
+ * Copies a small regular file into the jail's tmpfs root. For the default
+ * /etc files this is cheaper than a bind mount, which costs a mount and a
+ * remount now and an unmount when the jail is torn down.
  */
 static int
-bind_path(const char *root, const char *src, int rw, int optional)
+copy_small(const char *src, const char *dst, const struct stat *st)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out, ret = -1;
+
+	if (touch(dst) == -1)
+		return -1;
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in == -1)
+		return -1;
+	out = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (out == -1)
+		goto done;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto done;
+	if (n == 0 && fchmod(out, st->st_mode & 0755) == 0)
+		ret = 0;
+done:
+	close(in);
+	if (out != -1)
+		close(out);
+	return ret;
+}
+
+/*
+ * Binds src at the same path under root. A top-level symlink (/bin ->
+ * usr/bin on merged-/usr systems) is recreated as a symlink instead. One of
+ * chald's defaults (dflt) may be missing, and a small file is copied.
+ */
+static int
+bind_path(const char *root, const char *src, int rw, int dflt)
 {
 	char dst[PATH_MAX], link[PATH_MAX];
 	struct stat st;
 	unsigned long ro = rw ? 0 : MS_RDONLY;
 
 	if (lstat(src, &st) == -1)
-		return optional && errno == ENOENT ? 0 : -1;
+		return dflt && errno == ENOENT ? 0 : -1;
 	snprintf(dst, sizeof(dst), "%s%s", root, src);
 	if (S_ISLNK(st.st_mode)) {
 		ssize_t n = readlink(src, link, sizeof(link) - 1);
@@ -366,6 +400,9 @@ bind_path(const char *root, const char *src, int rw, int optional)
 	if (S_ISDIR(st.st_mode)) {
 		if (mkdir_p(dst, 0755) == -1)
 			return -1;
+	} else if (dflt && !rw && S_ISREG(st.st_mode) &&
+	    st.st_size <= 256 * 1024) {
+		return copy_small(src, dst, &st);
 	} else if (touch(dst) == -1)
 		return -1;
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
@@ -407,6 +444,18 @@ jail_dev(const char *root)
 	    MS_NOEXEC, "size=64k,nr_inodes=64,mode=755");
 }
 
+/* True when path is dir or below it. */
+static int
+under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return 1;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' ||
+	    path[n] == '/');
+}
+
 static int
 jail_mounts(const struct service *s, const char *root)
 {
@@ -416,10 +465,14 @@ jail_mounts(const struct service *s, const char *root)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		return -1;
 	if (s->root != NULL) {
-		if (mount(s->root, root, NULL, MS_BIND | MS_REC, NULL) == -1)
+		/* Read-only from the start: the organizer's tree is never
+		 * written, and every mount point must already be in it. */
+		if (mount(s->root, root, NULL, MS_BIND | MS_REC, NULL) == -1 ||
+		    mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+		    MS_NOSUID | MS_NODEV, NULL) == -1)
 			return -1;
 	} else if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV,
-	    "size=1m,nr_inodes=4096,mode=755") == -1)
+	    "size=4m,nr_inodes=4096,mode=755") == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/tmp", root);
 	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=1777",
@@ -445,7 +498,10 @@ jail_mounts(const struct service *s, const char *root)
 		slash = strrchr(dir, '/');
 		if (slash != NULL && slash != dir)
 			*slash = '\0';
-		if (bind_path(root, dir, 0, 0) == -1 ||
+		if (bind_path(root, dir, 0, 0) == -1)
+			return -1;
+		/* The default workdir is the program's: bound already. */
+		if (!under(s->workdir, dir) &&
 		    bind_path(root, s->workdir, 0, 0) == -1)
 			return -1;
 	}
@@ -457,7 +513,7 @@ jail_mounts(const struct service *s, const char *root)
 			return -1;
 	if (s->root == NULL)
 		return mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY |
-		    MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755");
+		    MS_NOSUID | MS_NODEV, "size=4m,nr_inodes=4096,mode=755");
 	return mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
 	    MS_NOSUID | MS_NODEV, NULL);
 }

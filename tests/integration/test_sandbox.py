@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -69,8 +70,9 @@ def probe(sock, cmd, timeout=5.0):
 
 
 def jail(chald, *opts, program="jailprobe", args=()):
+    path = program if program.startswith("/") else prog(program)
     return chald("-b", "127.0.0.1", "-p", "0", "--per-ip", "0", *opts,
-                 "--", prog(program), *args)
+                 "--", path, *args)
 
 
 def config(tmp_path, text):
@@ -299,3 +301,39 @@ def test_cgroup_v2_here():
         pytest.skip("this machine mounts cgroup v1 controllers, so the "
                     "cgroup v2 path is not exercised here; `make check-v2` "
                     "runs the hostile checks on cgroup v2 in qemu")
+
+
+@pytest.mark.timeout(30)
+def test_own_root_directory(chald, tmp_path):
+    """root = DIR: the jail is that tree, read-only, never written to."""
+    os.chmod(tmp_path, 0o755)
+    # the program runs at the same path inside the root, and the jail's
+    # /tmp is its own: so the program lives outside /tmp
+    pub = Path(prog("jailprobe")).parent / f"rootchal-{os.getpid()}"
+    pub.mkdir(mode=0o755, exist_ok=True)
+    try:
+        chal = pub / "chal"
+        src = Path(__file__).resolve().parents[1] / "progs" / "jailprobe.c"
+        r = subprocess.run(["cc", "-static", "-O2", "-o", str(chal),
+                            str(src)], capture_output=True, text=True,
+                           timeout=60)
+        if r.returncode != 0:
+            pytest.skip(f"no static build here: {r.stderr.strip()[:200]}")
+        root = tmp_path / "rootfs"
+        for d in ("proc", "dev", "tmp", str(pub).lstrip("/")):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(chal, root / str(chal).lstrip("/"))
+        before = sorted(str(p) for p in root.rglob("*"))
+        c = jail(chald, "--root", str(root), program=str(chal))
+        s = connect(c.port)
+        assert recv_line(s) == b"ready\n"
+        # the jail's root is the organizer's tree: no /usr, no /etc
+        listing = probe(s, "ls /").split()
+        assert listing[0] == "ok", listing
+        assert "usr" not in listing and "etc" not in listing, listing
+        assert probe(s, f"write {chal}.new").startswith("err E")
+        assert probe(s, "write /tmp/ok") == "ok 0"
+        s.close()
+        assert sorted(str(p) for p in root.rglob("*")) == before
+    finally:
+        shutil.rmtree(pub, ignore_errors=True)
