@@ -1183,6 +1183,20 @@ check_sandbox(struct service *s, char *err, size_t errlen)
 	if (s->root != NULL) {
 		if (check_dir("root", s->root, err, errlen) == -1)
 			return -1;
+		/* Inside the root, the jail's own /tmp, /dev and /proc would
+		 * hide anything under them. */
+		for (int i = 0; i < 3; i++) {
+			const char *mp[] = { "/tmp", "/dev", "/proc" };
+			size_t n = strlen(mp[i]);
+
+			if ((strncmp(s->argv[0], mp[i], n) == 0 &&
+			    s->argv[0][n] == '/') || (strncmp(s->workdir,
+			    mp[i], n) == 0 && (s->workdir[n] == '/' ||
+			    s->workdir[n] == '\0')))
+				return seterr(err, errlen, "root: the program "
+				    "and its workdir cannot be under %s, which "
+				    "the jail mounts afresh", mp[i]);
+		}
 		snprintf(p, sizeof(p), "%s%s", s->root, s->argv[0]);
 		if (access(p, X_OK) == -1)
 			return seterr(err, errlen, "root: the program must be "

@@ -1389,8 +1389,8 @@ main(int argc, char *argv[])
 	}
 	if (!foreground && conf->log != NULL &&
 	    strcmp(conf->log, "stderr") == 0)
-		errx(1, "--log stderr: a detached daemon has no stderr; use "
-		    "-f, syslog or a file");
+		errx(1, "log stderr: a detached daemon has no stderr; use -f, "
+		    "or log to syslog or a file");
 	if (conf->log != NULL && strcmp(conf->log, "syslog") != 0 &&
 	    log_setup(conf, foreground) == -1)
 		err(1, "log %s", conf->log);

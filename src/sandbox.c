@@ -970,8 +970,12 @@ sandbox_ctl_read(struct session *sess, char *err, size_t errlen)
 		return STEP_READY;
 	}
 	if (n == (ssize_t)sizeof(r)) {
-		snprintf(err, errlen, "step=%s error=%s",
-		    spawn_step_name(r.step), log_quote(strerror(r.err)));
+		const struct service *svc = sess->svc->svc;
+		int dir = r.step == STEP_CHDIR && svc != NULL;
+
+		snprintf(err, errlen, "step=%s error=%s%s%s",
+		    spawn_step_name(r.step), log_quote(strerror(r.err)),
+		    dir ? " dir=" : "", dir ? log_quote(svc->workdir) : "");
 		return r.step > 0 ? r.step : STEP_SETSID;
 	}
 	/* EOF (the caller closes): exec'd if it had a player, else died. */

@@ -222,9 +222,10 @@ spawn_session(const struct spawn_req *r, pid_t *failed, char *err,
 		return -1;
 	}
 	if (c.err != 0) {
-		snprintf(err, errlen, "step=%s error=%s",
-		    spawn_step_name(c.step),
-		    log_quote(strerror(c.err)));
+		snprintf(err, errlen, "step=%s error=%s%s%s",
+		    spawn_step_name(c.step), log_quote(strerror(c.err)),
+		    c.step == STEP_CHDIR ? " dir=" : "",
+		    c.step == STEP_CHDIR ? log_quote(r->svc->workdir) : "");
 		*failed = pid;
 		return -1;
 	}

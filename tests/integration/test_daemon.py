@@ -162,7 +162,8 @@ def test_detached_refuses_stderr_log(tmp_path):
     r = run_chald(["-b", "127.0.0.1", "-p", "0", "--log", "stderr", "--",
                    prog("echo")])
     assert r.returncode == 1
-    assert "--log stderr" in r.stderr, r.stderr
+    assert "log stderr: a detached daemon has no stderr" in r.stderr, \
+        r.stderr
 
 
 def test_daemon_relative_log_path(tmp_path):

@@ -10,6 +10,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -285,6 +286,14 @@ def test_sandbox_refuses_bad_layers(tmp_path):
                    prog("echo")])
     assert r.returncode == 1
     assert "root: " in r.stderr and "No such file" in r.stderr
+    # with root = DIR, the jail's fresh /tmp would hide a program there
+    root = tmp_path / "r"
+    for d in ("proc", "dev", "tmp"):
+        (root / d).mkdir(parents=True)
+    shutil.copy(prog("echo"), tmp_path / "echo")
+    r = run_chald(["-n", "--root", str(root), "--", str(tmp_path / "echo")])
+    assert r.returncode == 1
+    assert "cannot be under /tmp" in r.stderr, r.stderr
     r = run_chald(["-n", "--uid-range", "0-10", "--", prog("echo")])
     assert r.returncode == 1 and "--uid-range" in r.stderr
     r = run_chald(["-n", "--seccomp-allow", "notasyscall", "--",
@@ -308,9 +317,10 @@ def test_own_root_directory(chald, tmp_path):
     """root = DIR: the jail is that tree, read-only, never written to."""
     os.chmod(tmp_path, 0o755)
     # the program runs at the same path inside the root, and the jail's
-    # /tmp is its own: so the program lives outside /tmp
-    pub = Path(prog("jailprobe")).parent / f"rootchal-{os.getpid()}"
-    pub.mkdir(mode=0o755, exist_ok=True)
+    # /tmp is its own: so the program lives outside /tmp (and outside the
+    # checkout, which may be under /tmp)
+    pub = Path(tempfile.mkdtemp(prefix="chald-rootchal-", dir="/var/tmp"))
+    pub.chmod(0o755)
     try:
         chal = pub / "chal"
         src = Path(__file__).resolve().parents[1] / "progs" / "jailprobe.c"
