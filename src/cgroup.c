@@ -24,6 +24,7 @@
 #define CGROOT	"/sys/fs/cgroup"
 
 static void	remove_stale(const char *);
+static int	kill_procs(const char *);
 
 /* cpuacct is optional: it only tells the CPU time of a whole session. */
 static const char *v1_names[CG_NCTRL] = { "pids", "memory", "cpu",
@@ -199,7 +200,11 @@ remove_stale(const char *base)
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] == 's' && e->d_type == DT_DIR) {
 			snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
-			rmdir(path);
+			/* Left by a daemon that died: nothing may survive it. */
+			if (rmdir(path) == -1 && kill_procs(path) > 0) {
+				usleep(10 * 1000);
+				rmdir(path);
+			}
 		}
 	closedir(d);
 }
@@ -322,6 +327,15 @@ init_v1(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 		}
 		remove_stale(cg->v1[i]);
 		cg->have[i] = 1;
+	}
+	/* systemd mounts cpu and cpuacct as one hierarchy: one directory. */
+	if (cg->have[CG_CPU] && cg->have[CG_CPUACCT]) {
+		char *a = realpath(cg->v1[CG_CPU], NULL);
+		char *b = realpath(cg->v1[CG_CPUACCT], NULL);
+
+		cg->cpuacct_alias = a != NULL && b != NULL && strcmp(a, b) == 0;
+		free(a);
+		free(b);
 	}
 	if (cg->have[CG_MEMORY]) {
 		char f[PATH_MAX];
@@ -451,7 +465,7 @@ cgroup_create(const struct cgroups *cg, unsigned long long id,
 		return 0;
 	}
 	for (int i = 0; i < CG_NCTRL; i++) {
-		if (!cg->have[i])
+		if (!cg->have[i] || (i == CG_CPUACCT && cg->cpuacct_alias))
 			continue;
 		session_dir(cg, i, id, dir, sizeof(dir));
 		if (mkdir(dir, 0755) == -1)
@@ -571,7 +585,7 @@ cgroup_destroy(const struct cgroups *cg, unsigned long long id)
 		return -1;
 	}
 	for (int i = 0; i < CG_NCTRL; i++) {
-		if (!cg->have[i])
+		if (!cg->have[i] || (i == CG_CPUACCT && cg->cpuacct_alias))
 			continue;
 		session_dir(cg, i, id, dir, sizeof(dir));
 		if (rmdir(dir) == 0 || errno == ENOENT)

@@ -118,8 +118,8 @@ parse_duration(const char *s, int64_t *ms)
 	char *end;
 	double v, mult;
 
-	if (*s == '\0' || isspace((unsigned char)*s) || *s == '-' ||
-	    *s == '+')
+	if (!isdigit((unsigned char)*s) || strpbrk(s, "xXeEpP") != NULL ||
+	    strncasecmp(s, "inf", 3) == 0)
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
@@ -140,7 +140,8 @@ parse_duration(const char *s, int64_t *ms)
 	v *= mult;
 	if (v > 1e15)
 		return -1;
-	*ms = (int64_t)llround(v);
+	/* A non-zero duration never rounds down to 0, which means "none". */
+	*ms = v > 0 && v < 1 ? 1 : (int64_t)llround(v);
 	return 0;
 }
 
@@ -1045,6 +1046,8 @@ config_parse_file(struct config *c, const char *path, char *err,
 	ini_max_line = MAX_LINE;
 	ini_initial_alloc = MAX_LINE;
 	ini_allow_multiline = false;
+	/* "x ;y" in a value is the value, not a comment. */
+	ini_allow_inline_comments = false;
 	r = ini_parse_stream(ctx_reader, &ctx, ctx_handler, &ctx);
 	if (r > 0 && !ctx.failed) {
 		ctx.lineno = r;
@@ -1150,6 +1153,15 @@ check_dir(const char *key, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' ||
+	    path[n] == '/');
+}
+
 /* Bind sources must exist; an own root must have the mount points. */
 static int
 check_sandbox(struct service *s, char *err, size_t errlen)
@@ -1158,13 +1170,27 @@ check_sandbox(struct service *s, char *err, size_t errlen)
 	char p[PATH_MAX];
 
 	for (int i = 0; i < s->nbind_ro + s->nbind_rw; i++) {
-		const char *b = i < s->nbind_ro ? s->bind_ro[i] :
-		    s->bind_rw[i - s->nbind_ro];
+		char **b = i < s->nbind_ro ? &s->bind_ro[i] :
+		    &s->bind_rw[i - s->nbind_ro];
+		const char *key = i < s->nbind_ro ? "bind-ro" : "bind-rw";
+		char *real;
 
-		if (stat(b, &st) == -1)
-			return seterr(err, errlen, "%s: %s: %s", i <
-			    s->nbind_ro ? "bind-ro" : "bind-rw", b,
+		if (stat(*b, &st) == -1)
+			return seterr(err, errlen, "%s: %s: %s", key, *b,
 			    strerror(errno));
+		/* Bound where it really is: a symlink would dangle. */
+		real = realpath(*b, NULL);
+		if (real == NULL)
+			return seterr(err, errlen, "%s: %s: %s", key, *b,
+			    strerror(errno));
+		free(*b);
+		*b = real;
+		if (strcmp(real, "/") == 0 || strcmp(real, "/tmp") == 0 ||
+		    path_under(real, "/proc") || path_under(real, "/dev") ||
+		    path_under(real, "/sys"))
+			return seterr(err, errlen, "%s: %s: not allowed (the "
+			    "host's root, /tmp, /proc, /dev and /sys stay "
+			    "outside the jail)", key, real);
 	}
 	if (s->root == NULL) {
 		const char *taken[] = { "/", "/tmp", "/dev", "/proc", NULL };

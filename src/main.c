@@ -503,7 +503,8 @@ jail_event(struct session *sess)
 			log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
 			    "%s", st->name, sess->ip, sess->port,
 			    (int)sess->pid, err);
-		else {
+		else if (sess->pooled) {
+			/* A flushed jail dies on purpose: nothing to report. */
 			log_event("pool-failed service=%s pid=%d %s", st->name,
 			    (int)sess->pid, err);
 			pool_forget(sess);
@@ -538,22 +539,29 @@ session_reject(struct svcstate *st, int fd, const char *ip, int port,
 static struct session *
 session_jail(struct svcstate *st, int fd, const char *ip, int port)
 {
-	struct session *sess = pool_take(st);
+	struct session *sess = NULL;
 	char err[CHALD_ERRLEN];
 
-	if (sess == NULL && (sess = jail_new(st, err, sizeof(err))) == NULL) {
-		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
-		    ip, port, err);
-		close(fd);
-		return NULL;
-	}
-	if (sandbox_handoff(sess, fd, ip, port) == -1) {
+	/* A pooled jail may have died unseen: then try a fresh one. */
+	for (int tries = 0; tries < 2; tries++) {
+		sess = tries == 0 ? pool_take(st) : NULL;
+		if (sess == NULL &&
+		    (sess = jail_new(st, err, sizeof(err))) == NULL) {
+			log_event("spawn-failed service=%s ip=%s port=%d %s",
+			    st->name, ip, port, err);
+			close(fd);
+			return NULL;
+		}
+		if (sandbox_handoff(sess, fd, ip, port) == 0)
+			break;
 		log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
 		    "step=handoff error=%s", st->name, ip, port,
 		    (int)sess->pid, log_quote(strerror(errno)));
 		session_kill(sess, SIGKILL);	/* reaped as unserved */
-		close(fd);
-		return NULL;
+		if (tries == 1) {
+			close(fd);
+			return NULL;
+		}
 	}
 	close(fd);
 	st->unserved--;

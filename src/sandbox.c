@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/mount.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -199,9 +200,11 @@ uid_ranges_claim(struct sandbox *sb, struct config *c, char *err,
 		    u->pid == (long)getpid() ||
 		    (kill((pid_t)u->pid, 0) == -1 && errno == ESRCH))
 			continue;
+		if (used + strlen(line) >= sizeof(out))
+			break;
 		n++;
-		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s",
-		    line);
+		memcpy(out + used, line, strlen(line));
+		used += strlen(line);
 	}
 	if (fp != NULL)
 		fclose(fp);
@@ -239,8 +242,8 @@ uid_ranges_claim(struct sandbox *sb, struct config *c, char *err,
 				    "range is taken by another chald"));
 		}
 		if (ret == 0 && used + 64 < sizeof(out))
-			used += (size_t)snprintf(out + used, sizeof(out) - used,
-			    "%ld %u %u\n", (long)getpid(), (unsigned)s->uid_min,
+			used += (size_t)snprintf(out + used, 64, "%ld %u %u\n",
+			    (long)getpid(), (unsigned)s->uid_min,
 			    (unsigned)s->uid_max);
 	}
 	if (ret == 0 && (ftruncate(fd, 0) == -1 ||
@@ -333,6 +336,29 @@ touch(const char *path)
 }
 
 /*
+ * Read-only (unless rw), nosuid and nodev on a bind and on every mount
+ * below it: a plain remount would change the top mount only, and a host
+ * mount under a bound path would stay writable in the jail.
+ */
+static int
+mount_flags(const char *dst, int rw)
+{
+	struct mount_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+	    (rw ? 0 : MOUNT_ATTR_RDONLY);
+	if (syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &attr,
+	    sizeof(attr)) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	/* Before Linux 5.12: the top mount only. */
+	return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID |
+	    MS_NODEV | (rw ? 0 : MS_RDONLY), NULL);
+}
+
+/*
  * Copies a small regular file into the jail's tmpfs root. For the default
  * /etc files this is cheaper than a bind mount, which costs a mount and a
  * remount now and an unmount when the jail is torn down.
@@ -374,12 +400,11 @@ bind_path(const char *root, const char *src, int rw, int dflt)
 {
 	char dst[PATH_MAX], link[PATH_MAX];
 	struct stat st;
-	unsigned long ro = rw ? 0 : MS_RDONLY;
 
-	if (lstat(src, &st) == -1)
+	if ((dflt ? lstat(src, &st) : stat(src, &st)) == -1)
 		return dflt && errno == ENOENT ? 0 : -1;
 	snprintf(dst, sizeof(dst), "%s%s", root, src);
-	if (S_ISLNK(st.st_mode)) {
+	if (S_ISLNK(st.st_mode) && dflt) {
 		ssize_t n = readlink(src, link, sizeof(link) - 1);
 		char parent[PATH_MAX], *slash;
 
@@ -407,8 +432,7 @@ bind_path(const char *root, const char *src, int rw, int dflt)
 		return -1;
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
 		return -1;
-	return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | ro | MS_NOSUID |
-	    MS_NODEV, NULL);
+	return mount_flags(dst, rw);
 }
 
 static int
@@ -468,8 +492,7 @@ jail_mounts(const struct service *s, const char *root)
 		/* Read-only from the start: the organizer's tree is never
 		 * written, and every mount point must already be in it. */
 		if (mount(s->root, root, NULL, MS_BIND | MS_REC, NULL) == -1 ||
-		    mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
-		    MS_NOSUID | MS_NODEV, NULL) == -1)
+		    mount_flags(root, 0) == -1)
 			return -1;
 	} else if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV,
 	    "size=4m,nr_inodes=4096,mode=755") == -1)
@@ -766,6 +789,10 @@ init_main(struct jail_args *a)
 	    -1) == -1)
 		report(a->ctl, STEP_FDS);
 	if (spawn_child_signals() == -1)
+		report(a->ctl, STEP_SIGNALS);
+	/* If the daemon dies, so does the session (and its pid namespace):
+	 * nothing may run on with a uid the next daemon will hand out. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		report(a->ctl, STEP_SIGNALS);
 	if (setsid() == -1)
 		report(a->ctl, STEP_SETSID);

@@ -347,3 +347,39 @@ def test_own_root_directory(chald, tmp_path):
         assert sorted(str(p) for p in root.rglob("*")) == before
     finally:
         shutil.rmtree(pub, ignore_errors=True)
+
+
+@pytest.mark.timeout(20)
+def test_bind_ro_covers_mounts_below(chald, tmp_path):
+    """A host mount under a bind-ro path is read-only in the jail too."""
+    os.chmod(tmp_path, 0o755)
+    top = tmp_path / "ro"
+    sub = top / "sub"
+    sub.mkdir(parents=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=777",
+                        "tmpfs", str(sub)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        c = jail(chald, "--bind-ro", str(top))
+        s = connect(c.port)
+        assert recv_line(s) == b"ready\n"
+        assert probe(s, f"write {sub}/planted") == "err EROFS"
+        s.close()
+        assert not (sub / "planted").exists()
+    finally:
+        subprocess.run(["umount", "-l", str(sub)], capture_output=True)
+
+
+@pytest.mark.timeout(20)
+def test_sessions_die_with_the_daemon(chald):
+    """SIGKILL to the daemon takes its jailed sessions with it."""
+    c = jail(chald, "--timeout", "60s")
+    s = connect(c.port)
+    assert recv_line(s) == b"ready\n"
+    _, uid = accepted(c)
+    assert uid_procs(uid)
+    c.proc.kill()
+    c.proc.wait(timeout=5)
+    assert wait_no_procs(uid, timeout=3), uid_procs(uid)
+    assert recv_all(s, timeout=3) == b""

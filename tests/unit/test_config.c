@@ -34,6 +34,10 @@ test_units(void)
 	CHECK(parse_duration("10x", &ms) == -1);
 	CHECK(parse_duration("nan", &ms) == -1);
 	CHECK(parse_duration("1e300s", &ms) == -1);
+	CHECK(parse_duration("0x10", &ms) == -1);
+	CHECK(parse_duration("inf", &ms) == -1);
+	/* Never "none" by rounding: a tiny duration is 1 ms. */
+	CHECK(parse_duration("0.4ms", &ms) == 0 && ms == 1);
 
 	CHECK(parse_size("64M", &b) == 0 && b == 64ull << 20);
 	CHECK(parse_size("1G", &b) == 0 && b == 1ull << 30);
@@ -321,8 +325,9 @@ test_print(void)
 	struct config *c = NULL, *c2 = config_new();
 	FILE *fp;
 
-	CHECK(parse("[service a]\ncommand = ./chal 'x y'\nrate = 2/s\n"
-	    "env = K=v\n", err, sizeof(err), &c) == 0);
+	CHECK(parse("[service a]\ncommand = ./chal 'x y' 'a ;b'\nrate = 2/s\n"
+	    "env = K=v\nreject-message = full ; sorry\n", err, sizeof(err),
+	    &c) == 0);
 	if (c == NULL)
 		return;
 	/* What -n prints parses back to the same configuration. */
@@ -332,9 +337,12 @@ test_print(void)
 	fclose(fp);
 	CHECK(config_parse_file(c2, path, err, sizeof(err)) == 0);
 	CHECK(config_finish(c2, err, sizeof(err)) == 0);
-	CHECK(c2->services != NULL && c2->services->argc == 2);
+	CHECK(c2->services != NULL && c2->services->argc == 3);
 	if (c2->services != NULL) {
 		CHECK_STR(c2->services->argv[1], "x y");
+		/* ';' inside a value is not a comment */
+		CHECK_STR(c2->services->argv[2], "a ;b");
+		CHECK_STR(c2->services->reject_msg, "full ; sorry");
 		CHECK(c2->services->rate == 2);
 		CHECK(c2->services->burst == 2);
 		CHECK(c2->services->timeout_ms == 60000);
