@@ -134,6 +134,15 @@ struct srctable {
 enum evkind {
 	EV_LISTENER = 1,
 	EV_JAIL,
+	EV_STDERR,
+};
+
+struct session;
+
+/* epoll data for a session's stderr pipe ("stderr = log"). */
+struct evtag {
+	enum evkind	 kind;		/* EV_STDERR */
+	struct session	*sess;
 };
 
 struct svcstate {
@@ -237,6 +246,9 @@ struct session {
 	int		 pooled;	/* counted in svc->pool_* */
 	int		 ctlfd;		/* jail control socket, -1: closed */
 	struct session	*pnext;		/* in svc->pool */
+	int		 errfd;		/* stderr pipe, read end, -1: none */
+	size_t		 errbytes;	/* logged from it so far */
+	struct evtag	 errtag;
 	int		 pidfd;		/* -1 when not jailed */
 	unsigned long long cgid;	/* cgroup id, when jailed */
 	uid_t		 uid;
@@ -336,6 +348,7 @@ void		 addr_format(const struct sockaddr *, char *ip, size_t iplen,
 struct spawn_req {
 	const struct service	*svc;
 	int			 sock;
+	int			 errfd;		/* pipe for "stderr = log" */
 	const struct sockaddr	*peer;
 	const char		*peer_ip;
 	int			 peer_port;
@@ -366,8 +379,8 @@ int		 sandbox_check(struct sandbox *, struct config *, char *err,
 		    size_t errlen);
 int		 sandbox_start(struct sandbox *, const struct service *,
 		    struct session *, char *err, size_t errlen);
-int		 sandbox_handoff(struct session *, int sock, const char *ip,
-		    int port);
+int		 sandbox_handoff(struct session *, int sock, int errfd,
+		    const char *ip, int port);
 int		 sandbox_ctl_read(struct session *, char *err, size_t errlen);
 void		 sandbox_end(struct sandbox *, struct session *,
 		    struct cgstats *);

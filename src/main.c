@@ -373,6 +373,7 @@ jail_new(struct svcstate *st, char *err, size_t errlen)
 	sess->svc = st;
 	sess->pidfd = -1;
 	sess->ctlfd = -1;
+	sess->errfd = -1;
 	if (sandbox_start(&sandbox, st->svc, sess, err, errlen) == -1) {
 		free(sess);
 		return NULL;
@@ -535,9 +536,94 @@ session_reject(struct svcstate *st, int fd, const char *ip, int port,
 	    st->name, ip, port, reason, st->conns, s->max_conns);
 }
 
+/*
+ * "stderr = log": the challenge writes into a pipe and the daemon logs
+ * what comes out, a line per event, up to STDERR_CAP bytes a session. The
+ * challenge never holds the log itself (a terminal, or a file it could
+ * truncate).
+ */
+#define STDERR_CAP	65536
+
+static int
+stderr_pipe(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1) {
+		close(p[0]);
+		close(p[1]);
+		p[0] = p[1] = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+stderr_watch(struct session *sess, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	sess->errfd = fd;
+	if (fd < 0)
+		return;
+	sess->errtag.kind = EV_STDERR;
+	sess->errtag.sess = sess;
+	ev.data.ptr = &sess->errtag;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_warn("epoll_ctl");
+		close(fd);
+		sess->errfd = -1;
+	}
+}
+
+static void
+stderr_close(struct session *sess)
+{
+	if (sess->errfd < 0)
+		return;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, sess->errfd, NULL);
+	close(sess->errfd);
+	sess->errfd = -1;
+}
+
+/* Reads what is there; logs each line while under the cap. */
+static void
+stderr_event(struct session *sess)
+{
+	char buf[4096];
+	ssize_t n;
+
+	for (int i = 0; i < 16; i++) {
+		n = read(sess->errfd, buf, sizeof(buf) - 1);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			stderr_close(sess);
+			return;
+		}
+		buf[n] = '\0';
+		for (char *line = buf, *nl; line < buf + n; line = nl + 1) {
+			nl = memchr(line, '\n', (size_t)(buf + n - line));
+			if (nl == NULL)
+				nl = buf + n;
+			*nl = '\0';
+			if (*line == '\0' || sess->errbytes >= STDERR_CAP)
+				continue;
+			log_event("stderr service=%s pid=%d line=%s",
+			    sess->svc->name, (int)sess->pid, log_quote(line));
+			sess->errbytes += (size_t)(nl - line) + 1;
+			if (sess->errbytes >= STDERR_CAP)
+				log_event("stderr-capped service=%s pid=%d "
+				    "bytes=%d", sess->svc->name,
+				    (int)sess->pid, STDERR_CAP);
+		}
+	}
+}
+
 /* A jail from the pool, or a new one, is handed the player's socket. */
 static struct session *
-session_jail(struct svcstate *st, int fd, const char *ip, int port)
+session_jail(struct svcstate *st, int fd, int errfd, const char *ip,
+    int port)
 {
 	struct session *sess = NULL;
 	char err[CHALD_ERRLEN];
@@ -552,7 +638,7 @@ session_jail(struct svcstate *st, int fd, const char *ip, int port)
 			close(fd);
 			return NULL;
 		}
-		if (sandbox_handoff(sess, fd, ip, port) == 0)
+		if (sandbox_handoff(sess, fd, errfd, ip, port) == 0)
 			break;
 		log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
 		    "step=handoff error=%s", st->name, ip, port,
@@ -571,11 +657,11 @@ session_jail(struct svcstate *st, int fd, const char *ip, int port)
 
 /* An unjailed session: fork+exec the vfork way (spawn.c). */
 static struct session *
-session_spawn(struct svcstate *st, int fd, const struct sockaddr *sa,
-    const char *ip, int port)
+session_spawn(struct svcstate *st, int fd, int errfd,
+    const struct sockaddr *sa, const char *ip, int port)
 {
-	struct spawn_req req = { .svc = st->svc, .sock = fd, .peer = sa,
-	    .peer_ip = ip, .peer_port = port };
+	struct spawn_req req = { .svc = st->svc, .sock = fd, .errfd = errfd,
+	    .peer = sa, .peer_ip = ip, .peer_port = port };
 	struct session *sess = calloc(1, sizeof(*sess));
 	char err[CHALD_ERRLEN];
 	pid_t pid, failed;
@@ -597,6 +683,7 @@ session_spawn(struct svcstate *st, int fd, const struct sockaddr *sa,
 	sess->pid = pid;
 	sess->pidfd = -1;
 	sess->ctlfd = -1;
+	sess->errfd = -1;
 	sess->svc = st;
 	if (sesstable_add(&sessions, sess) == -1) {
 		/* No memory to track it: don't run it untracked. */
@@ -618,7 +705,7 @@ session_start(struct svcstate *st, int fd, const struct sockaddr *sa)
 	struct session *sess;
 	struct srckey key;
 	char ip[INET6_ADDRSTRLEN];
-	int port;
+	int port, errp[2] = { -1, -1 };
 	int64_t now = now_ms();
 	pid_t pid;
 
@@ -643,10 +730,20 @@ session_start(struct svcstate *st, int fd, const struct sockaddr *sa)
 		session_reject(st, fd, ip, port, "max-conns");
 		return;
 	}
-	sess = s->sandbox ? session_jail(st, fd, ip, port) :
-	    session_spawn(st, fd, sa, ip, port);
-	if (sess == NULL)
+	if (s->stderr_mode == STDERR_LOG && stderr_pipe(errp) == -1) {
+		session_reject(st, fd, ip, port, "no-fds");
 		return;
+	}
+	sess = s->sandbox ? session_jail(st, fd, errp[1], ip, port) :
+	    session_spawn(st, fd, errp[1], sa, ip, port);
+	if (errp[1] >= 0)
+		close(errp[1]);
+	if (sess == NULL) {
+		if (errp[0] >= 0)
+			close(errp[0]);
+		return;
+	}
+	stderr_watch(sess, errp[0]);
 	pid = sess->pid;
 	sess->port = port;
 	snprintf(sess->ip, sizeof(sess->ip), "%s", ip);
@@ -756,6 +853,10 @@ session_end(struct session *sess, int status, const struct rusage *ru)
 
 	cpu_ms = (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
 	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
+	if (sess->errfd >= 0) {
+		stderr_event(sess);	/* what was written before the end */
+		stderr_close(sess);
+	}
 	if (sess->jailed) {
 		jail_close_ctl(sess);
 		sandbox_end(&sandbox, sess, &cg);
@@ -1187,6 +1288,9 @@ loop_run(int foreground)
 				signals_drain();
 			else if (*(enum evkind *)evs[i].data.ptr == EV_JAIL)
 				jail_event(evs[i].data.ptr);
+			else if (*(enum evkind *)evs[i].data.ptr == EV_STDERR)
+				stderr_event(((struct evtag *)
+				    evs[i].data.ptr)->sess);
 			else
 				accept_burst(evs[i].data.ptr);
 		}

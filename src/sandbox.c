@@ -71,6 +71,8 @@ struct jail_report {
 struct jail_player {
 	char	ip[46];
 	int	port;
+	int	nfds;		/* 1: the socket, 2: and a stderr pipe */
+	int	errfd;		/* filled in by init */
 };
 
 /* Everything the session's init needs, prepared by the parent. */
@@ -653,8 +655,8 @@ static void __attribute__((noreturn))
 challenge_main(struct jail_args *a, int sock, const struct jail_player *pl)
 {
 	const struct service *s = a->svc;
-	struct spawn_req r = { .svc = s, .sock = sock, .peer_ip = pl->ip,
-	    .peer_port = pl->port };
+	struct spawn_req r = { .svc = s, .sock = sock, .errfd = pl->errfd,
+	    .peer_ip = pl->ip, .peer_port = pl->port };
 	char *envp[CHALD_MAX_ENVP], envbuf[2048];
 	sigset_t none;
 	int ctl = a->ctl;
@@ -683,27 +685,28 @@ challenge_main(struct jail_args *a, int sock, const struct jail_player *pl)
 static int
 init_receive(int ctl, struct jail_player *pl)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
 	struct iovec iov = { pl, sizeof(*pl) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *cm;
 	ssize_t n;
-	int fd;
+	int fds[2] = { -1, -1 };
 
 	do
 		n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
 	while (n == -1 && errno == EINTR);
-	if (n != (ssize_t)sizeof(*pl))
+	if (n != (ssize_t)sizeof(*pl) || pl->nfds < 1 || pl->nfds > 2)
 		return -1;
 	cm = CMSG_FIRSTHDR(&mh);
 	if (cm == NULL || cm->cmsg_level != SOL_SOCKET ||
 	    cm->cmsg_type != SCM_RIGHTS ||
-	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+	    cm->cmsg_len != CMSG_LEN(pl->nfds * sizeof(int)))
 		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	memcpy(fds, CMSG_DATA(cm), pl->nfds * sizeof(int));
+	pl->errfd = fds[1];
 	pl->ip[sizeof(pl->ip) - 1] = '\0';
-	return fd;
+	return fds[0];
 }
 
 /* pid 1 passes the daemon's SIGTERM on to everything in the session. */
@@ -785,8 +788,7 @@ init_main(struct jail_args *a)
 	 * init is a fork of the daemon and never execs: drop the daemon's fds
 	 * (listeners, other jails' sockets) or they would live on in here.
 	 */
-	if (close_except(a->ctl, s->stderr_mode == STDERR_LOG ? log_fd() :
-	    -1) == -1)
+	if (close_except(a->ctl, -1) == -1)
 		report(a->ctl, STEP_FDS);
 	if (spawn_child_signals() == -1)
 		report(a->ctl, STEP_SIGNALS);
@@ -946,26 +948,34 @@ fail:
 	return -1;
 }
 
-/* Gives the player's socket to a started jail; the caller closes sock. */
+/*
+ * Gives the player's socket (and the stderr pipe, if any) to a started
+ * jail; the caller closes its copies.
+ */
 int
-sandbox_handoff(struct session *sess, int sock, const char *ip, int port)
+sandbox_handoff(struct session *sess, int sock, int errfd, const char *ip,
+    int port)
 {
 	struct jail_player pl;
-	char cbuf[CMSG_SPACE(sizeof(int))];
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
+	int fds[2] = { sock, errfd };
 	struct iovec iov = { &pl, sizeof(pl) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	    .msg_control = cbuf };
 	struct cmsghdr *cm;
 
 	memset(&pl, 0, sizeof(pl));
 	memset(cbuf, 0, sizeof(cbuf));
 	snprintf(pl.ip, sizeof(pl.ip), "%s", ip);
 	pl.port = port;
+	pl.nfds = errfd >= 0 ? 2 : 1;
+	pl.errfd = -1;
+	mh.msg_controllen = CMSG_SPACE(pl.nfds * sizeof(int));
 	cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &sock, sizeof(sock));
+	cm->cmsg_len = CMSG_LEN(pl.nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, pl.nfds * sizeof(int));
 	if (sendmsg(sess->ctlfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) !=
 	    (ssize_t)sizeof(pl))
 		return -1;

@@ -91,7 +91,8 @@ spawn_child_fds(const struct spawn_req *r, int keepfd)
 	if (r->svc->stderr_mode == STDERR_SOCKET)
 		errfd = r->sock;
 	else if (r->svc->stderr_mode == STDERR_LOG)
-		errfd = log_fd();
+		errfd = r->errfd;	/* a pipe the daemon reads, never the
+					   log itself */
 	if (errfd == -1) {
 		null = open("/dev/null", O_WRONLY | O_NOCTTY);
 		if (null == -1)

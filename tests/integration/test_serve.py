@@ -255,3 +255,16 @@ def test_text_log_format(chald):
     m = c.wait_log(r"(?m)^\S+ listening service=echo addr=127\.0\.0\.1 "
                    r"port=(\d+)$")
     assert int(m.group(1)) == c.port
+
+
+def test_stderr_log_is_a_pipe_not_the_log(chald, pubdir, jail):
+    """With stderr = log the challenge gets a pipe the daemon reads, never
+    the daemon's log (which it could truncate, or a terminal)."""
+    script = pubdir / "fd2.sh"
+    script.write_text("#!/bin/sh\nreadlink /proc/self/fd/2\n")
+    script.chmod(0o755)
+    c = chald("-b", "127.0.0.1", "-p", "0", *jail, "--stderr", "log", "--",
+              script)
+    with c.connect() as s:
+        got = recv_all(s).decode().strip()
+    assert got.startswith("pipe:"), got
