@@ -863,6 +863,18 @@ config_set_global(struct config *c, const char *key, const char *value,
  */
 static int ctx_section(struct parse_ctx *, const char *);
 
+/* A last line without its newline is not an overlong one. */
+static int
+at_eof(FILE *fp)
+{
+	int ch = fgetc(fp);
+
+	if (ch == EOF)
+		return 1;
+	ungetc(ch, fp);
+	return 0;
+}
+
 static char *
 ctx_reader(char *str, int num, void *stream)
 {
@@ -875,7 +887,7 @@ ctx_reader(char *str, int num, void *stream)
 	ctx->lineno++;
 	len = strlen(str);
 	if (len == (size_t)num - 1 && str[len - 1] != '\n' &&
-	    !feof(ctx->fp)) {
+	    !at_eof(ctx->fp)) {
 		int ch;
 
 		if (!ctx->failed) {

@@ -1157,16 +1157,21 @@ reload(int foreground)
 		    conf->pidfile ? conf->pidfile : "none");
 	free(nc->pidfile);
 	nc->pidfile = conf->pidfile ? strdup(conf->pidfile) : NULL;
-	if (sandbox_check(&sandbox, nc, err, sizeof(err)) == -1) {
-		log_event("reload-failed error=%s", log_quote(err));
-		config_free(nc);
-		return;
-	}
 	slots = calloc(nc->nservices, sizeof(*slots));
 	if (slots == NULL ||
 	    reload_listeners(nc, slots, err, sizeof(err)) == -1) {
 		log_event("reload-failed error=%s",
 		    log_quote(slots ? err : "out of memory"));
+		free(slots);
+		config_free(nc);
+		return;
+	}
+	/* Last, as it registers the uid ranges: nothing may fail after it. */
+	if (sandbox_check(&sandbox, nc, err, sizeof(err)) == -1) {
+		log_event("reload-failed error=%s", log_quote(err));
+		for (int i = 0; i < nc->nservices; i++)
+			if (slots[i].from == NULL)
+				close(slots[i].fd);
 		free(slots);
 		config_free(nc);
 		return;
