@@ -32,6 +32,9 @@
 #define SWEEP_MS	10000	/* idle per-source entries dropped this often */
 #define KILL_WAIT_MS	3000	/* after SIGKILL at shutdown, before giving up */
 #define CGROUP_RETRY_MS	50	/* while a jail's cgroup is not empty yet */
+#define POOL_QUIET_MS	15	/* refill the pools only this long after the
+				   last accept: a jail being built would slow
+				   the player just accepted */
 #define MAX_OVERRIDES	128
 
 struct override {
@@ -55,6 +58,7 @@ static volatile sig_atomic_t got_chld, got_hup, got_term;
 
 static int		 shutting_down;
 static int		 pool_deficit;	/* jails the pools still lack */
+static int64_t		 last_accept_ms;
 static int		 killed_all;
 static int64_t		 grace_end_ms, hard_end_ms, next_sweep_ms;
 
@@ -449,6 +453,8 @@ pools_refill(int64_t now)
 
 	if (shutting_down)
 		return 0;
+	if (now < last_accept_ms + POOL_QUIET_MS)
+		return 1;	/* come back when it is quiet */
 	for (struct svcstate *st = states; st != NULL; st = st->next) {
 		struct service *s = st->svc;
 		int started = 0;
@@ -797,6 +803,7 @@ accept_burst(struct svcstate *st)
 			}
 		}
 		session_start(st, fd, (struct sockaddr *)&ss);
+		last_accept_ms = now_ms();
 	}
 }
 
@@ -1254,7 +1261,8 @@ loop_timeout(int64_t now)
 	if (sandbox.pending != NULL && now + CGROUP_RETRY_MS < t)
 		t = now + CGROUP_RETRY_MS;
 	if (pool_deficit > 0)
-		t = now;
+		t = now < last_accept_ms + POOL_QUIET_MS ?
+		    last_accept_ms + POOL_QUIET_MS : now;
 	for (struct svcstate *st = states; st != NULL; st = st->next)
 		if (st->pool_pause_until_ms > now &&
 		    st->pool_pause_until_ms < t)

@@ -614,14 +614,31 @@ jail_rlimits(const struct service *s)
 	return 0;
 }
 
+/*
+ * Done by init while the jail waits for its player, so that the hand-over
+ * path stays short; the challenge inherits all three: the rlimits, an empty
+ * capability bounding set, and the seccomp filter (init no longer needs
+ * anything the filter denies).
+ */
+static int
+jail_lock(const struct service *s)
+{
+	if (jail_rlimits(s) == -1)
+		return STEP_RLIMITS;
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EINVAL)
+			return STEP_PRIVILEGES;
+	if (s->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+	    &s->filter) == -1)
+		return STEP_SECCOMP;
+	return 0;
+}
+
 /* No way back: own uid and gid, no groups, no capabilities at all. */
 static int
 jail_privileges(uid_t uid)
 {
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
-		    errno != EINVAL)
-			return -1;
 	if (setgroups(0, NULL) == -1 ||
 	    setresgid(uid, uid, uid) == -1 ||
 	    setresuid(uid, uid, uid) == -1)
@@ -664,17 +681,12 @@ challenge_main(struct jail_args *a, int sock, const struct jail_player *pl)
 	if (spawn_child_fds(&r, ctl) == -1)
 		report(ctl, STEP_FDS);
 	ctl = 3;
-	if (jail_rlimits(s) == -1)
-		report(ctl, STEP_RLIMITS);
 	if (spawn_child_env(&r, envp, envbuf, sizeof(envbuf)) == -1)
 		report(ctl, STEP_ENV);
 	if (chdir(s->workdir) == -1)
 		report(ctl, STEP_CHDIR);
 	if (jail_privileges(a->uid) == -1)
 		report(ctl, STEP_PRIVILEGES);
-	if (s->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
-	    &s->filter) == -1)
-		report(ctl, STEP_SECCOMP);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(s->argv[0], s->argv, envp);
@@ -782,7 +794,7 @@ init_main(struct jail_args *a)
 	const struct service *s = a->svc;
 	struct jail_player pl;
 	pid_t child;
-	int sock;
+	int sock, step;
 
 	/*
 	 * init is a fork of the daemon and never execs: drop the daemon's fds
@@ -816,6 +828,8 @@ init_main(struct jail_args *a)
 		report(a->ctl, STEP_NETWORK);
 	if (sethostname("chald", 5) == -1)
 		report(a->ctl, STEP_HOSTNAME);
+	if ((step = jail_lock(s)) != 0)
+		report(a->ctl, step);
 	if (send_report(a->ctl, STEP_READY, 0) == -1)
 		_exit(0);
 	sock = init_receive(a->ctl, &pl);
