@@ -89,7 +89,7 @@ install: chald
 	install -D -m 644 man/chald.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/chald.conf.5
 
 clean:
-	rm -rf build build-san chald
+	rm -rf build build-san chald bench/build
 	$(MAKE) -s -C examples/guess clean
 
 -include bench/Makefile.inc
