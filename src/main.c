@@ -1040,9 +1040,12 @@ reload_donor(const struct service *s, const struct slot *slots, int n)
 	for (struct svcstate *st = states; st != NULL; st = st->next) {
 		int taken = 0;
 
-		if (s->port == 0 || st->removed || st->fd == -1 ||
+		if (st->removed || st->fd == -1 ||
 		    st->svc->port != s->port ||
 		    strcmp(st->svc->addr, s->addr) != 0)
+			continue;
+		/* "port = 0" picks a port: the same service keeps its own. */
+		if (s->port == 0 && strcmp(st->name, s->name) != 0)
 			continue;
 		for (int j = 0; j < n; j++)
 			taken |= slots[j].from == st;
