@@ -299,6 +299,14 @@ state_free(struct svcstate *st)
 	free(st);
 }
 
+/* A service dropped by a reload goes once no session or jail needs it. */
+static void
+state_free_unused(struct svcstate *st)
+{
+	if (st->removed && st->conns == 0 && st->unserved == 0)
+		state_free(st);
+}
+
 static void
 state_close(struct svcstate *st)
 {
@@ -890,8 +898,7 @@ session_end(struct session *sess, int status, const struct rusage *ru)
 	if (sess->tracked)
 		srctable_release(&st->sources, &sess->src, st->rate,
 		    st->burst, now);
-	if (st->removed && st->conns == 0 && st->unserved == 0)
-		state_free(st);
+	state_free_unused(st);
 	free(sess);
 }
 
@@ -909,8 +916,7 @@ jail_end(struct session *sess, int status)
 	sandbox_end(&sandbox, sess, &cg);
 	sesstable_remove(&sessions, sess);
 	st->unserved--;
-	if (st->removed && st->conns == 0 && st->unserved == 0)
-		state_free(st);
+	state_free_unused(st);
 	free(sess);
 }
 
@@ -1133,8 +1139,7 @@ reload_commit(struct config *nc, const struct slot *slots, int nsvc)
 		next = st->next;
 		if (st->removed) {
 			st->svc = NULL;
-			if (st->conns == 0 && st->unserved == 0)
-				state_free(st);
+			state_free_unused(st);
 		}
 	}
 }
