@@ -30,11 +30,12 @@ BUILD	:= build
 endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
-	   sandbox.c cgroup.c seccomp.c
+	   child.c sandbox.c jailspec.c cgroup.c seccomp.c initbin.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
-	   $(BUILD)/listen.o $(BUILD)/seccomp.o
-UNIT	:= test_config test_sessions test_log
+	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
+	   $(BUILD)/jailspec.o
+UNIT	:= test_config test_sessions test_log test_jailspec
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
 
 .PHONY: all run check unit integration clean deps deps-test install examples
@@ -59,6 +60,17 @@ $(BUILD)/%.o: src/%.c src/chald.h $(BUILD)/.deps
 
 $(BUILD)/chald: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+# The jail's init: a small static program that chald embeds (initbin.c)
+# and execs for every jail. Never built with sanitizers: it runs as pid 1
+# of a jail, after pivot_root, where their runtimes find nothing they need.
+INIT_SRCS := src/jail.c src/child.c src/jailspec.c
+$(BUILD)/chald-init: $(INIT_SRCS) src/chald.h $(BUILD)/.deps
+	$(CC) -O2 -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
+	    -static -o $@ $(INIT_SRCS)
+
+$(BUILD)/initbin.o: src/initbin.c $(BUILD)/chald-init
+	$(CC) $(CFLAGS) -DCHALD_INIT='"$(BUILD)/chald-init"' -c -o $@ $<
 
 examples: $(BUILD)/.deps
 	$(MAKE) -s -C examples/guess

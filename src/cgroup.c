@@ -462,6 +462,8 @@ cgroup_create(const struct cgroups *cg, unsigned long long id,
 		*dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (*dirfd == -1)
 			goto fail;
+		/* For a clone without CLONE_INTO_CGROUP: init joins it. */
+		snprintf(procs[0], PATH_MAX, "%s/cgroup.procs", dir);
 		return 0;
 	}
 	for (int i = 0; i < CG_NCTRL; i++) {

@@ -217,6 +217,8 @@ struct sandbox {
 	unsigned long	 uid_shift;	/* default ranges moved this far */
 	int		 ready;		/* cgroup_init() done */
 	char		 rootdir[PATH_MAX];	/* mount point for jails */
+	int		 initfd;	/* memfd of chald-init, once ready */
+	char		*stack;		/* for the clone before it execs */
 };
 
 /* Where a jailed session is in its life. */
@@ -341,8 +343,6 @@ void		 daemon_ready(int fd, const char *errmsg);
 /* listen.c */
 int		 listen_open(const struct service *, int *port, char *err,
 		    size_t errlen);
-void		 addr_format(const struct sockaddr *, char *ip, size_t iplen,
-		    int *port);
 
 /* spawn.c */
 struct spawn_req {
@@ -357,11 +357,43 @@ int		 spawn_init(void);
 pid_t		 spawn_session(const struct spawn_req *, pid_t *failed,
 		    char *err, size_t errlen);
 
-/* spawn.c, shared with sandbox.c */
-int		 spawn_child_signals(void);
-int		 spawn_child_fds(const struct spawn_req *, int keepfd);
-int		 spawn_child_env(const struct spawn_req *, char **envp,
+/* child.c: shared by spawn.c and the jail's init (jail.c) */
+int		 child_signals(void);
+int		 child_fds(const struct spawn_req *, int keepfd);
+int		 child_env(const struct spawn_req *, char **envp,
 		    char *buf, size_t len);
+void		 addr_format(const struct sockaddr *, char *ip, size_t iplen,
+		    int *port);
+
+/* jailspec.c: what the jail's init is sent (no I/O) */
+struct jailspec {
+	struct service	 svc;		/* the fields a jail uses */
+	uid_t		 uid;
+	const char	*rootdir;	/* where the new root is built */
+	const char	*procs[CG_NCTRL];	/* cgroup files to join, or "" */
+	void		*mem;
+};
+size_t		 jailspec_pack(const struct service *, uid_t,
+		    const char *rootdir, char procs[CG_NCTRL][PATH_MAX],
+		    char *buf, size_t len);
+int		 jailspec_unpack(const char *buf, size_t len, struct jailspec *,
+		    char *err, size_t errlen);
+void		 jailspec_free(struct jailspec *);
+
+/* The jail's control socket, between the daemon and the jail's init. */
+#define JAIL_CTL_FD	3	/* in the init */
+struct jail_report {
+	int	step;		/* STEP_READY, or the step that failed */
+	int	err;
+};
+/* The player, as the daemon hands it over with the socket. */
+struct jail_player {
+	char	ip[46];
+	int	port;
+	int	nfds;		/* 1: the socket, 2: and a stderr pipe */
+	int	errfd;		/* filled in by init */
+};
+
 const char	*spawn_step_name(int);
 enum spawn_step {
 	STEP_EXECD = -2,	/* not a failure: the challenge was exec'd */
@@ -369,7 +401,7 @@ enum spawn_step {
 	STEP_NONE, STEP_SIGNALS, STEP_SETSID, STEP_FDS, STEP_ENV, STEP_CHDIR,
 	STEP_EXEC, STEP_CGROUP, STEP_MOUNTS, STEP_PIVOT, STEP_NETWORK,
 	STEP_HOSTNAME, STEP_FORK, STEP_RLIMITS, STEP_PRIVILEGES, STEP_SECCOMP,
-	STEP_CLONE,
+	STEP_CLONE, STEP_SPEC,
 };
 
 /* sandbox.c */

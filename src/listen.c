@@ -101,35 +101,3 @@ listen_open(const struct service *s, int *port, char *err, size_t errlen)
 	}
 	return fd;
 }
-
-/* IPv4-mapped IPv6 addresses are shown as plain IPv4. */
-void
-addr_format(const struct sockaddr *sa, char *ip, size_t iplen, int *port)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		if (ip != NULL)
-			inet_ntop(AF_INET, &sin->sin_addr, ip, iplen);
-		if (port != NULL)
-			*port = ntohs(sin->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		if (ip != NULL) {
-			if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-				inet_ntop(AF_INET,
-				    &sin6->sin6_addr.s6_addr[12], ip, iplen);
-			else
-				inet_ntop(AF_INET6, &sin6->sin6_addr, ip,
-				    iplen);
-		}
-		if (port != NULL)
-			*port = ntohs(sin6->sin6_port);
-	} else {
-		if (ip != NULL)
-			snprintf(ip, iplen, "unknown");
-		if (port != NULL)
-			*port = 0;
-	}
-}

@@ -1,30 +1,22 @@
 /*
- * sandbox.c: a jailed session. The daemon clone3()s the session's first
- * process into new pid, mount, ipc, uts, cgroup (and network) namespaces
- * and, on cgroup v2, straight into the session's cgroup. That process is
- * pid 1 of the session: it builds the jail (a read-only tmpfs root with bind
- * mounts, /dev, /proc with hidepid, a size-capped /tmp), forks the
- * challenge, and reaps until the challenge exits. When it dies the kernel
- * kills everything left in the pid namespace, whatever it did to escape
- * (double fork, setsid, ignoring signals). The challenge itself drops to a
- * uid of its own, loses every capability, gets rlimits as backstops and a
- * seccomp filter, and is exec'd.
+ * sandbox.c: the daemon's side of a jailed session. For each jail it makes
+ * the session's cgroup and picks its uid, then clone3()s the session's
+ * first process into new pid, mount, ipc, uts, cgroup (and network)
+ * namespaces and, on cgroup v2, straight into the cgroup. The clone shares
+ * the daemon's memory (CLONE_VM|CLONE_VFORK) only until it execs
+ * chald-init (jail.c) from a sealed memfd, so no page of the daemon is
+ * copied and the daemon is paused only for the exec. The daemon then sends
+ * init what to build (jailspec.c) on the jail's control socket.
  *
  * The jail is built before there is a player for it: the daemon keeps a
- * few ready per service (the pool) and hands the accepted socket over a
- * control socket (SCM_RIGHTS), so a player waits only for fork and exec.
+ * few ready per service (the pool) and hands the accepted socket over the
+ * control socket (SCM_RIGHTS), so a player waits only for vfork and exec.
  * Without a ready jail, one is started and handed the socket at once; the
  * daemon never waits for a jail to be built either way.
- *
- * Messages on the control socket: "ready" from init once the jail is
- * built; {step, errno} from init or the challenge when a step fails (a jail
- * is never run with a layer missing); EOF once the challenge was exec'd.
  */
 #include <sys/file.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -32,12 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
-#include <linux/mount.h>
 #include <linux/sched.h>
-#include <linux/seccomp.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,44 +34,20 @@
 
 #include "chald.h"
 
+/* The jail's init (jail.c), built as a static program: initbin.c. */
+extern const char chald_init_start[], chald_init_end[];
+
+#ifndef MFD_EXEC
+#define MFD_EXEC	0x0010U		/* Linux 6.3 */
+#endif
+
 #define ROOTDIR		"/run/chald/root"
+#define INIT_STACK	(64 * 1024)
 #define PENDING_TRIES	100	/* x loop ticks before a cgroup is given up */
 
-/* What a dynamically linked challenge needs, bound read-only if present. */
-static const char *default_binds[] = {
-	"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr",
-	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-	"/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
-	"/etc/hosts", "/etc/alternatives", "/etc/ssl", NULL
-};
-
-static const char *dev_nodes[] = {
-	"null", "zero", "full", "random", "urandom", NULL
-};
-
-struct jail_report {
-	int	step;		/* STEP_READY, or the step that failed */
-	int	err;
-};
-
-/* The player, as the daemon hands it over with the socket. */
-struct jail_player {
-	char	ip[46];
-	int	port;
-	int	nfds;		/* 1: the socket, 2: and a stderr pipe */
-	int	errfd;		/* filled in by init */
-};
-
-/* Everything the session's init needs, prepared by the parent. */
-struct jail_args {
-	const struct service	*svc;
-	const struct sandbox	*sb;
-	uid_t			 uid;
-	int			 ctl;
-	char			 procs[CG_NCTRL][PATH_MAX];
-};
-
 /* The parent side. */
+
+static int	init_load(struct sandbox *, char *, size_t);
 
 int
 session_kill(struct session *s, int sig)
@@ -147,6 +110,8 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			    strerror(errno));
 			return -1;
 		}
+		if (init_load(sb, err, errlen) == -1)
+			return -1;
 		sb->ready = 1;
 		log_event("sandbox cgroup=%s", log_quote(cgroup_describe(
 		    &sb->cg, desc, sizeof(desc))));
@@ -290,587 +255,182 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* The child side: the session's init. */
-
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-
-	/* Most parents exist already: try the whole path first. */
-	if (mkdir(path, mode) == 0 || errno == EEXIST)
-		return 0;
-	if (errno != ENOENT)
-		return -1;
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-static int
-touch(const char *path)
-{
-	char dir[PATH_MAX], *slash;
-	int fd;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir_p(dir, 0755) == -1)
-			return -1;
-	}
-	/* Read-only: an existing mount point on a read-only root will do. */
-	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd == -1)
-		return -1;
-	close(fd);
-	return 0;
-}
+/* The parent side again: spawn, end, cleanup. */
 
 /*
- * Read-only (unless rw), nosuid and nodev on a bind and on every mount
- * below it: a plain remount would change the top mount only, and a host
- * mount under a bound path would stay writable in the jail.
+ * clone3() that runs fn(arg) on a stack of its own in the child, as glibc's
+ * clone() does for clone(); glibc has no clone3() wrapper, and a raw
+ * clone3 with CLONE_VM cannot return through the caller's stack. The
+ * kernel keeps rdx (fn) and r8 (arg) across the syscall in the child.
  */
-static int
-mount_flags(const char *dst, int rw)
-{
-	struct mount_attr attr;
+#if defined(__x86_64__)
+long	chald_clone3(struct clone_args *, size_t, int (*)(void *), void *);
+__asm__(
+"	.text\n"
+"	.globl	chald_clone3\n"
+"	.hidden	chald_clone3\n"
+"	.type	chald_clone3, @function\n"
+"chald_clone3:\n"
+"	movq	%rcx, %r8\n"
+"	movl	$435, %eax\n"		/* SYS_clone3 */
+"	syscall\n"
+"	testq	%rax, %rax\n"
+"	jz	1f\n"
+"	ret\n"
+"1:	xorl	%ebp, %ebp\n"
+"	movq	%r8, %rdi\n"
+"	callq	*%rdx\n"
+"	movl	%eax, %edi\n"
+"	movl	$60, %eax\n"		/* SYS_exit */
+"	syscall\n"
+"	hlt\n"
+"	.size	chald_clone3, .-chald_clone3\n");
+#define HAVE_CLONE3_FN	1
+#endif
 
-	memset(&attr, 0, sizeof(attr));
-	attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-	    (rw ? 0 : MOUNT_ATTR_RDONLY);
-	if (syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &attr,
-	    sizeof(attr)) == 0)
-		return 0;
-	if (errno != ENOSYS)
-		return -1;
-	/* Before Linux 5.12: the top mount only. */
-	return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID |
-	    MS_NODEV | (rw ? 0 : MS_RDONLY), NULL);
-}
+/* Shared between the daemon and the clone, until the clone execs. */
+struct init_ctx {
+	int		 ctl;
+	int		 initfd;
+	const char	*arg;		/* NULL, or "-check" */
+	int		 err;
+};
 
 /*
- * Copies a small regular file into the jail's tmpfs root. For the default
- * /etc files this is cheaper than a bind mount, which costs a mount and a
- * remount now and an unmount when the jail is torn down.
+ * Runs on its own stack in the daemon's memory (CLONE_VM|CLONE_VFORK) and
+ * only until the exec: the daemon is paused that long, and no page of its
+ * is copied. ASan's no-return hook would not know the stack.
  */
-static int
-copy_small(const char *src, const char *dst, const struct stat *st)
+static int __attribute__((no_sanitize("address")))
+init_exec(void *arg)
 {
-	char buf[65536];
-	ssize_t n;
-	int in, out, ret = -1;
+	struct init_ctx *c = arg;
+	static char name[] = "chald-init", check[] = "-check";
+	char *argv[] = { name, c->arg != NULL ? check : NULL, NULL };
+	char *envp[] = { NULL };
 
-	if (touch(dst) == -1)
-		return -1;
-	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in == -1)
-		return -1;
-	out = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-	if (out == -1)
-		goto done;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			goto done;
-	if (n == 0 && fchmod(out, st->st_mode & 0755) == 0)
-		ret = 0;
-done:
-	close(in);
-	if (out != -1)
-		close(out);
-	return ret;
-}
-
-/*
- * Binds src at the same path under root. A top-level symlink (/bin ->
- * usr/bin on merged-/usr systems) is recreated as a symlink instead. One of
- * chald's defaults (dflt) may be missing, and a small file is copied.
- */
-static int
-bind_path(const char *root, const char *src, int rw, int dflt)
-{
-	char dst[PATH_MAX], link[PATH_MAX];
-	struct stat st;
-
-	if ((dflt ? lstat(src, &st) : stat(src, &st)) == -1)
-		return dflt && errno == ENOENT ? 0 : -1;
-	snprintf(dst, sizeof(dst), "%s%s", root, src);
-	if (S_ISLNK(st.st_mode) && dflt) {
-		ssize_t n = readlink(src, link, sizeof(link) - 1);
-		char parent[PATH_MAX], *slash;
-
-		if (n < 0)
-			return -1;
-		link[n] = '\0';
-		snprintf(parent, sizeof(parent), "%s", dst);
-		slash = strrchr(parent, '/');
-		if (slash != NULL && slash != parent) {
-			*slash = '\0';
-			if (mkdir_p(parent, 0755) == -1)
-				return -1;
-		}
-		if (symlink(link, dst) == -1 && errno != EEXIST)
-			return -1;
-		return 0;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		if (mkdir_p(dst, 0755) == -1)
-			return -1;
-	} else if (dflt && !rw && S_ISREG(st.st_mode) &&
-	    st.st_size <= 256 * 1024) {
-		return copy_small(src, dst, &st);
-	} else if (touch(dst) == -1)
-		return -1;
-	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
-		return -1;
-	return mount_flags(dst, rw);
-}
-
-static int
-jail_dev(const char *root)
-{
-	char path[PATH_MAX], src[64];
-
-	snprintf(path, sizeof(path), "%s/dev", root);
-	if (mkdir_p(path, 0755) == -1 ||
-	    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
-	    "size=64k,nr_inodes=64,mode=755") == -1)
-		return -1;
-	for (const char **d = dev_nodes; *d != NULL; d++) {
-		snprintf(path, sizeof(path), "%s/dev/%s", root, *d);
-		snprintf(src, sizeof(src), "/dev/%s", *d);
-		if (touch(path) == -1 ||
-		    mount(src, path, NULL, MS_BIND, NULL) == -1)
-			return -1;
-	}
-	snprintf(path, sizeof(path), "%s/dev/fd", root);
-	if (symlink("/proc/self/fd", path) == -1)
-		return -1;
-	for (int i = 0; i < 3; i++) {
-		const char *names[] = { "stdin", "stdout", "stderr" };
-
-		snprintf(path, sizeof(path), "%s/dev/%s", root, names[i]);
-		snprintf(src, sizeof(src), "/proc/self/fd/%d", i);
-		if (symlink(src, path) == -1)
-			return -1;
-	}
-	snprintf(path, sizeof(path), "%s/dev", root);
-	return mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID |
-	    MS_NOEXEC, "size=64k,nr_inodes=64,mode=755");
-}
-
-/* True when path is dir or below it. */
-static int
-under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (strcmp(dir, "/") == 0)
-		return 1;
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' ||
-	    path[n] == '/');
-}
-
-static int
-jail_mounts(const struct service *s, const char *root)
-{
-	char path[PATH_MAX], opts[128];
-
-	/* Nothing below may propagate back to the host. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
-		return -1;
-	if (s->root != NULL) {
-		/* Read-only from the start: the organizer's tree is never
-		 * written, and every mount point must already be in it. */
-		if (mount(s->root, root, NULL, MS_BIND | MS_REC, NULL) == -1 ||
-		    mount_flags(root, 0) == -1)
-			return -1;
-	} else if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV,
-	    "size=4m,nr_inodes=4096,mode=755") == -1)
-		return -1;
-	snprintf(path, sizeof(path), "%s/tmp", root);
-	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=1777",
-	    (unsigned long long)s->tmp_size,
-	    (unsigned long long)(s->tmp_size / 4096 + 64));
-	if ((s->root == NULL && mkdir_p(path, 0755) == -1) ||
-	    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) == -1)
-		return -1;
-	if (jail_dev(root) == -1)
-		return -1;
-	snprintf(path, sizeof(path), "%s/proc", root);
-	if ((s->root == NULL && mkdir_p(path, 0755) == -1) ||
-	    mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	    "hidepid=invisible") == -1)
-		return -1;
-	if (s->root == NULL) {
-		char dir[PATH_MAX], *slash;
-
-		for (const char **b = default_binds; *b != NULL; b++)
-			if (bind_path(root, *b, 0, 1) == -1)
-				return -1;
-		snprintf(dir, sizeof(dir), "%s", s->argv[0]);
-		slash = strrchr(dir, '/');
-		if (slash != NULL && slash != dir)
-			*slash = '\0';
-		if (bind_path(root, dir, 0, 0) == -1)
-			return -1;
-		/* The default workdir is the program's: bound already. */
-		if (!under(s->workdir, dir) &&
-		    bind_path(root, s->workdir, 0, 0) == -1)
-			return -1;
-	}
-	for (int i = 0; i < s->nbind_ro; i++)
-		if (bind_path(root, s->bind_ro[i], 0, 0) == -1)
-			return -1;
-	for (int i = 0; i < s->nbind_rw; i++)
-		if (bind_path(root, s->bind_rw[i], 1, 0) == -1)
-			return -1;
-	if (s->root == NULL)
-		return mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY |
-		    MS_NOSUID | MS_NODEV, "size=4m,nr_inodes=4096,mode=755");
-	return mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
-	    MS_NOSUID | MS_NODEV, NULL);
-}
-
-static int
-jail_pivot(const char *root)
-{
-	if (chdir(root) == -1 ||
-	    syscall(SYS_pivot_root, ".", ".") == -1 ||
-	    umount2(".", MNT_DETACH) == -1 ||
-	    chdir("/") == -1)
-		return -1;
-	return 0;
-}
-
-/* The namespace's own loopback, so a challenge may talk to itself. */
-static int
-jail_network(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd == -1)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == -1) {
-		close(fd);
-		return -1;
-	}
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr) == -1) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-static int
-set_limit(int res, rlim_t v)
-{
-	struct rlimit rl = { v, v };
-
-	return setrlimit(res, &rl);
-}
-
-static int
-jail_rlimits(const struct service *s)
-{
-	if (set_limit(RLIMIT_CORE, 0) == -1 ||
-	    set_limit(RLIMIT_MEMLOCK, 64 * 1024) == -1 ||
-	    set_limit(RLIMIT_MSGQUEUE, 64 * 1024) == -1)
-		return -1;
-	if (s->cpu_time_ms > 0) {
-		rlim_t secs = (rlim_t)((s->cpu_time_ms + 999) / 1000);
-		struct rlimit rl = { secs, secs + 1 };
-
-		/* SIGXCPU at the soft limit, SIGKILL a second later. */
-		if (setrlimit(RLIMIT_CPU, &rl) == -1)
-			return -1;
-	}
-	if (s->file_size > 0 && set_limit(RLIMIT_FSIZE, s->file_size) == -1)
-		return -1;
-	if (s->open_files > 0 &&
-	    set_limit(RLIMIT_NOFILE, (rlim_t)s->open_files) == -1)
-		return -1;
-	if (s->pids > 0 && set_limit(RLIMIT_NPROC, (rlim_t)s->pids) == -1)
-		return -1;
-	if (s->address_space > 0 &&
-	    set_limit(RLIMIT_AS, s->address_space) == -1)
-		return -1;
-	return 0;
-}
-
-/*
- * Done by init while the jail waits for its player, so that the hand-over
- * path stays short; the challenge inherits all three: the rlimits, an empty
- * capability bounding set, and the seccomp filter (init no longer needs
- * anything the filter denies).
- */
-static int
-jail_lock(const struct service *s)
-{
-	if (jail_rlimits(s) == -1)
-		return STEP_RLIMITS;
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
-		    errno != EINVAL)
-			return STEP_PRIVILEGES;
-	if (s->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
-	    &s->filter) == -1)
-		return STEP_SECCOMP;
-	return 0;
-}
-
-/* No way back: own uid and gid, no groups, no capabilities at all. */
-static int
-jail_privileges(uid_t uid)
-{
-	if (setgroups(0, NULL) == -1 ||
-	    setresgid(uid, uid, uid) == -1 ||
-	    setresuid(uid, uid, uid) == -1)
-		return -1;
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
-	    errno != EINVAL)
-		return -1;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-send_report(int fd, int step, int err)
-{
-	struct jail_report r = { step, err };
-
-	return send(fd, &r, sizeof(r), MSG_NOSIGNAL) == (ssize_t)sizeof(r) ?
-	    0 : -1;
-}
-
-static void __attribute__((noreturn))
-report(int fd, int step)
-{
-	/* If the parent is gone there is nobody to tell. */
-	send_report(fd, step, errno);
+	/* Set before the exec, so no moment exists in which the daemon could
+	 * die and leave the session running (exec keeps it for root). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		goto fail;
+	if (c->ctl >= 0 && (c->ctl == JAIL_CTL_FD ?
+	    fcntl(JAIL_CTL_FD, F_SETFD, 0) : dup2(c->ctl, JAIL_CTL_FD)) == -1)
+		goto fail;
+	syscall(SYS_execveat, c->initfd, "", argv, envp, AT_EMPTY_PATH);
+fail:
+	c->err = errno;
 	_exit(127);
 }
 
-static void __attribute__((noreturn))
-challenge_main(struct jail_args *a, int sock, const struct jail_player *pl)
-{
-	const struct service *s = a->svc;
-	struct spawn_req r = { .svc = s, .sock = sock, .errfd = pl->errfd,
-	    .peer_ip = pl->ip, .peer_port = pl->port };
-	char *envp[CHALD_MAX_ENVP], envbuf[2048];
-	sigset_t none;
-	int ctl = a->ctl;
-
-	if (spawn_child_fds(&r, ctl) == -1)
-		report(ctl, STEP_FDS);
-	ctl = 3;
-	if (spawn_child_env(&r, envp, envbuf, sizeof(envbuf)) == -1)
-		report(ctl, STEP_ENV);
-	if (chdir(s->workdir) == -1)
-		report(ctl, STEP_CHDIR);
-	if (jail_privileges(a->uid) == -1)
-		report(ctl, STEP_PRIVILEGES);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(s->argv[0], s->argv, envp);
-	report(ctl, STEP_EXEC);
-}
-
-/* Waits for the daemon to hand over a player; EOF: the jail is not needed. */
-static int
-init_receive(int ctl, struct jail_player *pl)
-{
-	char cbuf[CMSG_SPACE(2 * sizeof(int))];
-	struct iovec iov = { pl, sizeof(*pl) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-	ssize_t n;
-	int fds[2] = { -1, -1 };
-
-	do
-		n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
-	while (n == -1 && errno == EINTR);
-	if (n != (ssize_t)sizeof(*pl) || pl->nfds < 1 || pl->nfds > 2)
-		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (cm == NULL || cm->cmsg_level != SOL_SOCKET ||
-	    cm->cmsg_type != SCM_RIGHTS ||
-	    cm->cmsg_len != CMSG_LEN(pl->nfds * sizeof(int)))
-		return -1;
-	memcpy(fds, CMSG_DATA(cm), pl->nfds * sizeof(int));
-	pl->errfd = fds[1];
-	pl->ip[sizeof(pl->ip) - 1] = '\0';
-	return fds[0];
-}
-
-/* pid 1 passes the daemon's SIGTERM on to everything in the session. */
-static void
-init_on_signal(int sig)
-{
-	int saved = errno;
-
-	kill(-1, sig);
-	errno = saved;
-}
-
-static void __attribute__((noreturn))
-init_wait(pid_t child)
-{
-	struct sigaction sa;
-	sigset_t none;
-	int status;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = init_on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (;;) {
-		pid_t pid = waitpid(-1, &status, 0);
-
-		if (pid == -1 && errno == EINTR)
-			continue;
-		if (pid == -1)
-			_exit(127);
-		if (pid != child)
-			continue;	/* an orphan: reaped, nothing more */
-		/* pid 1 cannot die of its own signal: 128+N, as shells do. */
-		if (WIFSIGNALED(status))
-			_exit(128 + WTERMSIG(status));
-		_exit(WEXITSTATUS(status));
-	}
-}
-
-static int
-close_gap(unsigned lo, unsigned hi)
-{
-	if (lo > hi)
-		return 0;
-	return (int)syscall(SYS_close_range, lo, hi, 0U);
-}
-
-/* Closes every fd from 3 up but keep1 and keep2 (-1: none). */
-static int
-close_except(int keep1, int keep2)
-{
-	unsigned a = keep1 < 0 ? ~0U : (unsigned)keep1;
-	unsigned b = keep2 < 0 ? ~0U : (unsigned)keep2;
-	unsigned lo = a < b ? a : b, hi = a < b ? b : a;
-
-	if (lo == ~0U)
-		return close_gap(3, ~0U);
-	if (close_gap(3, lo - 1) == -1)
-		return -1;
-	if (hi == ~0U || hi == lo)
-		return close_gap(lo + 1, ~0U);
-	if (close_gap(lo + 1, hi - 1) == -1)
-		return -1;
-	return close_gap(hi + 1, ~0U);
-}
-
-static void __attribute__((noreturn))
-init_main(struct jail_args *a)
-{
-	const struct service *s = a->svc;
-	struct jail_player pl;
-	pid_t child;
-	int sock, step;
-
-	/*
-	 * init is a fork of the daemon and never execs: drop the daemon's fds
-	 * (listeners, other jails' sockets) or they would live on in here.
-	 */
-	if (close_except(a->ctl, -1) == -1)
-		report(a->ctl, STEP_FDS);
-	if (spawn_child_signals() == -1)
-		report(a->ctl, STEP_SIGNALS);
-	/* If the daemon dies, so does the session (and its pid namespace):
-	 * nothing may run on with a uid the next daemon will hand out. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
-		report(a->ctl, STEP_SIGNALS);
-	if (setsid() == -1)
-		report(a->ctl, STEP_SETSID);
-	for (int i = 0; i < CG_NCTRL; i++) {
-		int fd;
-
-		if (a->procs[i][0] == '\0')
-			continue;
-		fd = open(a->procs[i], O_WRONLY | O_CLOEXEC);
-		if (fd == -1 || write(fd, "0", 1) != 1)
-			report(a->ctl, STEP_CGROUP);
-		close(fd);
-	}
-	if (jail_mounts(s, a->sb->rootdir) == -1)
-		report(a->ctl, STEP_MOUNTS);
-	if (jail_pivot(a->sb->rootdir) == -1)
-		report(a->ctl, STEP_PIVOT);
-	if (!s->net_host && jail_network() == -1)
-		report(a->ctl, STEP_NETWORK);
-	if (sethostname("chald", 5) == -1)
-		report(a->ctl, STEP_HOSTNAME);
-	if ((step = jail_lock(s)) != 0)
-		report(a->ctl, step);
-	if (send_report(a->ctl, STEP_READY, 0) == -1)
-		_exit(0);
-	sock = init_receive(a->ctl, &pl);
-	if (sock == -1)
-		_exit(0);
-	/*
-	 * vfork: no copy of init's page tables (a copy of the daemon's), which
-	 * is most of what a jail costs on hosts where page faults are dear.
-	 * The child writes only its own stack and never returns.
-	 */
-	child = vfork();
-	if (child == -1)
-		report(a->ctl, STEP_FORK);
-	if (child == 0)
-		challenge_main(a, sock, &pl);
-	/* init keeps no fd: the socket belongs to the challenge alone. */
-	if (syscall(SYS_close_range, 0U, ~0U, 0U) == -1)
-		for (int fd = 0; fd < 1024; fd++)
-			close(fd);
-	init_wait(child);
-}
-
-/* The parent side again: spawn, end, cleanup. */
-
+/* The clone of the init; on error, -1 (and c->err if the exec failed). */
 static pid_t
-clone_jail(const struct service *s, int cgfd, int *pidfd)
+clone_init(struct sandbox *sb, struct init_ctx *c, uint64_t flags, int cgfd,
+    int *pidfd)
 {
 	struct clone_args ca;
+	sigset_t all, old;
+	long pid;
 
 	memset(&ca, 0, sizeof(ca));
-	ca.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
-	    CLONE_NEWUTS | CLONE_NEWCGROUP;
-	if (!s->net_host)
-		ca.flags |= CLONE_NEWNET;
+	ca.flags = flags | CLONE_VM | CLONE_VFORK;
+	if (pidfd != NULL) {
+		ca.flags |= CLONE_PIDFD;
+		ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+	}
 	if (cgfd >= 0) {
 		ca.flags |= CLONE_INTO_CGROUP;
 		ca.cgroup = (uint64_t)cgfd;
 	}
-	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
 	ca.exit_signal = SIGCHLD;
-	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	ca.stack = (uint64_t)(uintptr_t)sb->stack;
+	ca.stack_size = INIT_STACK;
+	/* No handler of the daemon may run in the clone. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+#ifdef HAVE_CLONE3_FN
+	pid = chald_clone3(&ca, sizeof(ca), init_exec, c);
+	if (pid < 0 && pid > -4096) {
+		errno = (int)-pid;
+		pid = -1;
+	}
+#else
+	/* No clone3 here: the cgroup is joined by init (cgroup_create gave
+	 * its path too), and the pidfd comes back like clone()'s ptid. */
+	(void)cgfd;
+	pid = clone(init_exec, sb->stack + INIT_STACK, (int)(ca.flags &
+	    ~(uint64_t)CLONE_INTO_CGROUP) | SIGCHLD, c, pidfd);
+#endif
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid > 0 && c->err != 0) {
+		/* Exited already (CLONE_VFORK): reap it here. */
+		waitpid((pid_t)pid, NULL, __WALL);
+		if (pidfd != NULL)
+			close(*pidfd);
+		errno = c->err;
+		return -1;
+	}
+	return (pid_t)pid;
+}
+
+/*
+ * The init runs from a sealed memfd: nothing to install beside chald, to
+ * find at run time, or to be replaced under a running daemon. One run with
+ * "-check" at start makes a host that forbids it (vm.memfd_noexec = 2) an
+ * error then rather than a failed session later.
+ */
+static int
+init_load(struct sandbox *sb, char *err, size_t errlen)
+{
+	const char *p = chald_init_start;
+	struct init_ctx c = { -1, -1, "-check", 0 };
+	int fd, status;
+	pid_t pid;
+
+	fd = memfd_create("chald-init", MFD_CLOEXEC | MFD_ALLOW_SEALING |
+	    MFD_EXEC);
+	if (fd == -1 && errno == EINVAL)	/* before Linux 6.3 */
+		fd = memfd_create("chald-init", MFD_CLOEXEC |
+		    MFD_ALLOW_SEALING);
+	if (fd == -1)
+		goto fail;
+	while (p < chald_init_end) {
+		ssize_t n = write(fd, p, (size_t)(chald_init_end - p));
+
+		if (n <= 0)
+			goto fail;
+		p += n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE) == -1)
+		goto fail;
+	/* Out of the way of fd 3, which the clone sets to the socket. */
+	sb->initfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	if (sb->initfd == -1)
+		goto fail;
+	close(fd);
+	fd = -1;
+	sb->stack = mmap(NULL, INIT_STACK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (sb->stack == MAP_FAILED)
+		goto fail;
+	c.initfd = sb->initfd;
+	pid = clone_init(sb, &c, 0, -1, NULL);
+	if (pid == -1)
+		goto fail;
+	while (waitpid(pid, &status, __WALL) == -1 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(err, errlen, "the jail's init (chald-init) did not "
+		    "run: status %d", status);
+		return -1;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot run the jail's init (chald-init) from "
+	    "a memfd: %s", strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
 }
 
 static void
@@ -899,10 +459,12 @@ int
 sandbox_start(struct sandbox *sb, const struct service *s,
     struct session *sess, char *err, size_t errlen)
 {
-	struct jail_args a;
-	sigset_t all, old;
+	char procs[CG_NCTRL][PATH_MAX], spec[16384], *buf = spec;
+	struct init_ctx c = { -1, sb->initfd, NULL, 0 };
 	int sp[2], cgfd = -1, pidfd = -1;
 	unsigned long long id = ++sb->next_id;
+	uint64_t flags;
+	size_t len;
 	uid_t uid;
 	pid_t pid;
 
@@ -912,40 +474,54 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 		    "every uid of uid-range is in use"));
 		return -1;
 	}
-	memset(&a, 0, sizeof(a));
-	if (cgroup_create(&sb->cg, id, s, &cgfd, a.procs) == -1) {
+	if (cgroup_create(&sb->cg, id, s, &cgfd, procs) == -1) {
 		snprintf(err, errlen, "step=cgroup error=%s",
 		    log_quote(strerror(errno)));
 		uidset_del(&sb->uids, uid);
 		return -1;
 	}
+#ifdef HAVE_CLONE3_FN
+	if (cgfd >= 0)
+		procs[0][0] = '\0';	/* clone3 puts init into it */
+#endif
+	len = jailspec_pack(s, uid, sb->rootdir, procs, NULL, 0);
+	if (len > sizeof(spec) && (buf = malloc(len)) == NULL) {
+		snprintf(err, errlen, "step=spec error=%s",
+		    log_quote(strerror(errno)));
+		goto fail;
+	}
+	jailspec_pack(s, uid, sb->rootdir, procs, buf, len);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		snprintf(err, errlen, "step=socketpair error=%s",
 		    log_quote(strerror(errno)));
 		goto fail;
 	}
-	a.svc = s;
-	a.sb = sb;
-	a.uid = uid;
-	a.ctl = sp[1];
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = clone_jail(s, cgfd, &pidfd);
-	if (pid == 0) {
-		close(sp[0]);
-		init_main(&a);
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+	    CLONE_NEWCGROUP | (s->net_host ? 0 : CLONE_NEWNET);
+	c.ctl = sp[1];
+	pid = clone_init(sb, &c, flags, cgfd, &pidfd);
 	close(sp[1]);
-	if (cgfd >= 0)
-		close(cgfd);
-	cgfd = -1;
 	if (pid == -1) {
-		snprintf(err, errlen, "step=clone error=%s",
-		    log_quote(strerror(errno)));
+		snprintf(err, errlen, "step=%s error=%s", c.err != 0 ?
+		    "exec-init" : "clone", log_quote(strerror(errno)));
 		close(sp[0]);
 		goto fail;
 	}
+	/* A fresh socket's buffer holds it; init reads it first. */
+	if (send(sp[0], buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)len) {
+		snprintf(err, errlen, "step=spec error=%s",
+		    log_quote(strerror(errno)));
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		waitpid(pid, NULL, __WALL);
+		close(pidfd);
+		close(sp[0]);
+		goto fail;
+	}
+	if (buf != spec)
+		free(buf);
+	if (cgfd >= 0)
+		close(cgfd);
 	sess->pid = pid;
 	sess->jailed = 1;
 	sess->state = JAIL_STARTING;
@@ -956,6 +532,8 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	sess->cpu_time_ms = s->cpu_time_ms;
 	return 0;
 fail:
+	if (buf != spec)
+		free(buf);
 	if (cgfd >= 0)
 		close(cgfd);
 	pending_add(sb, id, uid);
@@ -1090,7 +668,10 @@ sandbox_shutdown(struct sandbox *sb)
 			break;
 		usleep(50 * 1000);
 	}
-	if (sb->ready)
+	if (sb->ready) {
 		cgroup_cleanup(&sb->cg);
+		close(sb->initfd);
+		munmap(sb->stack, INIT_STACK);
+	}
 	uidset_free(&sb->uids);
 }

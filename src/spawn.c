@@ -28,15 +28,10 @@
 
 #define STACK_SIZE	(256 * 1024)
 
-/* The signals whose disposition the daemon changes; the child resets them. */
-static const int handled_signals[] = {
-	SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2,
-};
-
 static const char *step_names[] = {
 	"none", "signals", "setsid", "fds", "env", "chdir", "exec", "cgroup",
 	"mounts", "pivot_root", "network", "hostname", "fork", "rlimits",
-	"privileges", "seccomp", "clone",
+	"privileges", "seccomp", "clone", "spec",
 };
 
 const char *
@@ -65,102 +60,6 @@ spawn_init(void)
 	return child_stack == MAP_FAILED ? -1 : 0;
 }
 
-int
-spawn_child_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (size_t i = 0; i < sizeof(handled_signals) /
-	    sizeof(handled_signals[0]); i++)
-		if (sigaction(handled_signals[i], &sa, NULL) == -1)
-			return -1;
-	return 0;
-}
-
-/*
- * The socket on 0, 1 (and 2 per the service), nothing else open but keepfd,
- * which becomes fd 3 (close-on-exec) when it is not -1.
- */
-int
-spawn_child_fds(const struct spawn_req *r, int keepfd)
-{
-	int errfd = -1, null = -1;
-
-	if (r->svc->stderr_mode == STDERR_SOCKET)
-		errfd = r->sock;
-	else if (r->svc->stderr_mode == STDERR_LOG)
-		errfd = r->errfd;	/* a pipe the daemon reads, never the
-					   log itself */
-	if (errfd == -1) {
-		null = open("/dev/null", O_WRONLY | O_NOCTTY);
-		if (null == -1)
-			return -1;
-		errfd = null;
-	}
-	if (dup2(r->sock, 0) == -1 || dup2(r->sock, 1) == -1 ||
-	    dup2(errfd, 2) == -1)
-		return -1;
-	if (keepfd != -1) {
-		if (keepfd != 3 && dup3(keepfd, 3, O_CLOEXEC) == -1)
-			return -1;
-		if (keepfd == 3 && fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
-			return -1;
-	}
-	/* Everything else the daemon holds is close-on-exec; be sure. */
-	if (syscall(SYS_close_range, keepfd != -1 ? 4U : 3U, ~0U, 0U) == -1) {
-		for (int fd = keepfd != -1 ? 4 : 3; fd < 1024; fd++)
-			close(fd);
-	}
-	return 0;
-}
-
-static void
-env_add(char **envp, int *n, char **buf, size_t *left, const char *key,
-    const char *val)
-{
-	int len = snprintf(*buf, *left, "%s=%s", key, val);
-
-	if (len < 0 || (size_t)len >= *left)
-		return;
-	envp[(*n)++] = *buf;
-	*buf += len + 1;
-	*left -= (size_t)len + 1;
-}
-
-/* PROTO, TCPREMOTEIP... as tcpserver sets them, then the service's own. */
-int
-spawn_child_env(const struct spawn_req *r, char **envp, char *buf,
-    size_t left)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char ip[64], port[16];
-	int n = 0, lport, have_path = 0;
-
-	env_add(envp, &n, &buf, &left, "PROTO", "TCP");
-	env_add(envp, &n, &buf, &left, "TCPREMOTEIP", r->peer_ip);
-	snprintf(port, sizeof(port), "%d", r->peer_port);
-	env_add(envp, &n, &buf, &left, "TCPREMOTEPORT", port);
-	if (getsockname(0, (struct sockaddr *)&ss, &sl) == -1)
-		return -1;
-	addr_format((struct sockaddr *)&ss, ip, sizeof(ip), &lport);
-	snprintf(port, sizeof(port), "%d", lport);
-	env_add(envp, &n, &buf, &left, "TCPLOCALIP", ip);
-	env_add(envp, &n, &buf, &left, "TCPLOCALPORT", port);
-	for (int i = 0; i < r->svc->nenv; i++) {
-		if (strncmp(r->svc->env[i], "PATH=", 5) == 0)
-			have_path = 1;
-		envp[n++] = r->svc->env[i];
-	}
-	if (!have_path)
-		env_add(envp, &n, &buf, &left, "PATH",
-		    "/usr/local/bin:/usr/bin:/bin");
-	envp[n] = NULL;
-	return 0;
-}
-
 /*
  * Runs on its own stack in the parent's memory: ASan's no-return hook would
  * see a foreign stack and print a warning onto the player's socket.
@@ -174,16 +73,16 @@ child_main(void *arg)
 	sigset_t none;
 
 	c->step = STEP_SIGNALS;
-	if (spawn_child_signals() == -1)
+	if (child_signals() == -1)
 		goto fail;
 	c->step = STEP_SETSID;
 	if (setsid() == -1)
 		goto fail;
 	c->step = STEP_FDS;
-	if (spawn_child_fds(r, -1) == -1)
+	if (child_fds(r, -1) == -1)
 		goto fail;
 	c->step = STEP_ENV;
-	if (spawn_child_env(r, envp, envbuf, sizeof(envbuf)) == -1)
+	if (child_env(r, envp, envbuf, sizeof(envbuf)) == -1)
 		goto fail;
 	c->step = STEP_CHDIR;
 	if (chdir(r->svc->workdir) == -1)

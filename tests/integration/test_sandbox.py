@@ -383,3 +383,50 @@ def test_sessions_die_with_the_daemon(chald):
     c.proc.wait(timeout=5)
     assert wait_no_procs(uid, timeout=3), uid_procs(uid)
     assert recv_all(s, timeout=3) == b""
+
+
+def children(pid):
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(name))
+    return out
+
+
+def test_jail_init_is_a_fresh_program(chald):
+    """Every jail's pid 1 is chald-init, exec'd afresh from chald's own
+    copy: nothing of the daemon's memory (its libraries, its heap) is in
+    it, so building a jail copies no page of the daemon."""
+    c = jail(chald, "--timeout", "60s")
+    s = connect(c.port)
+    assert recv_line(s) == b"ready\n"
+    accepted(c)
+    with open(f"/proc/{c.proc.pid}/maps") as f:
+        assert "libseccomp" in f.read()
+    inits = children(c.proc.pid)
+    assert len(inits) >= 2, inits      # the player's jail, and the pool's
+    for p in inits:
+        with open(f"/proc/{p}/comm") as f:
+            assert f.read() == "chald-init\n"
+        with open(f"/proc/{p}/cmdline", "rb") as f:
+            assert f.read() == b"chald-init\0"
+        with open(f"/proc/{p}/maps") as f:
+            maps = f.read()
+        assert "libseccomp" not in maps and "libc.so" not in maps, maps
+        assert "memfd:chald-init" in maps, maps
+    s.close()
+
+
+def test_chald_init_refuses_to_run_alone():
+    init = Path(CHALD).parent / "chald-init"
+    r = subprocess.run([str(init)], capture_output=True, text=True,
+                       timeout=5)
+    assert r.returncode == 2
+    assert "chald runs it, with its control socket on fd 3" in r.stderr

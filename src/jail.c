@@ -1,0 +1,642 @@
+/*
+ * jail.c: chald-init, pid 1 of a jailed session. The daemon starts it
+ * with clone3(CLONE_VM|CLONE_VFORK) into the session's new pid, mount, ipc,
+ * uts, cgroup (and network) namespaces and, on cgroup v2, straight into
+ * the session's cgroup; the clone execs this program at once. Being a fresh
+ * small static program rather than a fork of the daemon is what makes a
+ * jail cheap: a fork would copy the daemon's page tables, and every page
+ * either side wrote afterwards would cost a copy-on-write fault and a TLB
+ * shootdown, which on virtual machines cost more than the jail itself.
+ *
+ * init reads what to build from the daemon (jailspec.c) on its control
+ * socket (fd 3), builds the jail (a read-only tmpfs root with bind mounts,
+ * /dev, /proc with hidepid, a size-capped /tmp, pivot_root, loopback, the
+ * rlimits, bounding set and seccomp filter), reports ready, and waits for
+ * its player. Then it vforks the challenge, which drops to the session's
+ * uid and execs, and reaps until the challenge exits. When it dies, the
+ * kernel kills everything left in the pid namespace, whatever it did to
+ * escape (double fork, setsid, ignoring signals).
+ *
+ * Messages on the control socket: the spec from the daemon; "ready" from
+ * init once the jail is built; the player's socket (SCM_RIGHTS) from the
+ * daemon; {step, errno} from init or the challenge when a step fails (a
+ * jail is never run with a layer missing); EOF once the challenge was
+ * exec'd.
+ *
+ * chald embeds this program (initbin.c) and runs it from a sealed memfd,
+ * so there is still one binary to install. It is linked statically: no
+ * dynamic loader to run per session, and nothing it loads can come from
+ * the host's library path.
+ */
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/mount.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chald.h"
+
+/* What a dynamically linked challenge needs, bound read-only if present. */
+static const char *default_binds[] = {
+	"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr",
+	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+	"/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
+	"/etc/hosts", "/etc/alternatives", "/etc/ssl", NULL
+};
+
+static const char *dev_nodes[] = {
+	"null", "zero", "full", "random", "urandom", NULL
+};
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	/* Most parents exist already: try the whole path first. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int
+touch(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir_p(dir, 0755) == -1)
+			return -1;
+	}
+	/* Read-only: an existing mount point on a read-only root will do. */
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/*
+ * Read-only (unless rw), nosuid and nodev on a bind and on every mount
+ * below it: a plain remount would change the top mount only, and a host
+ * mount under a bound path would stay writable in the jail.
+ */
+static int
+mount_flags(const char *dst, int rw)
+{
+	struct mount_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+	    (rw ? 0 : MOUNT_ATTR_RDONLY);
+	if (syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &attr,
+	    sizeof(attr)) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	/* Before Linux 5.12: the top mount only. */
+	return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID |
+	    MS_NODEV | (rw ? 0 : MS_RDONLY), NULL);
+}
+
+/*
+ * Copies a small regular file into the jail's tmpfs root. For the default
+ * /etc files this is cheaper than a bind mount, which costs a mount and a
+ * remount now and an unmount when the jail is torn down.
+ */
+static int
+copy_small(const char *src, const char *dst, const struct stat *st)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out, ret = -1;
+
+	if (touch(dst) == -1)
+		return -1;
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in == -1)
+		return -1;
+	out = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (out == -1)
+		goto done;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto done;
+	if (n == 0 && fchmod(out, st->st_mode & 0755) == 0)
+		ret = 0;
+done:
+	close(in);
+	if (out != -1)
+		close(out);
+	return ret;
+}
+
+/*
+ * Binds src at the same path under root. A top-level symlink (/bin ->
+ * usr/bin on merged-/usr systems) is recreated as a symlink instead. One of
+ * chald's defaults (dflt) may be missing, and a small file is copied.
+ */
+static int
+bind_path(const char *root, const char *src, int rw, int dflt)
+{
+	char dst[PATH_MAX], link[PATH_MAX];
+	struct stat st;
+
+	if ((dflt ? lstat(src, &st) : stat(src, &st)) == -1)
+		return dflt && errno == ENOENT ? 0 : -1;
+	snprintf(dst, sizeof(dst), "%s%s", root, src);
+	if (S_ISLNK(st.st_mode) && dflt) {
+		ssize_t n = readlink(src, link, sizeof(link) - 1);
+		char parent[PATH_MAX], *slash;
+
+		if (n < 0)
+			return -1;
+		link[n] = '\0';
+		snprintf(parent, sizeof(parent), "%s", dst);
+		slash = strrchr(parent, '/');
+		if (slash != NULL && slash != parent) {
+			*slash = '\0';
+			if (mkdir_p(parent, 0755) == -1)
+				return -1;
+		}
+		if (symlink(link, dst) == -1 && errno != EEXIST)
+			return -1;
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir_p(dst, 0755) == -1)
+			return -1;
+	} else if (dflt && !rw && S_ISREG(st.st_mode) &&
+	    st.st_size <= 256 * 1024) {
+		return copy_small(src, dst, &st);
+	} else if (touch(dst) == -1)
+		return -1;
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
+		return -1;
+	return mount_flags(dst, rw);
+}
+
+static int
+jail_dev(const char *root)
+{
+	char path[PATH_MAX], src[64];
+
+	snprintf(path, sizeof(path), "%s/dev", root);
+	if (mkdir_p(path, 0755) == -1 ||
+	    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
+	    "size=64k,nr_inodes=64,mode=755") == -1)
+		return -1;
+	for (const char **d = dev_nodes; *d != NULL; d++) {
+		snprintf(path, sizeof(path), "%s/dev/%s", root, *d);
+		snprintf(src, sizeof(src), "/dev/%s", *d);
+		if (touch(path) == -1 ||
+		    mount(src, path, NULL, MS_BIND, NULL) == -1)
+			return -1;
+	}
+	snprintf(path, sizeof(path), "%s/dev/fd", root);
+	if (symlink("/proc/self/fd", path) == -1)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		const char *names[] = { "stdin", "stdout", "stderr" };
+
+		snprintf(path, sizeof(path), "%s/dev/%s", root, names[i]);
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", i);
+		if (symlink(src, path) == -1)
+			return -1;
+	}
+	snprintf(path, sizeof(path), "%s/dev", root);
+	return mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+	    MS_NOEXEC, "size=64k,nr_inodes=64,mode=755");
+}
+
+/* True when path is dir or below it. */
+static int
+under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return 1;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' ||
+	    path[n] == '/');
+}
+
+static int
+jail_mounts(const struct service *s, const char *root)
+{
+	char path[PATH_MAX], opts[128];
+
+	/* Nothing below may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		return -1;
+	if (s->root != NULL) {
+		/* Read-only from the start: the organizer's tree is never
+		 * written, and every mount point must already be in it. */
+		if (mount(s->root, root, NULL, MS_BIND | MS_REC, NULL) == -1 ||
+		    mount_flags(root, 0) == -1)
+			return -1;
+	} else if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV,
+	    "size=4m,nr_inodes=4096,mode=755") == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=1777",
+	    (unsigned long long)s->tmp_size,
+	    (unsigned long long)(s->tmp_size / 4096 + 64));
+	if ((s->root == NULL && mkdir_p(path, 0755) == -1) ||
+	    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) == -1)
+		return -1;
+	if (jail_dev(root) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/proc", root);
+	if ((s->root == NULL && mkdir_p(path, 0755) == -1) ||
+	    mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    "hidepid=invisible") == -1)
+		return -1;
+	if (s->root == NULL) {
+		char dir[PATH_MAX], *slash;
+
+		for (const char **b = default_binds; *b != NULL; b++)
+			if (bind_path(root, *b, 0, 1) == -1)
+				return -1;
+		snprintf(dir, sizeof(dir), "%s", s->argv[0]);
+		slash = strrchr(dir, '/');
+		if (slash != NULL && slash != dir)
+			*slash = '\0';
+		if (bind_path(root, dir, 0, 0) == -1)
+			return -1;
+		/* The default workdir is the program's: bound already. */
+		if (!under(s->workdir, dir) &&
+		    bind_path(root, s->workdir, 0, 0) == -1)
+			return -1;
+	}
+	for (int i = 0; i < s->nbind_ro; i++)
+		if (bind_path(root, s->bind_ro[i], 0, 0) == -1)
+			return -1;
+	for (int i = 0; i < s->nbind_rw; i++)
+		if (bind_path(root, s->bind_rw[i], 1, 0) == -1)
+			return -1;
+	if (s->root == NULL)
+		return mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY |
+		    MS_NOSUID | MS_NODEV, "size=4m,nr_inodes=4096,mode=755");
+	return mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+	    MS_NOSUID | MS_NODEV, NULL);
+}
+
+static int
+jail_pivot(const char *root)
+{
+	if (chdir(root) == -1 ||
+	    syscall(SYS_pivot_root, ".", ".") == -1 ||
+	    umount2(".", MNT_DETACH) == -1 ||
+	    chdir("/") == -1)
+		return -1;
+	return 0;
+}
+
+/* The namespace's own loopback, so a challenge may talk to itself. */
+static int
+jail_network(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == -1) {
+		close(fd);
+		return -1;
+	}
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+set_limit(int res, rlim_t v)
+{
+	struct rlimit rl = { v, v };
+
+	return setrlimit(res, &rl);
+}
+
+static int
+jail_rlimits(const struct service *s)
+{
+	if (set_limit(RLIMIT_CORE, 0) == -1 ||
+	    set_limit(RLIMIT_MEMLOCK, 64 * 1024) == -1 ||
+	    set_limit(RLIMIT_MSGQUEUE, 64 * 1024) == -1)
+		return -1;
+	if (s->cpu_time_ms > 0) {
+		rlim_t secs = (rlim_t)((s->cpu_time_ms + 999) / 1000);
+		struct rlimit rl = { secs, secs + 1 };
+
+		/* SIGXCPU at the soft limit, SIGKILL a second later. */
+		if (setrlimit(RLIMIT_CPU, &rl) == -1)
+			return -1;
+	}
+	if (s->file_size > 0 && set_limit(RLIMIT_FSIZE, s->file_size) == -1)
+		return -1;
+	if (s->open_files > 0 &&
+	    set_limit(RLIMIT_NOFILE, (rlim_t)s->open_files) == -1)
+		return -1;
+	if (s->pids > 0 && set_limit(RLIMIT_NPROC, (rlim_t)s->pids) == -1)
+		return -1;
+	if (s->address_space > 0 &&
+	    set_limit(RLIMIT_AS, s->address_space) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Done by init while the jail waits for its player, so that the hand-over
+ * path stays short; the challenge inherits all three: the rlimits, an empty
+ * capability bounding set, and the seccomp filter (init no longer needs
+ * anything the filter denies).
+ */
+static int
+jail_lock(const struct service *s)
+{
+	if (jail_rlimits(s) == -1)
+		return STEP_RLIMITS;
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EINVAL)
+			return STEP_PRIVILEGES;
+	if (s->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+	    &s->filter) == -1)
+		return STEP_SECCOMP;
+	return 0;
+}
+
+/* No way back: own uid and gid, no groups, no capabilities at all. */
+static int
+jail_privileges(uid_t uid)
+{
+	if (setgroups(0, NULL) == -1 ||
+	    setresgid(uid, uid, uid) == -1 ||
+	    setresuid(uid, uid, uid) == -1)
+		return -1;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+send_report(int fd, int step, int err)
+{
+	struct jail_report r = { step, err };
+
+	return send(fd, &r, sizeof(r), MSG_NOSIGNAL) == (ssize_t)sizeof(r) ?
+	    0 : -1;
+}
+
+static void __attribute__((noreturn))
+report(int fd, int step)
+{
+	/* If the parent is gone there is nobody to tell. */
+	send_report(fd, step, errno);
+	_exit(127);
+}
+
+static void __attribute__((noreturn))
+challenge_main(const struct jailspec *js, int sock,
+    const struct jail_player *pl)
+{
+	const struct service *s = &js->svc;
+	struct spawn_req r = { .svc = s, .sock = sock, .errfd = pl->errfd,
+	    .peer_ip = pl->ip, .peer_port = pl->port };
+	char *envp[CHALD_MAX_ENVP], envbuf[2048];
+	sigset_t none;
+	int ctl = JAIL_CTL_FD;
+
+	if (child_fds(&r, ctl) == -1)
+		report(ctl, STEP_FDS);
+	if (child_env(&r, envp, envbuf, sizeof(envbuf)) == -1)
+		report(ctl, STEP_ENV);
+	if (chdir(s->workdir) == -1)
+		report(ctl, STEP_CHDIR);
+	if (jail_privileges(js->uid) == -1)
+		report(ctl, STEP_PRIVILEGES);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(s->argv[0], s->argv, envp);
+	report(ctl, STEP_EXEC);
+}
+
+/* Waits for the daemon to hand over a player; EOF: the jail is not needed. */
+static int
+init_receive(int ctl, struct jail_player *pl)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = { pl, sizeof(*pl) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fds[2] = { -1, -1 };
+
+	do
+		n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*pl) || pl->nfds < 1 || pl->nfds > 2)
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm == NULL || cm->cmsg_level != SOL_SOCKET ||
+	    cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(pl->nfds * sizeof(int)))
+		return -1;
+	memcpy(fds, CMSG_DATA(cm), pl->nfds * sizeof(int));
+	pl->errfd = fds[1];
+	pl->ip[sizeof(pl->ip) - 1] = '\0';
+	return fds[0];
+}
+
+/* pid 1 passes the daemon's SIGTERM on to everything in the session. */
+static void
+init_on_signal(int sig)
+{
+	int saved = errno;
+
+	kill(-1, sig);
+	errno = saved;
+}
+
+static void __attribute__((noreturn))
+init_wait(pid_t child)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int status;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = init_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (;;) {
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid == -1)
+			_exit(127);
+		if (pid != child)
+			continue;	/* an orphan: reaped, nothing more */
+		/* pid 1 cannot die of its own signal: 128+N, as shells do. */
+		if (WIFSIGNALED(status))
+			_exit(128 + WTERMSIG(status));
+		_exit(WEXITSTATUS(status));
+	}
+}
+
+/* The spec comes first on the control socket, in one message. */
+static int
+init_spec(struct jailspec *js, char **buf)
+{
+	char err[128];
+	ssize_t n;
+
+	*buf = NULL;
+	do
+		n = recv(JAIL_CTL_FD, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	*buf = malloc((size_t)n);
+	if (*buf == NULL)
+		return -1;
+	if (recv(JAIL_CTL_FD, *buf, (size_t)n, 0) != n)
+		return -1;
+	if (jailspec_unpack(*buf, (size_t)n, js, err, sizeof(err)) == -1) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+static void __attribute__((noreturn))
+init_main(void)
+{
+	const struct service *s;
+	struct jailspec js;
+	struct jail_player pl;
+	char *spec;
+	pid_t child;
+	int ctl = JAIL_CTL_FD, sock, step;
+
+	/* ps shows "chald-init" whatever the kernel names a memfd exec. */
+	prctl(PR_SET_NAME, "chald-init", 0, 0, 0);
+	/* Nothing of the daemon's but the control socket and fds 0-2. */
+	if (syscall(SYS_close_range, ctl + 1, ~0U, 0U) == -1)
+		report(ctl, STEP_FDS);
+	if (child_signals() == -1)
+		report(ctl, STEP_SIGNALS);
+	if (setsid() == -1)
+		report(ctl, STEP_SETSID);
+	if (init_spec(&js, &spec) == -1) {
+		if (errno == EPROTO)
+			report(ctl, STEP_SPEC);
+		_exit(0);	/* the daemon is gone or gave up on this jail */
+	}
+	s = &js.svc;
+	for (int i = 0; i < CG_NCTRL; i++) {
+		int fd;
+
+		if (js.procs[i][0] == '\0')
+			continue;
+		fd = open(js.procs[i], O_WRONLY | O_CLOEXEC);
+		if (fd == -1 || write(fd, "0", 1) != 1)
+			report(ctl, STEP_CGROUP);
+		close(fd);
+	}
+	if (jail_mounts(s, js.rootdir) == -1)
+		report(ctl, STEP_MOUNTS);
+	if (jail_pivot(js.rootdir) == -1)
+		report(ctl, STEP_PIVOT);
+	if (!s->net_host && jail_network() == -1)
+		report(ctl, STEP_NETWORK);
+	if (sethostname("chald", 5) == -1)
+		report(ctl, STEP_HOSTNAME);
+	if ((step = jail_lock(s)) != 0)
+		report(ctl, step);
+	if (send_report(ctl, STEP_READY, 0) == -1)
+		_exit(0);
+	sock = init_receive(ctl, &pl);
+	if (sock == -1)
+		_exit(0);
+	/* vfork: the challenge execs at once, nothing to copy. It writes
+	 * only its own stack and never returns. */
+	child = vfork();
+	if (child == -1)
+		report(ctl, STEP_FORK);
+	if (child == 0)
+		challenge_main(&js, sock, &pl);
+	/* init keeps no fd: the socket belongs to the challenge alone. */
+	if (syscall(SYS_close_range, 0U, ~0U, 0U) == -1)
+		for (int fd = 0; fd < 1024; fd++)
+			close(fd);
+	init_wait(child);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct stat st;
+
+	/* chald runs "chald-init -check" once at start: can it exec us? */
+	if (argc == 2 && strcmp(argv[1], "-check") == 0)
+		return 0;
+	if (argc != 1 || fstat(JAIL_CTL_FD, &st) == -1 ||
+	    !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "chald-init: the init of chald's jails; chald "
+		    "runs it, with its control socket on fd %d\n",
+		    JAIL_CTL_FD);
+		return 2;
+	}
+	init_main();
+}
