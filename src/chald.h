@@ -135,6 +135,7 @@ enum evkind {
 	EV_LISTENER = 1,
 	EV_JAIL,
 	EV_STDERR,
+	EV_EXIT,	/* a session's pidfd: its first process exited */
 };
 
 struct session;
@@ -251,6 +252,9 @@ struct session {
 	int		 errfd;		/* stderr pipe, read end, -1: none */
 	size_t		 errbytes;	/* logged from it so far */
 	struct evtag	 errtag;
+	struct evtag	 exittag;
+	struct session	*enext;		/* exited, to be reaped this turn */
+	int		 exited;
 	int		 pidfd;		/* -1 when not jailed */
 	unsigned long long cgid;	/* cgroup id, when jailed */
 	uid_t		 uid;
@@ -354,8 +358,8 @@ struct spawn_req {
 	int			 peer_port;
 };
 int		 spawn_init(void);
-pid_t		 spawn_session(const struct spawn_req *, pid_t *failed,
-		    char *err, size_t errlen);
+pid_t		 spawn_session(const struct spawn_req *, int *pidfd,
+		    pid_t *failed, char *err, size_t errlen);
 
 /* child.c: shared by spawn.c and the jail's init (jail.c) */
 int		 child_signals(void);

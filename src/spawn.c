@@ -102,8 +102,8 @@ fail:
  * child's pid in *failed (to be reaped), or 0 if no child was made.
  */
 pid_t
-spawn_session(const struct spawn_req *r, pid_t *failed, char *err,
-    size_t errlen)
+spawn_session(const struct spawn_req *r, int *pidfd, pid_t *failed,
+    char *err, size_t errlen)
 {
 	struct spawn_ctx c = { .req = r, .step = STEP_NONE, .err = 0 };
 	sigset_t all, old;
@@ -113,8 +113,16 @@ spawn_session(const struct spawn_req *r, pid_t *failed, char *err,
 	/* No handler of the daemon may run in the child before the reset. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	/* The pidfd lets the daemon reap this child alone, in O(1). */
+	*pidfd = -1;
 	pid = clone(child_main, child_stack + STACK_SIZE,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &c, pidfd);
+	/* Out of fds: run it anyway; the SIGCHLD sweep will reap it. */
+	if (pid == -1 && (errno == EMFILE || errno == ENFILE)) {
+		*pidfd = -1;
+		pid = clone(child_main, child_stack + STACK_SIZE,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		snprintf(err, errlen, "step=clone error=%s",
@@ -127,6 +135,9 @@ spawn_session(const struct spawn_req *r, pid_t *failed, char *err,
 		    c.step == STEP_CHDIR ? " dir=" : "",
 		    c.step == STEP_CHDIR ? log_quote(r->svc->workdir) : "");
 		*failed = pid;
+		if (*pidfd >= 0)
+			close(*pidfd);
+		*pidfd = -1;
 		return -1;
 	}
 	return pid;

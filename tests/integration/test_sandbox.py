@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (CHALD, connect, fd_count, prog, recv_all, recv_line,
-                      run_chald)
+from conftest import (CHALD, children, connect, fd_count, prog, recv_all,
+                      recv_line, run_chald)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="the sandbox needs root")
@@ -385,21 +385,6 @@ def test_sessions_die_with_the_daemon(chald):
     assert recv_all(s, timeout=3) == b""
 
 
-def children(pid):
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(name))
-    return out
-
-
 def test_jail_init_is_a_fresh_program(chald):
     """Every jail's pid 1 is chald-init, exec'd afresh from chald's own
     copy: nothing of the daemon's memory (its libraries, its heap) is in
@@ -410,7 +395,7 @@ def test_jail_init_is_a_fresh_program(chald):
     accepted(c)
     with open(f"/proc/{c.proc.pid}/maps") as f:
         assert "libseccomp" in f.read()
-    inits = children(c.proc.pid)
+    inits = [p["pid"] for p in children(c.proc.pid)]
     assert len(inits) >= 2, inits      # the player's jail, and the pool's
     for p in inits:
         with open(f"/proc/{p}/comm") as f:

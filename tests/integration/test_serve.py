@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from conftest import children, parse_env, prog, recv_all, recv_line
+from conftest import (children, parse_env, prog, recv_all, recv_line,
+                      zombie_children)
 
 UCSPI = {"PROTO", "TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP",
          "TCPLOCALPORT", "PATH"}
@@ -268,3 +269,51 @@ def test_stderr_log_is_a_pipe_not_the_log(chald, pubdir, jail):
     with c.connect() as s:
         got = recv_all(s).decode().strip()
     assert got.startswith("pipe:"), got
+
+
+def pidfds(pid):
+    """The fds of process pid that are pidfds."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[pidfd]":
+                out.append(int(fd))
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def epoll_targets(pid):
+    """Every fd that some epoll instance of process pid watches."""
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("tfd:"):
+                        out.add(int(line.split()[1]))
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def test_exits_are_watched_by_pidfd(chald):
+    """Each live session's exit is watched through its own pidfd in the
+    event loop, so the session that ended is reaped by its pid, however
+    many others are live (a waitid(P_ALL) sweep walks every child), and no
+    pidfd outlives its session."""
+    c = chald("-b", "127.0.0.1", "-p", "0", "--sandbox", "off", "--",
+              prog("echo"))
+    socks = [c.connect() for _ in range(3)]
+    for s in socks:
+        assert recv_line(s) == b"hello\n"
+    fds = pidfds(c.pid)
+    assert len(fds) == 3, fds
+    assert set(fds) <= epoll_targets(c.pid)
+    for s in socks:
+        s.sendall(b"bye\n")
+        assert recv_line(s) == b"bye\n"
+        s.close()
+    c.wait_log(r"end service=echo ", count=3)
+    assert pidfds(c.pid) == []
+    assert zombie_children(c.pid) == []
