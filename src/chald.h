@@ -218,8 +218,6 @@ struct sandbox {
 	unsigned long	 uid_shift;	/* default ranges moved this far */
 	int		 ready;		/* cgroup_init() done */
 	char		 rootdir[PATH_MAX];	/* mount point for jails */
-	int		 initfd;	/* memfd of chald-init, once ready */
-	char		*stack;		/* for the clone before it execs */
 };
 
 /* Where a jailed session is in its life. */
@@ -255,6 +253,7 @@ struct session {
 	struct evtag	 exittag;
 	struct session	*enext;		/* exited, to be reaped this turn */
 	int		 exited;
+	int		 unwatched;	/* no pidfd in epoll: the sweep reaps */
 	int		 pidfd;		/* -1 when not jailed */
 	unsigned long long cgid;	/* cgroup id, when jailed */
 	uid_t		 uid;
@@ -358,6 +357,11 @@ struct spawn_req {
 	int			 peer_port;
 };
 int		 spawn_init(void);
+enum { SLOT_SOCK, SLOT_ERR, SLOT_INIT, SPAWN_NSLOTS };
+int		 spawn_slot(int);
+int		 spawn_slot_set(int, int fd);
+int		 spawn_unshare_fds(void);
+char		*spawn_stack(void);
 pid_t		 spawn_session(const struct spawn_req *, int *pidfd,
 		    pid_t *failed, char *err, size_t errlen);
 

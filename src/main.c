@@ -32,7 +32,8 @@
 #define SWEEP_MS	10000	/* idle per-source entries dropped this often */
 #define KILL_WAIT_MS	3000	/* after SIGKILL at shutdown, before giving up */
 #define CGROUP_RETRY_MS	50	/* while a jail's cgroup is not empty yet */
-#define REAP_SWEEP_MS	200	/* SIGCHLD sweeps at most this often */
+#define REAP_SWEEP_MS	200	/* SIGCHLD sweeps at most this often, */
+#define REAP_IDLE_MS	2000	/* or this, when every session has a pidfd */
 #define POOL_QUIET_MS	15	/* refill the pools only this long after the
 				   last accept: a jail being built would slow
 				   the player just accepted */
@@ -353,26 +354,34 @@ listeners_resume(int64_t now)
  * so no later event of the same batch can meet a freed session.
  */
 static struct session	*exited;
+static size_t		 unwatched;	/* sessions without a watched pidfd */
 
 static void
 exit_watch(struct session *sess)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
-	if (sess->pidfd < 0)
-		return;
 	sess->exittag.kind = EV_EXIT;
 	sess->exittag.sess = sess;
 	ev.data.ptr = &sess->exittag;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sess->pidfd, &ev) == -1)
-		log_warn("epoll_ctl pidfd");	/* the SIGCHLD sweep reaps it */
+	if (sess->pidfd >= 0 &&
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, sess->pidfd, &ev) == 0)
+		return;
+	if (sess->pidfd >= 0)
+		log_warn("epoll_ctl pidfd");
+	/* The SIGCHLD sweep reaps it, and sweeps more often meanwhile. */
+	sess->unwatched = 1;
+	unwatched++;
 }
 
 static void
 exit_unwatch(struct session *sess)
 {
-	if (sess->pidfd >= 0)
+	if (sess->unwatched)
+		unwatched--;
+	else
 		epoll_ctl(epfd, EPOLL_CTL_DEL, sess->pidfd, NULL);
+	sess->unwatched = 0;
 }
 
 static void
@@ -1008,8 +1017,9 @@ reap_exited(void)
 /*
  * The SIGCHLD sweep: one SIGCHLD can stand for many exits, so it collects
  * until nothing is left. Sessions are reaped through their pidfds; this
- * catches whatever has none, at most every REAP_SWEEP_MS since it walks
- * every child. Leftovers of a session are killed while its leader is
+ * catches whatever has none, at most every REAP_SWEEP_MS while some
+ * session has none and every REAP_IDLE_MS otherwise, since it walks every
+ * child. Leftovers of a session are killed while its leader is
  * still a zombie: the zombie holds the pid, so the process group id cannot
  * have been reused by then.
  */
@@ -1396,7 +1406,8 @@ loop_run(int foreground)
 		reap_exited();
 		if (got_chld && now_ms() >= next_reap_ms) {
 			got_chld = 0;
-			next_reap_ms = now_ms() + REAP_SWEEP_MS;
+			next_reap_ms = now_ms() + (unwatched > 0 ?
+			    REAP_SWEEP_MS : REAP_IDLE_MS);
 			reap();
 		}
 		if (got_term) {

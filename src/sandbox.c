@@ -42,12 +42,12 @@ extern const char chald_init_start[], chald_init_end[];
 #endif
 
 #define ROOTDIR		"/run/chald/root"
-#define INIT_STACK	(64 * 1024)
+#define INIT_STACK	(64 * 1024)	/* of the spawn stack, for the clone */
 #define PENDING_TRIES	100	/* x loop ticks before a cgroup is given up */
 
 /* The parent side. */
 
-static int	init_load(struct sandbox *, char *, size_t);
+static int	init_load(char *, size_t);
 
 int
 session_kill(struct session *s, int sig)
@@ -110,7 +110,7 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			    strerror(errno));
 			return -1;
 		}
-		if (init_load(sb, err, errlen) == -1)
+		if (init_load(err, errlen) == -1)
 			return -1;
 		sb->ready = 1;
 		log_event("sandbox cgroup=%s", log_quote(cgroup_describe(
@@ -290,8 +290,6 @@ __asm__(
 
 /* Shared between the daemon and the clone, until the clone execs. */
 struct init_ctx {
-	int		 ctl;
-	int		 initfd;
 	const char	*arg;		/* NULL, or "-check" */
 	int		 err;
 };
@@ -299,7 +297,9 @@ struct init_ctx {
 /*
  * Runs on its own stack in the daemon's memory (CLONE_VM|CLONE_VFORK) and
  * only until the exec: the daemon is paused that long, and no page of its
- * is copied. ASan's no-return hook would not know the stack.
+ * is copied. The control socket comes in the sock slot (spawn.c), the init
+ * itself is in the init slot. ASan's no-return hook would not know the
+ * stack.
  */
 static int __attribute__((no_sanitize("address")))
 init_exec(void *arg)
@@ -309,22 +309,28 @@ init_exec(void *arg)
 	char *argv[] = { name, c->arg != NULL ? check : NULL, NULL };
 	char *envp[] = { NULL };
 
+	if (spawn_unshare_fds() == -1)
+		goto fail;
 	/* Set before the exec, so no moment exists in which the daemon could
 	 * die and leave the session running (exec keeps it for root). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		goto fail;
-	if (c->ctl >= 0 && (c->ctl == JAIL_CTL_FD ?
-	    fcntl(JAIL_CTL_FD, F_SETFD, 0) : dup2(c->ctl, JAIL_CTL_FD)) == -1)
+	if (c->arg == NULL &&
+	    dup2(spawn_slot(SLOT_SOCK), JAIL_CTL_FD) == -1)
 		goto fail;
-	syscall(SYS_execveat, c->initfd, "", argv, envp, AT_EMPTY_PATH);
+	syscall(SYS_execveat, spawn_slot(SLOT_INIT), "", argv, envp,
+	    AT_EMPTY_PATH);
 fail:
 	c->err = errno;
 	_exit(127);
 }
 
-/* The clone of the init; on error, -1 (and c->err if the exec failed). */
+/*
+ * The clone of the init, with ctl (or -1) as its control socket; on error,
+ * -1 (and c->err if the exec failed).
+ */
 static pid_t
-clone_init(struct sandbox *sb, struct init_ctx *c, uint64_t flags, int cgfd,
+clone_init(struct init_ctx *c, int ctl, uint64_t flags, int cgfd,
     int *pidfd)
 {
 	struct clone_args ca;
@@ -332,7 +338,7 @@ clone_init(struct sandbox *sb, struct init_ctx *c, uint64_t flags, int cgfd,
 	long pid;
 
 	memset(&ca, 0, sizeof(ca));
-	ca.flags = flags | CLONE_VM | CLONE_VFORK;
+	ca.flags = flags | CLONE_VM | CLONE_VFORK | CLONE_FILES;
 	if (pidfd != NULL) {
 		ca.flags |= CLONE_PIDFD;
 		ca.pidfd = (uint64_t)(uintptr_t)pidfd;
@@ -342,8 +348,10 @@ clone_init(struct sandbox *sb, struct init_ctx *c, uint64_t flags, int cgfd,
 		ca.cgroup = (uint64_t)cgfd;
 	}
 	ca.exit_signal = SIGCHLD;
-	ca.stack = (uint64_t)(uintptr_t)sb->stack;
+	ca.stack = (uint64_t)(uintptr_t)(spawn_stack() - INIT_STACK);
 	ca.stack_size = INIT_STACK;
+	if (ctl >= 0 && spawn_slot_set(SLOT_SOCK, ctl) == -1)
+		return -1;
 	/* No handler of the daemon may run in the clone. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -357,10 +365,12 @@ clone_init(struct sandbox *sb, struct init_ctx *c, uint64_t flags, int cgfd,
 	/* No clone3 here: the cgroup is joined by init (cgroup_create gave
 	 * its path too), and the pidfd comes back like clone()'s ptid. */
 	(void)cgfd;
-	pid = clone(init_exec, sb->stack + INIT_STACK, (int)(ca.flags &
+	pid = clone(init_exec, spawn_stack(), (int)(ca.flags &
 	    ~(uint64_t)CLONE_INTO_CGROUP) | SIGCHLD, c, pidfd);
 #endif
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (ctl >= 0)
+		spawn_slot_set(SLOT_SOCK, -1);
 	if (pid > 0 && c->err != 0) {
 		/* Exited already (CLONE_VFORK): reap it here. */
 		waitpid((pid_t)pid, NULL, __WALL);
@@ -379,10 +389,10 @@ clone_init(struct sandbox *sb, struct init_ctx *c, uint64_t flags, int cgfd,
  * error then rather than a failed session later.
  */
 static int
-init_load(struct sandbox *sb, char *err, size_t errlen)
+init_load(char *err, size_t errlen)
 {
 	const char *p = chald_init_start;
-	struct init_ctx c = { -1, -1, "-check", 0 };
+	struct init_ctx c = { "-check", 0 };
 	int fd, status;
 	pid_t pid;
 
@@ -403,18 +413,12 @@ init_load(struct sandbox *sb, char *err, size_t errlen)
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
 	    F_SEAL_WRITE) == -1)
 		goto fail;
-	/* Out of the way of fd 3, which the clone sets to the socket. */
-	sb->initfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-	if (sb->initfd == -1)
+	/* Below the fds of sessions: a clone copies only those (spawn.c). */
+	if (spawn_slot_set(SLOT_INIT, fd) == -1)
 		goto fail;
 	close(fd);
 	fd = -1;
-	sb->stack = mmap(NULL, INIT_STACK, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (sb->stack == MAP_FAILED)
-		goto fail;
-	c.initfd = sb->initfd;
-	pid = clone_init(sb, &c, 0, -1, NULL);
+	pid = clone_init(&c, -1, 0, -1, NULL);
 	if (pid == -1)
 		goto fail;
 	while (waitpid(pid, &status, __WALL) == -1 && errno == EINTR)
@@ -460,7 +464,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
     struct session *sess, char *err, size_t errlen)
 {
 	char procs[CG_NCTRL][PATH_MAX], spec[16384], *buf = spec;
-	struct init_ctx c = { -1, sb->initfd, NULL, 0 };
+	struct init_ctx c = { NULL, 0 };
 	int sp[2], cgfd = -1, pidfd = -1;
 	unsigned long long id = ++sb->next_id;
 	uint64_t flags;
@@ -498,8 +502,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	}
 	flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
 	    CLONE_NEWCGROUP | (s->net_host ? 0 : CLONE_NEWNET);
-	c.ctl = sp[1];
-	pid = clone_init(sb, &c, flags, cgfd, &pidfd);
+	pid = clone_init(&c, sp[1], flags, cgfd, &pidfd);
 	close(sp[1]);
 	if (pid == -1) {
 		snprintf(err, errlen, "step=%s error=%s", c.err != 0 ?
@@ -668,10 +671,7 @@ sandbox_shutdown(struct sandbox *sb)
 			break;
 		usleep(50 * 1000);
 	}
-	if (sb->ready) {
+	if (sb->ready)
 		cgroup_cleanup(&sb->cg);
-		close(sb->initfd);
-		munmap(sb->stack, INIT_STACK);
-	}
 	uidset_free(&sb->uids);
 }

@@ -16,6 +16,8 @@
 #include <sys/syscall.h>
 
 #include <errno.h>
+#include <linux/close_range.h>
+#include <linux/close_range.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -52,12 +54,88 @@ struct spawn_ctx {
 
 static char	*child_stack;
 
+/*
+ * Slots: SPAWN_NSLOTS fds reserved at start, below every fd that sessions
+ * add (pidfds, sockets, control sockets, pipes). A child is cloned sharing
+ * the daemon's fd table (CLONE_FILES), and its first step unshares it with
+ * close_range(CLOSE_RANGE_UNSHARE) from the end of the slots, which copies
+ * only the fds below. A plain copy of the table, and closing every
+ * session's fds in the child after it, would grow with the live sessions.
+ * What the child needs from above is put into a slot just before the
+ * clone, and the slot gets its placeholder back right after.
+ */
+static int	 slot_base = -1;
+static int	 slot_fill = -1;	/* the placeholder: /dev/null */
+
+static int
+fd_free(int fd)
+{
+	return fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+}
+
+static int
+slots_init(void)
+{
+	int base;
+
+	slot_fill = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (slot_fill == -1)
+		return -1;
+	/* From 4 up: fd 3 is where the jail's init wants its socket. */
+	for (base = slot_fill < 4 ? 4 : slot_fill + 1; base < 4096; base++) {
+		int n = 0;
+
+		while (n < SPAWN_NSLOTS && fd_free(base + n))
+			n++;
+		if (n == SPAWN_NSLOTS)
+			break;
+	}
+	for (int i = 0; i < SPAWN_NSLOTS; i++)
+		if (dup3(slot_fill, base + i, O_CLOEXEC) == -1)
+			return -1;
+	slot_base = base;
+	return 0;
+}
+
+int
+spawn_slot(int k)
+{
+	return slot_base + k;
+}
+
+/* fd -1: the placeholder again. */
+int
+spawn_slot_set(int k, int fd)
+{
+	return dup3(fd >= 0 ? fd : slot_fill, slot_base + k, O_CLOEXEC);
+}
+
+/* The child's first step: a table of its own, of the fds below the end of
+ * the slots. */
+int
+spawn_unshare_fds(void)
+{
+	if (syscall(SYS_close_range, (unsigned)(slot_base + SPAWN_NSLOTS),
+	    ~0U, CLOSE_RANGE_UNSHARE) == 0)
+		return 0;
+	return unshare(CLONE_FILES);	/* before Linux 5.9: copies all */
+}
+
+/* The top of the stack that every clone of the daemon runs on. */
+char *
+spawn_stack(void)
+{
+	return child_stack + STACK_SIZE;
+}
+
 int
 spawn_init(void)
 {
 	child_stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	return child_stack == MAP_FAILED ? -1 : 0;
+	if (child_stack == MAP_FAILED)
+		return -1;
+	return slots_init();
 }
 
 /*
@@ -68,10 +146,15 @@ static int __attribute__((no_sanitize("address")))
 child_main(void *arg)
 {
 	struct spawn_ctx *c = arg;
-	const struct spawn_req *r = c->req;
+	struct spawn_req req = *c->req, *r = &req;
 	char *envp[CHALD_MAX_ENVP], envbuf[2048];
 	sigset_t none;
 
+	c->step = STEP_FDS;
+	if (spawn_unshare_fds() == -1)
+		goto fail;
+	r->sock = spawn_slot(SLOT_SOCK);
+	r->errfd = r->errfd >= 0 ? spawn_slot(SLOT_ERR) : -1;
 	c->step = STEP_SIGNALS;
 	if (child_signals() == -1)
 		goto fail;
@@ -115,14 +198,26 @@ spawn_session(const struct spawn_req *r, int *pidfd, pid_t *failed,
 	sigprocmask(SIG_BLOCK, &all, &old);
 	/* The pidfd lets the daemon reap this child alone, in O(1). */
 	*pidfd = -1;
-	pid = clone(child_main, child_stack + STACK_SIZE,
-	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &c, pidfd);
+	if (spawn_slot_set(SLOT_SOCK, r->sock) == -1 ||
+	    (r->errfd >= 0 && spawn_slot_set(SLOT_ERR, r->errfd) == -1)) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		spawn_slot_set(SLOT_SOCK, -1);
+		snprintf(err, errlen, "step=fds error=%s",
+		    log_quote(strerror(errno)));
+		return -1;
+	}
+	pid = clone(child_main, child_stack + STACK_SIZE, CLONE_VM |
+	    CLONE_VFORK | CLONE_FILES | CLONE_PIDFD | SIGCHLD, &c, pidfd);
 	/* Out of fds: run it anyway; the SIGCHLD sweep will reap it. */
 	if (pid == -1 && (errno == EMFILE || errno == ENFILE)) {
 		*pidfd = -1;
 		pid = clone(child_main, child_stack + STACK_SIZE,
-		    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+		    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &c);
 	}
+	/* The slots would keep the player's connection open. */
+	spawn_slot_set(SLOT_SOCK, -1);
+	if (r->errfd >= 0)
+		spawn_slot_set(SLOT_ERR, -1);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		snprintf(err, errlen, "step=clone error=%s",
