@@ -30,7 +30,7 @@ BUILD	:= build
 endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
-	   child.c sandbox.c jailspec.c cgroup.c seccomp.c initbin.c
+	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
@@ -68,7 +68,7 @@ $(BUILD)/chald: $(OBJS)
 # the kernel's headers are reached through a directory of links. Never
 # built with sanitizers: it runs as pid 1 of a jail, after pivot_root,
 # where their runtimes find nothing they need.
-INIT_SRCS := src/jail.c src/child.c src/jailspec.c
+INIT_SRCS := src/jail.c src/jailfs.c src/child.c src/jailspec.c
 INIT_CC	:= $(shell command -v musl-gcc 2>/dev/null)
 ifneq ($(INIT_CC),)
 INIT_INC := $(BUILD)/musl-include

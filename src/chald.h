@@ -87,6 +87,7 @@ struct service {
 	char		**sc_deny;	/* added to it */
 	int		 nsc_deny;
 	struct sock_fprog filter;	/* built by config_finish() */
+	struct skel	*skel;		/* set by sandbox_check() */
 
 	struct service	*next;
 };
@@ -209,6 +210,14 @@ struct cgpending {
 	struct cgpending *next;
 };
 
+/* A jail's read-only skeleton (jailfs.c), shared by a service's jails. */
+struct skel {
+	char		 path[PATH_MAX];
+	int		 jails;		/* live jails built on it */
+	int		 current;	/* a service of the live config uses it */
+	struct skel	*next;
+};
+
 struct sandbox {
 	struct cgroups	 cg;
 	struct uidset	 uids;
@@ -218,6 +227,8 @@ struct sandbox {
 	unsigned long	 uid_shift;	/* default ranges moved this far */
 	int		 ready;		/* cgroup_init() done */
 	char		 rootdir[PATH_MAX];	/* mount point for jails */
+	struct skel	*skels;
+	unsigned long long next_skel;
 };
 
 /* Where a jailed session is in its life. */
@@ -254,6 +265,7 @@ struct session {
 	struct session	*enext;		/* exited, to be reaped this turn */
 	int		 exited;
 	int		 unwatched;	/* no pidfd in epoll: the sweep reaps */
+	struct skel	*skel;		/* the jail's skeleton, if any */
 	int		 pidfd;		/* -1 when not jailed */
 	unsigned long long cgid;	/* cgroup id, when jailed */
 	uid_t		 uid;
@@ -373,17 +385,24 @@ int		 child_env(const struct spawn_req *, char **envp,
 void		 addr_format(const struct sockaddr *, char *ip, size_t iplen,
 		    int *port);
 
+/* jailfs.c: the jail's file tree (daemon: build; init: mount) */
+int		 jailfs_build(const struct service *, const char *dir,
+		    char *where, size_t wherelen);
+int		 jailfs_mount(const struct service *, const char *root,
+		    const char *skel);
+
 /* jailspec.c: what the jail's init is sent (no I/O) */
 struct jailspec {
 	struct service	 svc;		/* the fields a jail uses */
 	uid_t		 uid;
-	const char	*rootdir;	/* where the new root is built */
+	const char	*rootdir;	/* where the new root is mounted */
+	const char	*skel;		/* the skeleton to mount there, or "" */
 	const char	*procs[CG_NCTRL];	/* cgroup files to join, or "" */
 	void		*mem;
 };
 size_t		 jailspec_pack(const struct service *, uid_t,
-		    const char *rootdir, char procs[CG_NCTRL][PATH_MAX],
-		    char *buf, size_t len);
+		    const char *rootdir, const char *skel,
+		    char procs[CG_NCTRL][PATH_MAX], char *buf, size_t len);
 int		 jailspec_unpack(const char *buf, size_t len, struct jailspec *,
 		    char *err, size_t errlen);
 void		 jailspec_free(struct jailspec *);

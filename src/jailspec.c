@@ -77,7 +77,7 @@ put_strs(struct packer *p, char **v, int n)
  */
 size_t
 jailspec_pack(const struct service *s, uid_t uid, const char *rootdir,
-    char procs[CG_NCTRL][PATH_MAX], char *buf, size_t len)
+    const char *skel, char procs[CG_NCTRL][PATH_MAX], char *buf, size_t len)
 {
 	struct jailspec_hdr h;
 	struct packer p = { buf, len, 0 };
@@ -104,6 +104,7 @@ jailspec_pack(const struct service *s, uid_t uid, const char *rootdir,
 	if (nfilter > 0)
 		put(&p, s->filter.filter, nfilter * sizeof(struct sock_filter));
 	put_str(&p, rootdir);
+	put_str(&p, skel);
 	put_str(&p, s->root);
 	put_str(&p, s->workdir);
 	for (int i = 0; i < CG_NCTRL; i++)
@@ -206,6 +207,7 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 		s->filter.filter = f;
 	}
 	js->rootdir = get_str(&r);
+	js->skel = get_str(&r);
 	root = get_str(&r);
 	workdir = get_str(&r);
 	for (int i = 0; i < CG_NCTRL; i++)
@@ -227,9 +229,10 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 		    len - r.off);
 		goto fail;
 	}
+	/* A jail is mounted on the organizer's root or on a skeleton. */
 	if (js->rootdir[0] != '/' || workdir[0] != '/' ||
 	    s->argv[0][0] != '/' || ((h.flags & JS_ROOT) != 0) !=
-	    (root[0] != '\0')) {
+	    (root[0] != '\0') || (root[0] == '\0') != (js->skel[0] == '/')) {
 		snprintf(err, errlen, "spec has a relative or missing path");
 		goto fail;
 	}

@@ -22,7 +22,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -48,6 +50,7 @@ extern const char chald_init_start[], chald_init_end[];
 /* The parent side. */
 
 static int	init_load(char *, size_t);
+static void	skels_remove_stale(void);
 
 int
 session_kill(struct session *s, int sig)
@@ -112,6 +115,7 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		}
 		if (init_load(err, errlen) == -1)
 			return -1;
+		skels_remove_stale();
 		sb->ready = 1;
 		log_event("sandbox cgroup=%s", log_quote(cgroup_describe(
 		    &sb->cg, desc, sizeof(desc))));
@@ -223,6 +227,124 @@ uid_ranges_claim(struct sandbox *sb, struct config *c, char *err,
 	return ret;
 }
 
+/*
+ * Skeletons (jailfs.c): one per sandboxed service without "root =" and
+ * configuration load, in /run/chald/skel.PID.N, which every jail of the
+ * service binds read-only as its root. One is removed only once no
+ * service of the live configuration uses it and no jail is built on it:
+ * deleting a directory that another mount namespace mounts on unmounts it
+ * there, under a running challenge.
+ */
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	if (remove(path) == -1 && errno != ENOENT)
+		log_warn("remove %s", path);
+	return 0;
+}
+
+static void
+rm_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+static void
+skels_sweep(struct sandbox *sb)
+{
+	struct skel **pp = &sb->skels;
+
+	while (*pp != NULL) {
+		struct skel *k = *pp;
+
+		if (k->current || k->jails > 0) {
+			pp = &k->next;
+			continue;
+		}
+		rm_tree(k->path);
+		*pp = k->next;
+		free(k);
+	}
+}
+
+/* Skeletons of instances that died, and of an earlier life of our pid. */
+static void
+skels_remove_stale(void)
+{
+	DIR *d = opendir("/run/chald");
+	struct dirent *e;
+	char path[PATH_MAX];
+	long pid;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (sscanf(e->d_name, "skel.%ld.", &pid) == 1 &&
+		    (pid == (long)getpid() || (kill((pid_t)pid, 0) == -1 &&
+		    errno == ESRCH))) {
+			snprintf(path, sizeof(path), "/run/chald/%s",
+			    e->d_name);
+			rm_tree(path);
+		}
+	closedir(d);
+}
+
+/*
+ * Builds a skeleton for each sandboxed service of c that needs one; on
+ * success they replace the previous load's, which go once their last jail
+ * has. On failure nothing changes.
+ */
+static int
+skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
+{
+	struct skel *built = NULL, *k;
+	char where[PATH_MAX];
+
+	for (struct service *s = c->services; s != NULL; s = s->next) {
+		s->skel = NULL;
+		if (!s->sandbox || s->root != NULL)
+			continue;
+		if ((k = calloc(1, sizeof(*k))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		k->current = 1;
+		k->next = built;
+		built = k;
+		snprintf(k->path, sizeof(k->path), "/run/chald/skel.%ld.%llu",
+		    (long)getpid(), ++sb->next_skel);
+		snprintf(where, sizeof(where), "%s", k->path);
+		if (mkdir(k->path, 0755) == -1 ||
+		    jailfs_build(s, k->path, where, sizeof(where)) == -1) {
+			snprintf(err, errlen, "service %s: the jail's files: "
+			    "%s: %s", s->name, where, strerror(errno));
+			goto fail;
+		}
+		s->skel = k;
+	}
+	for (k = sb->skels; k != NULL; k = k->next)
+		k->current = 0;
+	while ((k = built) != NULL) {
+		built = k->next;
+		k->next = sb->skels;
+		sb->skels = k;
+	}
+	skels_sweep(sb);
+	return 0;
+fail:
+	while ((k = built) != NULL) {
+		built = k->next;
+		rm_tree(k->path);
+		free(k);
+	}
+	for (struct service *s = c->services; s != NULL; s = s->next)
+		s->skel = NULL;
+	return -1;
+}
+
 /* A reload may not ask for a controller chald did not set up at start. */
 int
 sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
@@ -237,7 +359,7 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			    "user: only for trusted challenges"));
 	needs(c, need, &any);
 	if (!any)
-		return 0;
+		return skels_build(sb, c, err, errlen);	/* retires the old */
 	if (sb->ready && uid_ranges_claim(sb, c, err, errlen) == -1)
 		return -1;
 	if (!sb->ready) {
@@ -252,7 +374,7 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			    names[i]);
 			return -1;
 		}
-	return 0;
+	return skels_build(sb, c, err, errlen);
 }
 
 /* The parent side again: spawn, end, cleanup. */
@@ -464,6 +586,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
     struct session *sess, char *err, size_t errlen)
 {
 	char procs[CG_NCTRL][PATH_MAX], spec[16384], *buf = spec;
+	const char *skel;
 	struct init_ctx c = { NULL, 0 };
 	int sp[2], cgfd = -1, pidfd = -1;
 	unsigned long long id = ++sb->next_id;
@@ -488,13 +611,14 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	if (cgfd >= 0)
 		procs[0][0] = '\0';	/* clone3 puts init into it */
 #endif
-	len = jailspec_pack(s, uid, sb->rootdir, procs, NULL, 0);
+	skel = s->skel != NULL ? s->skel->path : NULL;
+	len = jailspec_pack(s, uid, sb->rootdir, skel, procs, NULL, 0);
 	if (len > sizeof(spec) && (buf = malloc(len)) == NULL) {
 		snprintf(err, errlen, "step=spec error=%s",
 		    log_quote(strerror(errno)));
 		goto fail;
 	}
-	jailspec_pack(s, uid, sb->rootdir, procs, buf, len);
+	jailspec_pack(s, uid, sb->rootdir, skel, procs, buf, len);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		snprintf(err, errlen, "step=socketpair error=%s",
 		    log_quote(strerror(errno)));
@@ -533,6 +657,9 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	sess->cgid = id;
 	sess->uid = uid;
 	sess->cpu_time_ms = s->cpu_time_ms;
+	sess->skel = s->skel;
+	if (sess->skel != NULL)
+		sess->skel->jails++;
 	return 0;
 fail:
 	if (buf != spec)
@@ -632,6 +759,10 @@ sandbox_end(struct sandbox *sb, struct session *sess, struct cgstats *st)
 		uidset_del(&sb->uids, sess->uid);
 	else
 		pending_add(sb, sess->cgid, sess->uid);
+	/* init is gone, and its mount namespace with it. */
+	if (sess->skel != NULL && --sess->skel->jails == 0)
+		skels_sweep(sb);
+	sess->skel = NULL;
 }
 
 /*
@@ -671,6 +802,9 @@ sandbox_shutdown(struct sandbox *sb)
 			break;
 		usleep(50 * 1000);
 	}
+	for (struct skel *k = sb->skels; k != NULL; k = k->next)
+		k->current = 0;
+	skels_sweep(sb);
 	if (sb->ready)
 		cgroup_cleanup(&sb->cg);
 	uidset_free(&sb->uids);

@@ -8,6 +8,7 @@ reason when this machine lacks them, and never pass silently.
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -415,3 +416,60 @@ def test_chald_init_refuses_to_run_alone():
                        timeout=5)
     assert r.returncode == 2
     assert "chald runs it, with its control socket on fd 3" in r.stderr
+
+
+def skels(pid):
+    """The jail skeletons of the chald with this pid, by name."""
+    return sorted(n for n in os.listdir("/run/chald")
+                  if n.startswith(f"skel.{pid}."))
+
+
+@pytest.mark.timeout(30)
+def test_skeleton_outlives_a_reload_until_its_jails_end(chald, tmp_path):
+    """Jails are built on a read-only skeleton of the service's tree. A
+    reload builds a new one; the old one stays while a jail of the old
+    load runs (deleting it would unmount the jail's /usr under the
+    challenge) and goes with that jail's end, and the last goes at exit."""
+    conf = config(tmp_path, f"""
+[global]
+listen = 127.0.0.1
+port = 0
+per-ip = 0
+pool = 0
+[service probe]
+command = {prog('jailprobe')}
+""")
+    c = chald("-c", conf)
+    first = skels(c.pid)
+    assert len(first) == 1, first
+    skel = Path("/run/chald") / first[0]
+    assert (skel / "etc" / "passwd").read_bytes() == \
+        Path("/etc/passwd").read_bytes()
+    s = connect(c.port)
+    assert recv_line(s) == b"ready\n"
+    assert probe(s, "write /skeleton-test") == "err EROFS"
+    c.send(signal.SIGHUP)
+    c.wait_log(r"reload services=1")
+    now = skels(c.pid)
+    assert len(now) == 2 and first[0] in now, now
+    # the old load's jail still has its tree
+    assert probe(s, "ls /usr/bin").startswith("ok ")
+    assert probe(s, "exec /usr/bin/id").startswith("ok uid=")
+    s.close()
+    deadline = time.monotonic() + 10
+    while first[0] in skels(c.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert skels(c.pid) == [n for n in now if n != first[0]]
+    assert c.stop() == 0
+    assert skels(c.pid) == []
+
+
+def test_stale_skeletons_are_removed_at_start(chald, tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = Path(f"/run/chald/skel.{dead.pid}.7")
+    (stale / "etc").mkdir(parents=True)
+    (stale / "etc" / "passwd").write_text("x\n")
+    c = jail(chald)
+    assert not stale.exists()
+    assert len(skels(c.pid)) == 1

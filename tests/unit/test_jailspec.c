@@ -47,11 +47,14 @@ pack(const struct service *s, char procs[CG_NCTRL][PATH_MAX], size_t *len)
 {
 	char *buf;
 
-	*len = jailspec_pack(s, 200007, "/run/chald/root", procs, NULL, 0);
+	const char *skel = s->root == NULL ? "/run/chald/skel.1.1" : NULL;
+
+	*len = jailspec_pack(s, 200007, "/run/chald/root", skel, procs, NULL,
+	    0);
 	buf = malloc(*len);
 	CHECK(buf != NULL);
-	CHECK(jailspec_pack(s, 200007, "/run/chald/root", procs, buf, *len) ==
-	    *len);
+	CHECK(jailspec_pack(s, 200007, "/run/chald/root", skel, procs, buf,
+	    *len) == *len);
 	return buf;
 }
 
@@ -71,6 +74,7 @@ roundtrip(void)
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
 	CHECK(js.uid == 200007);
 	CHECK_STR(js.rootdir, "/run/chald/root");
+	CHECK_STR(js.skel, "/run/chald/skel.1.1");
 	CHECK_STR(js.procs[0], procs[0]);
 	CHECK_STR(js.procs[3], "");
 	CHECK(js.svc.argc == 3);
@@ -105,6 +109,7 @@ roundtrip(void)
 	buf = pack(&s, NULL, &len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
 	CHECK_STR(js.svc.root, "/srv/rootfs");
+	CHECK_STR(js.skel, "");
 	CHECK(js.svc.net_host == 1 && js.svc.seccomp == 0);
 	CHECK(js.svc.filter.len == 0 && js.svc.nbind_rw == 0);
 	CHECK_STR(js.procs[0], "");
@@ -171,6 +176,18 @@ broken(void)
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
 	jailspec_free(&js);
 	free(buf);
+
+	/* A jail goes on a skeleton or on the organizer's root, not both. */
+	s.root = "/srv/rootfs";
+	len = jailspec_pack(&s, 1, "/run/chald/root", "/run/chald/skel.1.1",
+	    NULL, NULL, 0);
+	buf = malloc(len);
+	jailspec_pack(&s, 1, "/run/chald/root", "/run/chald/skel.1.1", NULL,
+	    buf, len);
+	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == -1);
+	CHECK_STR(err, "spec has a relative or missing path");
+	free(buf);
+	s.root = NULL;
 
 	/* A relative program path never comes from config_finish(). */
 	argv_[0] = "chal";
