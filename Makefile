@@ -62,29 +62,31 @@ $(BUILD)/chald: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 # The jail's init: a small static program that chald embeds (initbin.c)
-# and execs for every jail. Linked with musl when musl-gcc is there: it
-# starts in half the time of a static glibc program (no cpuid probing, no
-# ifunc relocations, a tenth of the pages). musl has no <linux/*.h>, so
-# the kernel's headers are reached through a directory of links. Never
-# built with sanitizers: it runs as pid 1 of a jail, after pivot_root,
-# where their runtimes find nothing they need.
+# and execs for every jail. Linked with musl when musl-gcc is there (it is
+# chosen when the recipe runs, after .deps installed musl-tools): it starts
+# in half the time of a static glibc program (no cpuid probing, no ifunc
+# relocations, a tenth of the pages). musl has no <linux/*.h>, so the
+# kernel's headers are reached through a directory of links. Never built
+# with sanitizers: it runs as pid 1 of a jail, after pivot_root, where
+# their runtimes find nothing they need.
 INIT_SRCS := src/jail.c src/jailfs.c src/child.c src/jailspec.c
-INIT_CC	:= $(shell command -v musl-gcc 2>/dev/null)
-ifneq ($(INIT_CC),)
-INIT_INC := $(BUILD)/musl-include
-INIT_FLAGS := -isystem $(INIT_INC)
-else
-INIT_CC	:= $(CC)
-endif
-$(BUILD)/musl-include: $(BUILD)/.deps
-	mkdir -p $@
-	ln -sfn /usr/include/linux $@/linux
-	ln -sfn /usr/include/asm-generic $@/asm-generic
-	ln -sfn /usr/include/$$($(CC) -print-multiarch)/asm $@/asm
-
-$(BUILD)/chald-init: $(INIT_SRCS) src/chald.h $(BUILD)/.deps | $(INIT_INC)
-	$(INIT_CC) -O2 -std=gnu11 $(WARN) -D_GNU_SOURCE \
-	    -fstack-protector-strong $(INIT_FLAGS) -static -o $@ $(INIT_SRCS)
+INIT_FLAGS := -O2 -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
+	   -static
+$(BUILD)/chald-init: $(INIT_SRCS) src/chald.h $(BUILD)/.deps
+	@if command -v musl-gcc >/dev/null 2>&1; then \
+	    inc=$(BUILD)/musl-include; \
+	    arch=$$(gcc -print-multiarch 2>/dev/null); \
+	    [ -n "$$arch" ] || arch=$$(uname -m)-linux-gnu; \
+	    mkdir -p $$inc && \
+	    ln -sfn /usr/include/linux $$inc/linux && \
+	    ln -sfn /usr/include/asm-generic $$inc/asm-generic && \
+	    ln -sfn /usr/include/$$arch/asm $$inc/asm && \
+	    echo "musl-gcc $(INIT_FLAGS) -isystem $$inc -o $@ $(INIT_SRCS)" && \
+	    musl-gcc $(INIT_FLAGS) -isystem $$inc -o $@ $(INIT_SRCS); \
+	else \
+	    echo "$(CC) $(INIT_FLAGS) -o $@ $(INIT_SRCS)   (no musl-gcc)"; \
+	    $(CC) $(INIT_FLAGS) -o $@ $(INIT_SRCS); \
+	fi
 
 $(BUILD)/initbin.o: src/initbin.c $(BUILD)/chald-init
 	$(CC) $(CFLAGS) -DCHALD_INIT='"$(BUILD)/chald-init"' -c -o $@ $<

@@ -74,7 +74,7 @@ struct service {
 	int		 open_files;
 	uint64_t	 tmp_size;
 	uint64_t	 address_space;	/* 0: no cap */
-	char		*root;		/* NULL: a tmpfs with bind mounts */
+	char		*root;		/* NULL: the skeleton with bind mounts */
 	char		**bind_ro;	/* NULL-terminated */
 	int		 nbind_ro;
 	char		**bind_rw;
@@ -228,6 +228,7 @@ struct sandbox {
 	int		 ready;		/* cgroup_init() done */
 	char		 rootdir[PATH_MAX];	/* mount point for jails */
 	struct skel	*skels;
+	struct skel	*building;	/* for a load not yet committed */
 	unsigned long long next_skel;
 };
 

@@ -9,7 +9,7 @@
 #endif
 
 __asm__(
-"	.section .rodata\n"
+"	.pushsection .rodata\n"
 "	.balign	64\n"
 "	.globl	chald_init_start\n"
 "	.hidden	chald_init_start\n"
@@ -18,4 +18,4 @@ __asm__(
 "	.globl	chald_init_end\n"
 "	.hidden	chald_init_end\n"
 "chald_init_end:\n"
-"	.previous\n");
+"	.popsection\n");

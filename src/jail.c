@@ -9,8 +9,9 @@
  * shootdown, which on virtual machines cost more than the jail itself.
  *
  * init reads what to build from the daemon (jailspec.c) on its control
- * socket (fd 3), builds the jail (a read-only tmpfs root with bind mounts,
- * /dev, /proc with hidepid, a size-capped /tmp, pivot_root, loopback, the
+ * socket (fd 3), builds the jail (the service's read-only skeleton as its
+ * root with bind mounts, device nodes, /proc with hidepid, a size-capped
+ * /tmp: jailfs.c; then pivot_root, loopback, the
  * rlimits, bounding set and seccomp filter), reports ready, and waits for
  * its player. Then it vforks the challenge, which drops to the session's
  * uid and execs, and reaps until the challenge exits. When it dies, the

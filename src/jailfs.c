@@ -8,8 +8,10 @@
  * /proc, the device nodes and the read-only binds. A jail thus creates no
  * file at all, and its mount namespace holds no tmpfs but its /tmp, which
  * is most of what building and tearing down a jail's tree used to cost.
- * The skeleton is shared by the jails of one service, and read-only in
- * all of them; nothing of one session can reach another through it.
+ * The skeleton is shared by the jails of one service and read-only in all
+ * of them: no session can change what another sees. (Like the host paths
+ * bound into every jail, its files are the same inodes for all, so a
+ * session can notice another's reads of them through inotify.)
  *
  * A service with "root =" has its own tree instead, which is never
  * written: its mount points must be in it, and /dev is a small tmpfs.
@@ -113,9 +115,9 @@ mount_flags(const char *dst, int rw)
 }
 
 /*
- * Copies a small regular file into the jail's tmpfs root. For the default
- * /etc files this is cheaper than a bind mount, which costs a mount and a
- * remount now and an unmount when the jail is torn down.
+ * Copies a small regular file into the skeleton. For the default /etc
+ * files this is cheaper than a bind mount, which would cost every jail a
+ * mount, a remount and an unmount.
  */
 static int
 copy_small(const char *src, const char *dst, const struct stat *st)

@@ -177,9 +177,11 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 		snprintf(err, errlen, "not a jail spec");
 		return -1;
 	}
-	if (h.argc < 1 || h.argc > JS_MAX_ITEMS || h.nenv > JS_MAX_ITEMS ||
+	/* The environment has a fixed array in the challenge's child, and a
+	 * filter is at most BPF_MAXINSNS long. */
+	if (h.argc < 1 || h.argc > JS_MAX_ITEMS || h.nenv > CHALD_MAX_ENV ||
 	    h.nbind_ro > JS_MAX_ITEMS || h.nbind_rw > JS_MAX_ITEMS ||
-	    h.nfilter > JS_MAX_ITEMS || ((h.flags & JS_SECCOMP) == 0) !=
+	    h.nfilter > BPF_MAXINSNS || ((h.flags & JS_SECCOMP) == 0) !=
 	    (h.nfilter == 0) || h.stderr_mode < STDERR_SOCKET ||
 	    h.stderr_mode > STDERR_LOG) {
 		snprintf(err, errlen, "spec has impossible counts");

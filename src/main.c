@@ -131,7 +131,7 @@ usage(FILE *fp)
 "      --open-files N      fds per process (256)\n"
 "      --tmp-size SIZE     the session's /tmp (16M)\n"
 "      --address-space SIZE  RLIMIT_AS (0: none)\n"
-"      --root DIR          the jail's root (default: tmpfs + bind mounts)\n"
+"      --root DIR          the jail's root (default: a skeleton + binds)\n"
 "      --bind-ro PATH, --bind-rw PATH   more paths in the jail\n"
 "      --network none|host own empty network namespace (none)\n"
 "      --seccomp on|off    the syscall filter (on)\n"
@@ -356,6 +356,18 @@ listeners_resume(int64_t now)
 static struct session	*exited;
 static size_t		 unwatched;	/* sessions without a watched pidfd */
 
+/* Left to the SIGCHLD sweep, which then runs every REAP_SWEEP_MS. */
+static void
+exit_to_sweep(struct session *sess)
+{
+	int64_t soon = now_ms() + REAP_SWEEP_MS;
+
+	sess->unwatched = 1;
+	unwatched++;
+	if (next_reap_ms > soon)
+		next_reap_ms = soon;
+}
+
 static void
 exit_watch(struct session *sess)
 {
@@ -369,9 +381,7 @@ exit_watch(struct session *sess)
 		return;
 	if (sess->pidfd >= 0)
 		log_warn("epoll_ctl pidfd");
-	/* The SIGCHLD sweep reaps it, and sweeps more often meanwhile. */
-	sess->unwatched = 1;
-	unwatched++;
+	exit_to_sweep(sess);
 }
 
 static void
@@ -409,8 +419,8 @@ jail_poll(struct session *sess, int on)
 }
 
 /*
- * Jails forked since this fd was made hold copies of it for a moment, so
- * close() alone would not end the epoll registration: remove it first.
+ * epoll watches the file, not the fd: the registration goes first, so
+ * that no other reference to the file can keep it alive after close().
  */
 static void
 jail_close_ctl(struct session *sess)
@@ -1009,8 +1019,13 @@ reap_exited(void)
 		struct session *sess = exited;
 
 		exited = sess->enext;
-		if (reap_one(sess->pid, sess) == -1)
-			sess->exited = 0;	/* not yet: the pidfd says again */
+		if (reap_one(sess->pid, sess) == 0)
+			continue;
+		/* Exited but not waitable (a tracer holds the zombie): the
+		 * level-triggered pidfd would wake every turn until then. */
+		sess->exited = 0;
+		epoll_ctl(epfd, EPOLL_CTL_DEL, sess->pidfd, NULL);
+		exit_to_sweep(sess);
 	}
 }
 
@@ -1513,7 +1528,8 @@ std_fds_ensure(void)
 			exit(1);
 }
 
-/* Sessions hold no fd in the parent, but bursts of accepts do. */
+/* Each session holds a pidfd (and a jail its control socket), and bursts
+ * of accepts hold sockets. */
 static void
 nofile_raise(void)
 {

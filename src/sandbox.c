@@ -55,7 +55,10 @@ static void	skels_remove_stale(void);
 int
 session_kill(struct session *s, int sig)
 {
-	if (s->pidfd >= 0)
+	/* A jail's init passes it on to its pid namespace; an unjailed
+	 * session is its process group, whose leader is not yet reaped, so
+	 * the group id cannot have been reused. */
+	if (s->jailed && s->pidfd >= 0)
 		return (int)syscall(SYS_pidfd_send_signal, s->pidfd, sig,
 		    NULL, 0);
 	return kill(-s->pid, sig);
@@ -86,6 +89,8 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	int need[CG_NCTRL], any;
 	char desc[PATH_MAX * 2];
 
+	if (!sb->ready)
+		skels_remove_stale();
 	needs(c, need, &any);
 	if (!any)
 		return sandbox_check(sb, c, err, errlen);
@@ -115,7 +120,6 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		}
 		if (init_load(err, errlen) == -1)
 			return -1;
-		skels_remove_stale();
 		sb->ready = 1;
 		log_event("sandbox cgroup=%s", log_quote(cgroup_describe(
 		    &sb->cg, desc, sizeof(desc))));
@@ -292,28 +296,46 @@ skels_remove_stale(void)
 	closedir(d);
 }
 
-/*
- * Builds a skeleton for each sandboxed service of c that needs one; on
- * success they replace the previous load's, which go once their last jail
- * has. On failure nothing changes.
- */
+/* Removes the skeletons of a load that did not happen. */
+static void
+skels_discard(struct sandbox *sb, struct config *c)
+{
+	struct skel *k;
+
+	while ((k = sb->building) != NULL) {
+		sb->building = k->next;
+		rm_tree(k->path);
+		free(k);
+	}
+	for (struct service *s = c->services; s != NULL; s = s->next)
+		s->skel = NULL;
+}
+
+/* Builds a skeleton for each sandboxed service of c that needs one. */
 static int
 skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 {
-	struct skel *built = NULL, *k;
 	char where[PATH_MAX];
+	mode_t mask;
+	int ret = 0;
 
+	/* The tree must be 0755 whatever the daemon's umask: the jails'
+	 * users walk it. */
+	mask = umask(022);
 	for (struct service *s = c->services; s != NULL; s = s->next) {
+		struct skel *k;
+
 		s->skel = NULL;
 		if (!s->sandbox || s->root != NULL)
 			continue;
 		if ((k = calloc(1, sizeof(*k))) == NULL) {
 			snprintf(err, errlen, "out of memory");
-			goto fail;
+			ret = -1;
+			break;
 		}
 		k->current = 1;
-		k->next = built;
-		built = k;
+		k->next = sb->building;
+		sb->building = k;
 		snprintf(k->path, sizeof(k->path), "/run/chald/skel.%ld.%llu",
 		    (long)getpid(), ++sb->next_skel);
 		snprintf(where, sizeof(where), "%s", k->path);
@@ -321,28 +343,32 @@ skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		    jailfs_build(s, k->path, where, sizeof(where)) == -1) {
 			snprintf(err, errlen, "service %s: the jail's files: "
 			    "%s: %s", s->name, where, strerror(errno));
-			goto fail;
+			ret = -1;
+			break;
 		}
 		s->skel = k;
 	}
+	umask(mask);
+	if (ret == -1)
+		skels_discard(sb, c);
+	return ret;
+}
+
+/* The skeletons just built replace the last load's, which go once their
+ * last jail has. */
+static void
+skels_commit(struct sandbox *sb)
+{
+	struct skel *k;
+
 	for (k = sb->skels; k != NULL; k = k->next)
 		k->current = 0;
-	while ((k = built) != NULL) {
-		built = k->next;
+	while ((k = sb->building) != NULL) {
+		sb->building = k->next;
 		k->next = sb->skels;
 		sb->skels = k;
 	}
 	skels_sweep(sb);
-	return 0;
-fail:
-	while ((k = built) != NULL) {
-		built = k->next;
-		rm_tree(k->path);
-		free(k);
-	}
-	for (struct service *s = c->services; s != NULL; s = s->next)
-		s->skel = NULL;
-	return -1;
 }
 
 /* A reload may not ask for a controller chald did not set up at start. */
@@ -358,10 +384,10 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			    log_quote("sessions run unjailed as chald's own "
 			    "user: only for trusted challenges"));
 	needs(c, need, &any);
-	if (!any)
-		return skels_build(sb, c, err, errlen);	/* retires the old */
-	if (sb->ready && uid_ranges_claim(sb, c, err, errlen) == -1)
-		return -1;
+	if (!any) {
+		skels_commit(sb);	/* the last load's go */
+		return 0;
+	}
 	if (!sb->ready) {
 		snprintf(err, errlen, "a sandboxed service needs chald to "
 		    "have started with one (restart chald)");
@@ -374,7 +400,15 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			    names[i]);
 			return -1;
 		}
-	return skels_build(sb, c, err, errlen);
+	if (skels_build(sb, c, err, errlen) == -1)
+		return -1;
+	/* Last: it registers c's uid ranges, so nothing may fail after. */
+	if (uid_ranges_claim(sb, c, err, errlen) == -1) {
+		skels_discard(sb, c);
+		return -1;
+	}
+	skels_commit(sb);
+	return 0;
 }
 
 /* The parent side again: spawn, end, cleanup. */
@@ -388,7 +422,7 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 #if defined(__x86_64__)
 long	chald_clone3(struct clone_args *, size_t, int (*)(void *), void *);
 __asm__(
-"	.text\n"
+"	.pushsection .text\n"
 "	.globl	chald_clone3\n"
 "	.hidden	chald_clone3\n"
 "	.type	chald_clone3, @function\n"
@@ -406,7 +440,8 @@ __asm__(
 "	movl	$60, %eax\n"		/* SYS_exit */
 "	syscall\n"
 "	hlt\n"
-"	.size	chald_clone3, .-chald_clone3\n");
+"	.size	chald_clone3, .-chald_clone3\n"
+"	.popsection\n");
 #define HAVE_CLONE3_FN	1
 #endif
 
@@ -543,9 +578,10 @@ init_load(char *err, size_t errlen)
 	pid = clone_init(&c, -1, 0, -1, NULL);
 	if (pid == -1)
 		goto fail;
+	status = -1;
 	while (waitpid(pid, &status, __WALL) == -1 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		snprintf(err, errlen, "the jail's init (chald-init) did not "
 		    "run: status %d", status);
 		return -1;

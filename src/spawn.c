@@ -55,8 +55,10 @@ struct spawn_ctx {
 static char	*child_stack;
 
 /*
- * Slots: SPAWN_NSLOTS fds reserved at start, below every fd that sessions
- * add (pidfds, sockets, control sockets, pipes). A child is cloned sharing
+ * Slots: SPAWN_NSLOTS fds reserved at start, above the daemon's own few
+ * fds, so that the fds sessions add (pidfds, sockets, control sockets,
+ * pipes) come above them, but for the odd hole a reload leaves below
+ * (close-on-exec, and bounded). A child is cloned sharing
  * the daemon's fd table (CLONE_FILES), and its first step unshares it with
  * close_range(CLOSE_RANGE_UNSHARE) from the end of the slots, which copies
  * only the fds below. A plain copy of the table, and closing every
