@@ -180,6 +180,8 @@ report(int fd, int step)
 	_exit(127);
 }
 
+static mode_t	daemon_umask = 022;
+
 static void __attribute__((noreturn))
 challenge_main(const struct jailspec *js, int sock,
     const struct jail_player *pl)
@@ -201,6 +203,7 @@ challenge_main(const struct jailspec *js, int sock,
 		report(ctl, STEP_PRIVILEGES);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	umask(daemon_umask);
 	execve(s->argv[0], s->argv, envp);
 	report(ctl, STEP_EXEC);
 }
@@ -310,6 +313,10 @@ init_main(void)
 
 	/* ps shows "chald-init" whatever the kernel names a memfd exec. */
 	prctl(PR_SET_NAME, "chald-init", 0, 0, 0);
+	/* The mount points init makes (under /tmp) must be 0755 for the
+	 * session's uid whatever the daemon's umask; the challenge gets that
+	 * umask back. */
+	daemon_umask = umask(022);
 	/* Nothing of the daemon's but the control socket and fds 0-2. */
 	if (syscall(SYS_close_range, ctl + 1, ~0U, 0U) == -1)
 		report(ctl, STEP_FDS);

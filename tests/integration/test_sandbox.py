@@ -485,12 +485,19 @@ def test_stale_skeletons_are_removed_at_start(chald, tmp_path):
     assert len(skels(c.pid)) == 1
 
 
-def test_jails_work_under_a_strict_umask(chald):
-    """The skeleton is built 0755 whatever umask chald was started with:
-    the jail's uid must be able to walk its root and /dev."""
+@pytest.mark.parametrize("where", ["progs", "tmp"])
+def test_jails_work_under_a_strict_umask(chald, pubdir, where):
+    """The skeleton, and the mount points init makes under the jail's own
+    /tmp (for a program that lives below the host's /tmp), are 0755
+    whatever umask chald was started with: the jail's uid must be able to
+    walk its root, /dev and the way to its program."""
+    program = prog("echo")
+    if where == "tmp":
+        shutil.copy(program, pubdir / "echo")
+        program = str(pubdir / "echo")
     old = os.umask(0o077)
     try:
-        c = jail(chald, program="echo")
+        c = jail(chald, program=program)
     finally:
         os.umask(old)
     s = connect(c.port)
