@@ -12,16 +12,9 @@ extern char **environ;
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s PORT CHALLENGE\n", argv[0]);
-		return 2;
-	}
+	int lfd = baseline_start(argc, argv);
 	char *chal = argv[2];
 	char *cargv[] = { chal, NULL };
-
-	reaper_install();
-
-	int lfd = listen_on(argv[1]);
 
 	for (;;) { /* runs until a signal ends the process */
 		int cfd = accept_next(lfd);

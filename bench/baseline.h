@@ -72,6 +72,20 @@ static inline void reaper_install(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * What every spawning baseline does first: check "PORT CHALLENGE", install
+ * the reaper, listen. Returns the listener; exits 2 on bad usage.
+ */
+static inline int baseline_start(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s PORT CHALLENGE\n", argv[0]);
+		exit(2);
+	}
+	reaper_install();
+	return listen_on(argv[1]);
+}
+
 /* accept4 that rides out transient errors; -1 only on a real failure. */
 static inline int accept_next(int lfd)
 {
