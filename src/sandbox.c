@@ -539,19 +539,24 @@ clone_init(struct init_ctx *c, int ctl, uint64_t flags, int cgfd,
 	return (pid_t)pid;
 }
 
-/*
- * The init runs from a sealed memfd: nothing to install beside chald, to
- * find at run time, or to be replaced under a running daemon. One run with
- * "-check" at start makes a host that forbids it (vm.memfd_noexec = 2) an
- * error then rather than a failed session later.
- */
 static int
-init_load(char *err, size_t errlen)
+write_all(int fd, const char *p, const char *end)
 {
-	const char *p = chald_init_start;
-	struct init_ctx c = { "-check", 0 };
-	int fd, status;
-	pid_t pid;
+	while (p < end) {
+		ssize_t n = write(fd, p, (size_t)(end - p));
+
+		if (n <= 0)
+			return -1;
+		p += n;
+	}
+	return 0;
+}
+
+/* chald-init in a sealed memfd, or -1. */
+static int
+init_memfd(void)
+{
+	int fd;
 
 	fd = memfd_create("chald-init", MFD_CLOEXEC | MFD_ALLOW_SEALING |
 	    MFD_EXEC);
@@ -559,39 +564,90 @@ init_load(char *err, size_t errlen)
 		fd = memfd_create("chald-init", MFD_CLOEXEC |
 		    MFD_ALLOW_SEALING);
 	if (fd == -1)
-		goto fail;
-	while (p < chald_init_end) {
-		ssize_t n = write(fd, p, (size_t)(chald_init_end - p));
-
-		if (n <= 0)
-			goto fail;
-		p += n;
+		return -1;
+	if (write_all(fd, chald_init_start, chald_init_end) == -1 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE) == -1) {
+		close(fd);
+		return -1;
 	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
-	    F_SEAL_WRITE) == -1)
-		goto fail;
+	return fd;
+}
+
+/* chald-init in a file of /run/chald that is unlinked at once, or -1. */
+static int
+init_file(void)
+{
+	char path[64];
+	int fd, ro;
+
+	snprintf(path, sizeof(path), "/run/chald/chald-init.%ld",
+	    (long)getpid());
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0500);
+	if (fd == -1)
+		return -1;
+	if (write_all(fd, chald_init_start, chald_init_end) == -1) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	close(fd);		/* no writer may be left: ETXTBSY */
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	unlink(path);
+	return ro;
+}
+
+/* Puts fd into the init slot and runs "chald-init -check" from it. */
+static int
+init_try(int fd)
+{
+	struct init_ctx c = { "-check", 0 };
+	int status = -1;
+	pid_t pid;
+
+	if (fd == -1)
+		return -1;
 	/* Below the fds of sessions: a clone copies only those (spawn.c). */
-	if (spawn_slot_set(SLOT_INIT, fd) == -1)
-		goto fail;
+	if (spawn_slot_set(SLOT_INIT, fd) == -1) {
+		close(fd);
+		return -1;
+	}
 	close(fd);
-	fd = -1;
-	pid = clone_init(&c, -1, 0, -1, NULL);
-	if (pid == -1)
-		goto fail;
-	status = -1;
+	if ((pid = clone_init(&c, -1, 0, -1, NULL)) == -1)
+		return -1;
 	while (waitpid(pid, &status, __WALL) == -1 && errno == EINTR)
 		;
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(err, errlen, "the jail's init (chald-init) did not "
-		    "run: status %d", status);
+		errno = ENOEXEC;
 		return -1;
 	}
 	return 0;
-fail:
-	snprintf(err, errlen, "cannot run the jail's init (chald-init) from "
-	    "a memfd: %s", strerror(errno));
-	if (fd != -1)
-		close(fd);
+}
+
+/*
+ * The init runs from a sealed memfd: nothing to install beside chald, to
+ * find at run time, or to be replaced under a running daemon. A host that
+ * forbids executing memfds (vm.memfd_noexec = 2) gets it from an unlinked
+ * file in /run/chald instead. One run with "-check" makes a host that
+ * allows neither an error at start rather than a failed session later.
+ */
+static int
+init_load(char *err, size_t errlen)
+{
+	int memfd_errno;
+
+	if (init_try(init_memfd()) == 0)
+		return 0;
+	memfd_errno = errno;
+	if (init_try(init_file()) == 0) {
+		log_event("sandbox-init from=file reason=%s", log_quote(
+		    strerror(memfd_errno)));
+		return 0;
+	}
+	snprintf(err, errlen, "cannot run the jail's init (chald-init): "
+	    "from a memfd: %s; from /run/chald: %s", strerror(memfd_errno),
+	    strerror(errno));
 	return -1;
 }
 

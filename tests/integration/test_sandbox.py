@@ -507,3 +507,29 @@ def test_jails_work_under_a_strict_umask(chald, pubdir, where):
     skel = Path("/run/chald") / skels(c.pid)[0]
     assert (skel.stat().st_mode & 0o777) == 0o755
     assert ((skel / "dev").stat().st_mode & 0o777) == 0o755
+
+
+MEMFD_NOEXEC = Path("/proc/sys/vm/memfd_noexec")
+
+
+@pytest.mark.skipif(not MEMFD_NOEXEC.exists(),
+                    reason="vm.memfd_noexec needs Linux 6.3 or later")
+def test_init_runs_where_memfds_may_not_exec(chald):
+    """On a host that forbids executing memfds, chald-init runs from an
+    unlinked file in /run/chald instead, and says so at start."""
+    old = MEMFD_NOEXEC.read_text()
+    MEMFD_NOEXEC.write_text("2")
+    try:
+        c = jail(chald, program="echo")
+    finally:
+        try:        # some kernels refuse to lower it again
+            MEMFD_NOEXEC.write_text(old)
+        except OSError:
+            pass
+    c.wait_log(r'sandbox-init from=file reason="Permission denied"')
+    s = connect(c.port)
+    assert recv_line(s) == b"hello\n"
+    s.sendall(b"x\n")
+    assert recv_line(s) == b"x\n"
+    assert not any(n.startswith("chald-init.")
+                   for n in os.listdir("/run/chald"))
