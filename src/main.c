@@ -34,7 +34,7 @@
 #define CGROUP_RETRY_MS	50	/* while a jail's cgroup is not empty yet */
 #define REAP_SWEEP_MS	200	/* SIGCHLD sweeps at most this often, */
 #define REAP_IDLE_MS	2000	/* or this, when every session has a pidfd */
-#define POOL_QUIET_MS	15	/* refill the pools only this long after the
+#define POOL_QUIET_MS	5	/* refill the pools only this long after the
 				   last accept: a jail being built would slow
 				   the player just accepted */
 #define MAX_OVERRIDES	128
