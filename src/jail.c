@@ -30,7 +30,6 @@
  * nothing it loads can come from the host's library path, and a start-up
  * that costs half of glibc's.
  */
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -44,7 +43,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <linux/mount.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <signal.h>
