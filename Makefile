@@ -30,6 +30,8 @@ BUILD	:= build
 endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
+	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
+	   reload.c loop.c \
 	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \

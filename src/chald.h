@@ -140,6 +140,7 @@ enum evkind {
 };
 
 struct session;
+struct rusage;
 
 /* epoll data for a session's stderr pipe ("stderr = log"). */
 struct evtag {
@@ -284,6 +285,117 @@ struct sesstable {
 	size_t		 heapcap;
 };
 
+/* What the command line said, kept for reloads (confload.c). */
+#define MAX_OVERRIDES	128
+struct override {
+	const char	*key;
+	const char	*value;
+	int		 global;
+};
+
+struct cmdline {
+	const char	*config_path;	/* absolute, or NULL */
+	char		**argv;		/* the command-line service */
+	const char	*name;		/* --name */
+	char		 cwd[PATH_MAX];
+	struct override	 overrides[MAX_OVERRIDES];
+	int		 noverrides;
+	int		 foreground;
+};
+
+/*
+ * The daemon at run time: owned by main.c and passed down, so that the
+ * stages below the loop share no state but what they are given.
+ */
+struct daemon {
+	struct config	*conf;
+	const struct cmdline *cmd;
+	struct svcstate	*states;
+	struct sesstable sessions;
+	struct sandbox	 sandbox;
+	int		 epfd;
+
+	int		 shutting_down;
+	int		 killed_all;
+	int64_t		 grace_end_ms, hard_end_ms;
+	int		 pool_deficit;	/* jails the pools still lack */
+	int64_t		 last_accept_ms;
+	int64_t		 next_sweep_ms;	/* per-source entries */
+	int64_t		 next_reap_ms;	/* the next SIGCHLD sweep, at the
+					   earliest */
+	struct session	*exited;	/* pidfds that fired this batch */
+	size_t		 unwatched;	/* sessions without a watched pidfd */
+};
+
+#define REAP_SWEEP_MS	200	/* SIGCHLD sweeps at most this often, */
+#define REAP_IDLE_MS	2000	/* or this, when every session has a pidfd */
+#define POOL_QUIET_MS	5	/* refill the pools only this long after the
+				   last accept: a jail being built would slow
+				   the player just accepted */
+
+/* clock.c */
+int64_t		 now_ms(void);
+
+/* confload.c: a config from the file or the command line, plus overrides */
+struct config	*config_load(const struct cmdline *, char *err, size_t errlen);
+void		 cmdline_override(struct cmdline *, const char *key,
+		    const char *value, int global);
+
+/* watch.c: what the one epoll set watches */
+void		 watch_fd(struct daemon *, int fd, void *tag, int on);
+void		 watch_listener(struct daemon *, struct svcstate *, int on);
+void		 watch_jail(struct daemon *, struct session *, int on);
+void		 watch_exit(struct daemon *, struct session *);
+void		 watch_exit_sweep(struct daemon *, struct session *);
+void		 unwatch_exit(struct daemon *, struct session *);
+void		 watch_stderr(struct daemon *, struct session *, int fd);
+void		 unwatch_stderr(struct daemon *, struct session *);
+
+/* listener.c: services at run time, their listeners and sources */
+void		 listener_open_all(struct daemon *);
+struct svcstate	*listener_state_new(struct daemon *, const char *name);
+void		 listener_free_unused(struct daemon *, struct svcstate *);
+void		 listener_close(struct daemon *, struct svcstate *);
+int		 listener_accept(struct daemon *, struct svcstate *,
+		    struct sockaddr_storage *);
+void		 listener_resume_all(struct daemon *, int64_t now);
+void		 listener_announce(const struct daemon *);
+void		 listener_sweep_sources(struct daemon *, int64_t now);
+int64_t		 listener_next_resume(const struct daemon *, int64_t t);
+
+/* pool.c: jails, built ahead for the pool or at accept */
+struct session	*jail_new(struct daemon *, struct svcstate *, char *err,
+		    size_t errlen);
+void		 jail_close_ctl(struct daemon *, struct session *);
+void		 jail_event(struct daemon *, struct session *);
+void		 jail_end(struct daemon *, struct session *, int status);
+struct session	*pool_take(struct svcstate *);
+void		 pool_flush_all(struct daemon *);
+int		 pool_refill_all(struct daemon *, int64_t now);
+int64_t		 pool_next_wake(const struct daemon *, int64_t now, int64_t t);
+
+/* session.c: a session's life in the parent */
+void		 session_start(struct daemon *, struct svcstate *, int fd,
+		    const struct sockaddr *);
+void		 session_end(struct daemon *, struct session *, int status,
+		    const struct rusage *);
+void		 session_stderr(struct daemon *, struct session *);
+void		 session_expire(struct daemon *, int64_t now);
+void		 session_signal_all(struct daemon *, int sig, enum end_cause);
+size_t		 session_served(const struct daemon *);
+
+/* reap.c: collecting exited sessions */
+void		 reap_mark(struct daemon *, struct session *);
+void		 reap_marked(struct daemon *);
+void		 reap_sweep(struct daemon *);
+
+/* reload.c */
+void		 reload(struct daemon *);
+
+/* loop.c */
+void		 loop_signals_setup(void);
+void		 loop_run(struct daemon *);
+
 /* config.c */
 struct config	*config_new(void);
 void		 config_free(struct config *);
@@ -348,6 +460,7 @@ void		 fatalx(const char *fmt, ...)
 const char	*log_quote(const char *);
 int		 log_fd(void);
 int		 log_kv_to_json(const char *line, char *out, size_t outlen);
+int		 log_configure(const struct config *, int foreground);
 
 /* daemon.c */
 int		 pidfile_open(const char *path, char *err, size_t errlen);
@@ -475,8 +588,5 @@ int		 uidset_add(struct uidset *, uid_t);
 void		 uidset_del(struct uidset *, uid_t);
 int		 uid_alloc(struct uidset *, uid_t lo, uid_t hi, uid_t *cursor,
 		    uid_t *out);
-
-/* util */
-int64_t		 now_ms(void);
 
 #endif /* CHALD_H */

@@ -54,6 +54,17 @@ log_init(const char *target, enum log_format fmt, int verbose)
 	return 0;
 }
 
+/* The configured target: stderr in the foreground, syslog detached. */
+int
+log_configure(const struct config *c, int foreground)
+{
+	const char *target = c->log;
+
+	if (target == NULL)
+		target = foreground ? "stderr" : "syslog";
+	return log_init(target, c->log_format, c->verbose);
+}
+
 void
 log_close(void)
 {

@@ -1,0 +1,18 @@
+/*
+ * clock.c: the daemon's one clock. Deadlines, buckets and pauses are all
+ * in monotonic milliseconds, so a wall-clock step never fires or delays
+ * one.
+ */
+#include <stdint.h>
+#include <time.h>
+
+#include "chald.h"
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,385 @@
+/*
+ * session.c: a session's life in the parent. At accept: the caps and the
+ * rate on its source, then a jail (from the pool or new) or an unjailed
+ * spawn, its deadline and its "accept" line. While it runs: its stderr
+ * pipe ("stderr = log"), its deadline, the signals of a shutdown. At its
+ * end: the cgroup's verdict, the "end" line, and the counts given back.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chald.h"
+
+static void
+session_reject(struct svcstate *st, int fd, const char *ip, int port,
+    const char *reason)
+{
+	struct service *s = st->svc;
+	char line[1100];
+	int n;
+
+	n = snprintf(line, sizeof(line), "%s\n", s->reject_msg);
+	if (n > 0 && send(fd, line, (size_t)n < sizeof(line) ? (size_t)n :
+	    sizeof(line) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
+		/* the player is gone already */
+	}
+	close(fd);
+	log_event("reject service=%s ip=%s port=%d reason=%s conns=%d/%d",
+	    st->name, ip, port, reason, st->conns, s->max_conns);
+}
+
+/*
+ * "stderr = log": the challenge writes into a pipe and the daemon logs
+ * what comes out, a line per event, up to STDERR_CAP bytes a session. The
+ * challenge never holds the log itself (a terminal, or a file it could
+ * truncate).
+ */
+#define STDERR_CAP	65536
+
+static int
+stderr_pipe(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1) {
+		close(p[0]);
+		close(p[1]);
+		p[0] = p[1] = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads what is there; logs each line while under the cap. */
+void
+session_stderr(struct daemon *d, struct session *sess)
+{
+	char buf[4096];
+	ssize_t n;
+
+	for (int i = 0; i < 16; i++) {
+		n = read(sess->errfd, buf, sizeof(buf) - 1);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			unwatch_stderr(d, sess);
+			return;
+		}
+		buf[n] = '\0';
+		for (char *line = buf, *nl; line < buf + n; line = nl + 1) {
+			nl = memchr(line, '\n', (size_t)(buf + n - line));
+			if (nl == NULL)
+				nl = buf + n;
+			*nl = '\0';
+			if (*line == '\0' || sess->errbytes >= STDERR_CAP)
+				continue;
+			log_event("stderr service=%s pid=%d line=%s",
+			    sess->svc->name, (int)sess->pid, log_quote(line));
+			sess->errbytes += (size_t)(nl - line) + 1;
+			if (sess->errbytes >= STDERR_CAP)
+				log_event("stderr-capped service=%s pid=%d "
+				    "bytes=%d", sess->svc->name,
+				    (int)sess->pid, STDERR_CAP);
+		}
+	}
+}
+
+/* A jail from the pool, or a new one, is handed the player's socket. */
+static struct session *
+session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
+    const char *ip, int port)
+{
+	struct session *sess = NULL;
+	char err[CHALD_ERRLEN];
+
+	/* A pooled jail may have died unseen: then try a fresh one. */
+	for (int tries = 0; tries < 2; tries++) {
+		sess = tries == 0 ? pool_take(st) : NULL;
+		if (sess == NULL &&
+		    (sess = jail_new(d, st, err, sizeof(err))) == NULL) {
+			log_event("spawn-failed service=%s ip=%s port=%d %s",
+			    st->name, ip, port, err);
+			close(fd);
+			return NULL;
+		}
+		if (sandbox_handoff(sess, fd, errfd, ip, port) == 0)
+			break;
+		log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
+		    "step=handoff error=%s", st->name, ip, port,
+		    (int)sess->pid, log_quote(strerror(errno)));
+		session_kill(sess, SIGKILL);	/* reaped as unserved */
+		if (tries == 1) {
+			close(fd);
+			return NULL;
+		}
+	}
+	close(fd);
+	st->unserved--;
+	watch_jail(d, sess, 1);
+	return sess;
+}
+
+/* An unjailed session: fork+exec the vfork way (spawn.c). */
+static struct session *
+session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
+    const struct sockaddr *sa, const char *ip, int port)
+{
+	struct spawn_req req = { .svc = st->svc, .sock = fd, .errfd = errfd,
+	    .peer = sa, .peer_ip = ip, .peer_port = port };
+	struct session *sess = calloc(1, sizeof(*sess));
+	char err[CHALD_ERRLEN];
+	pid_t pid, failed;
+	int pfd;
+
+	if (sess == NULL) {
+		session_reject(st, fd, ip, port, "no-memory");
+		return NULL;
+	}
+	pid = spawn_session(&req, &pfd, &failed, err, sizeof(err));
+	close(fd);
+	if (pid == -1) {
+		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
+		    ip, port, err);
+		if (failed > 0)
+			waitpid(failed, NULL, 0);
+		free(sess);
+		return NULL;
+	}
+	sess->pid = pid;
+	sess->pidfd = pfd;
+	sess->ctlfd = -1;
+	sess->errfd = -1;
+	sess->svc = st;
+	if (sesstable_add(&d->sessions, sess) == -1) {
+		/* No memory to track it: don't run it untracked. */
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (pfd >= 0)
+			close(pfd);
+		free(sess);
+		log_event("spawn-failed service=%s ip=%s port=%d step=memory "
+		    "error=%s", st->name, ip, port, log_quote(strerror(ENOMEM)));
+		return NULL;
+	}
+	watch_exit(d, sess);
+	return sess;
+}
+
+/*
+ * The caps and the rate, on the source's prefix: returns the source
+ * entry to count the session in (NULL when none is kept), or sets *reason.
+ */
+static struct source *
+session_admit(struct svcstate *st, const struct sockaddr *sa,
+    struct srckey *key, int64_t now, const char **reason)
+{
+	struct service *s = st->svc;
+	struct source *src = NULL;
+
+	*reason = NULL;
+	if (s->per_ip > 0 || s->rate > 0) {
+		srckey_make(key, sa, s->v4_prefix, s->v6_prefix);
+		src = srctable_get(&st->sources, key, 1);
+		if (src == NULL)
+			*reason = "no-memory";
+		else if (!source_take_token(src, s->rate, s->burst, now))
+			*reason = "rate";
+		else if (s->per_ip > 0 && src->conns >= s->per_ip)
+			*reason = "per-ip";
+	}
+	if (*reason == NULL && s->max_conns > 0 && st->conns >= s->max_conns)
+		*reason = "max-conns";
+	return src;
+}
+
+void
+session_start(struct daemon *d, struct svcstate *st, int fd,
+    const struct sockaddr *sa)
+{
+	struct service *s = st->svc;
+	struct source *src;
+	struct session *sess;
+	struct srckey key;
+	char ip[INET6_ADDRSTRLEN];
+	const char *reason;
+	int port, errp[2] = { -1, -1 };
+	int64_t now = now_ms();
+
+	addr_format(sa, ip, sizeof(ip), &port);
+	src = session_admit(st, sa, &key, now, &reason);
+	if (reason == NULL && s->stderr_mode == STDERR_LOG &&
+	    stderr_pipe(errp) == -1)
+		reason = "no-fds";
+	if (reason != NULL) {
+		session_reject(st, fd, ip, port, reason);
+		return;
+	}
+	sess = s->sandbox ? session_jail(d, st, fd, errp[1], ip, port) :
+	    session_spawn(d, st, fd, errp[1], sa, ip, port);
+	if (errp[1] >= 0)
+		close(errp[1]);
+	if (sess == NULL) {
+		if (errp[0] >= 0)
+			close(errp[0]);
+		return;
+	}
+	watch_stderr(d, sess, errp[0]);
+	sess->port = port;
+	snprintf(sess->ip, sizeof(sess->ip), "%s", ip);
+	sess->start_ms = now;
+	if (src != NULL) {
+		sess->src = key;
+		sess->tracked = 1;
+		src->conns++;
+	}
+	if (s->timeout_ms > 0 && sesstable_set_deadline(&d->sessions, sess,
+	    now + s->timeout_ms) == -1)
+		session_kill(sess, SIGKILL);	/* no deadline: don't run it */
+	st->conns++;
+	if (sess->jailed)
+		log_event("accept service=%s ip=%s port=%d pid=%d conns=%d/%d "
+		    "uid=%u", st->name, ip, port, (int)sess->pid, st->conns,
+		    s->max_conns, (unsigned)sess->uid);
+	else
+		log_event("accept service=%s ip=%s port=%d pid=%d conns=%d/%d",
+		    st->name, ip, port, (int)sess->pid, st->conns,
+		    s->max_conns);
+}
+
+/*
+ * A jailed session's init cannot die of a signal (it is pid 1 of its
+ * namespace), so it exits with 128+N for a challenge killed by signal N.
+ */
+static void
+status_decode(const struct session *sess, int status, int *sig, int *code)
+{
+	*sig = 0;
+	*code = 0;
+	if (WIFSIGNALED(status))
+		*sig = WTERMSIG(status);
+	else if (sess->jailed && WEXITSTATUS(status) > 128 &&
+	    WEXITSTATUS(status) <= 128 + 64)
+		*sig = WEXITSTATUS(status) - 128;
+	else
+		*code = WEXITSTATUS(status);
+}
+
+static const char *
+cause_name(const struct session *sess, int sig, int code,
+    const struct cgstats *cg, int64_t cpu_ms)
+{
+	switch (sess->cause) {
+	case CAUSE_TIMEOUT:
+		return "timeout";
+	case CAUSE_SHUTDOWN:
+		return "shutdown";
+	case CAUSE_NONE:
+		break;
+	}
+	if (cg->oom)
+		return "oom";
+	if (sig == SIGXCPU || (sig == SIGKILL && sess->cpu_time_ms > 0 &&
+	    cpu_ms >= sess->cpu_time_ms))
+		return "cpu-time";
+	/* A fork that failed at the cap only matters if the session died. */
+	if (cg->pids_max && (sig != 0 || code != 0))
+		return "pids";
+	return sig ? "signal" : "exit";
+}
+
+void
+session_end(struct daemon *d, struct session *sess, int status,
+    const struct rusage *ru)
+{
+	struct svcstate *st = sess->svc;
+	struct cgstats cg = { .peak = -1, .cpu_us = -1 };
+	int64_t now = now_ms(), cpu_ms;
+	long long peak;
+	char how[32], extra[96] = "";
+	int sig, code;
+
+	cpu_ms = (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
+	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
+	unwatch_exit(d, sess);
+	if (sess->errfd >= 0) {
+		session_stderr(d, sess);	/* what came before the end */
+		unwatch_stderr(d, sess);
+	}
+	if (sess->jailed) {
+		jail_close_ctl(d, sess);
+		sandbox_end(&d->sandbox, sess, &cg);
+		snprintf(extra, sizeof(extra), " uid=%u", (unsigned)sess->uid);
+		/* The kernel reaps what is left of a pid namespace itself, so
+		 * only the cgroup knows the whole session's CPU time. */
+		if (cg.cpu_us >= 0)
+			cpu_ms = cg.cpu_us / 1000;
+	}
+	peak = cg.peak >= 0 ? cg.peak : (long long)ru->ru_maxrss * 1024;
+	status_decode(sess, status, &sig, &code);
+	if (sig)
+		snprintf(how, sizeof(how), "signal:%d", sig);
+	else
+		snprintf(how, sizeof(how), "exit:%d", code);
+	log_event("end service=%s pid=%d ip=%s port=%d status=%s cause=%s "
+	    "secs=%.3f cpu_secs=%.3f peak_mem=%lld%s", st->name,
+	    (int)sess->pid, sess->ip, sess->port, how,
+	    cause_name(sess, sig, code, &cg, cpu_ms),
+	    (double)(now - sess->start_ms) / 1000, (double)cpu_ms / 1000, peak,
+	    extra);
+	if (sess->pidfd >= 0)		/* a jail's is closed by sandbox_end */
+		close(sess->pidfd);
+	sesstable_remove(&d->sessions, sess);
+	st->conns--;
+	if (sess->tracked)
+		srctable_release(&st->sources, &sess->src, st->rate,
+		    st->burst, now);
+	listener_free_unused(d, st);
+	free(sess);
+}
+
+void
+session_expire(struct daemon *d, int64_t now)
+{
+	struct session *sess;
+
+	while ((sess = sesstable_next_deadline(&d->sessions)) != NULL &&
+	    sess->deadline_ms <= now) {
+		session_kill(sess, SIGKILL);
+		sess->cause = CAUSE_TIMEOUT;
+		sesstable_clear_deadline(&d->sessions, sess);
+	}
+}
+
+void
+session_signal_all(struct daemon *d, int sig, enum end_cause cause)
+{
+	struct sesstable *t = &d->sessions;
+
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct session *s = t->buckets[i]; s != NULL;
+		    s = s->hnext) {
+			session_kill(s, sig);
+			if (s->cause == CAUSE_NONE)
+				s->cause = cause;
+		}
+}
+
+/* Sessions with a player; pooled jails are not counted. */
+size_t
+session_served(const struct daemon *d)
+{
+	size_t n = d->sessions.count;
+
+	for (const struct svcstate *st = d->states; st != NULL; st = st->next)
+		n -= (size_t)st->unserved;
+	return n;
+}
