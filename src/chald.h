@@ -445,7 +445,7 @@ void		 sesstable_clear_deadline(struct sesstable *,
 /* log.c */
 int		 log_init(const char *target, enum log_format, int verbose);
 void		 log_close(void);
-void		 log_event(const char *fmt, ...)
+int		 log_event(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2)));
 void		 log_debug(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2)));

@@ -219,7 +219,8 @@ log_kv_to_json(const char *line, char *out, size_t len)
 	return 0;
 }
 
-static void
+/* Returns the bytes the event took in the log. */
+static int
 log_emit(int prio, const char *line)
 {
 	char buf[LINE_MAX_LEN * 2];
@@ -231,10 +232,9 @@ log_emit(int prio, const char *line)
 	if (log_use_syslog) {
 		if (log_fmt == LOGFMT_JSON &&
 		    log_kv_to_json(line, buf, sizeof(buf)) == 0)
-			syslog(prio, "%s", buf);
-		else
-			syslog(prio, "%s", line);
-		return;
+			line = buf;
+		syslog(prio, "%s", line);
+		return (int)strlen(line) + 1;
 	}
 	clock_gettime(CLOCK_REALTIME, &tv);
 	gmtime_r(&tv.tv_sec, &tm);
@@ -249,33 +249,36 @@ log_emit(int prio, const char *line)
 		n = snprintf(buf, sizeof(buf), "%s.%03ldZ %s\n", ts,
 		    tv.tv_nsec / 1000000, line);
 	if (n < 0)
-		return;
+		return 0;
 	if ((size_t)n >= sizeof(buf)) {
 		n = sizeof(buf) - 1;
 		buf[n - 1] = '\n';
 	}
-	/* A full disk or a closed terminal must not stop the daemon. */
-	if (write(log_target_fd, buf, (size_t)n) < 0)
-		return;
+	if (write(log_target_fd, buf, (size_t)n) < 0) {
+		/* A full disk or a closed terminal must not stop the daemon. */
+	}
+	return n;
 }
 
-static void
+static int
 log_vemit(int prio, const char *fmt, va_list ap)
 {
 	char line[LINE_MAX_LEN];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	log_emit(prio, line);
+	return log_emit(prio, line);
 }
 
-void
+int
 log_event(const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	log_vemit(LOG_INFO, fmt, ap);
+	n = log_vemit(LOG_INFO, fmt, ap);
 	va_end(ap);
+	return n;
 }
 
 void

@@ -39,9 +39,13 @@ session_reject(struct svcstate *st, int fd, const char *ip, int port,
 
 /*
  * "stderr = log": the challenge writes into a pipe and the daemon logs
- * what comes out, a line per event, up to STDERR_CAP bytes a session. The
- * challenge never holds the log itself (a terminal, or a file it could
- * truncate).
+ * what comes out, a line per event, up to STDERR_CAP bytes of events a
+ * session. The challenge never holds the log itself (a terminal, or a file
+ * it could truncate). The cap counts the bytes the events take in the log,
+ * so one-byte lines cannot blow the log up, and it is passed by one event
+ * at most (8 KiB); at the cap the pipe is closed, so the
+ * challenge's next write fails (EPIPE) and the daemon spends nothing more
+ * on it.
  */
 #define STDERR_CAP	65536
 
@@ -59,14 +63,23 @@ stderr_pipe(int p[2])
 	return 0;
 }
 
-/* Reads what is there; logs each line while under the cap. */
+/* Logs one line; returns -1 once the session's events reach the cap. */
+static int
+stderr_line(struct session *sess, const char *line)
+{
+	sess->errbytes += (size_t)log_event("stderr service=%s pid=%d line=%s",
+	    sess->svc->name, (int)sess->pid, log_quote(line));
+	return sess->errbytes >= STDERR_CAP ? -1 : 0;
+}
+
+/* Reads what is there (64 KiB a turn at most) and logs it line by line. */
 void
 session_stderr(struct daemon *d, struct session *sess)
 {
 	char buf[4096];
 	ssize_t n;
 
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < 16 && sess->errfd >= 0; i++) {
 		n = read(sess->errfd, buf, sizeof(buf) - 1);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -80,15 +93,13 @@ session_stderr(struct daemon *d, struct session *sess)
 			if (nl == NULL)
 				nl = buf + n;
 			*nl = '\0';
-			if (*line == '\0' || sess->errbytes >= STDERR_CAP)
+			if (*line == '\0' || stderr_line(sess, line) == 0)
 				continue;
-			log_event("stderr service=%s pid=%d line=%s",
-			    sess->svc->name, (int)sess->pid, log_quote(line));
-			sess->errbytes += (size_t)(nl - line) + 1;
-			if (sess->errbytes >= STDERR_CAP)
-				log_event("stderr-capped service=%s pid=%d "
-				    "bytes=%d", sess->svc->name,
-				    (int)sess->pid, STDERR_CAP);
+			log_event("stderr-capped service=%s pid=%d bytes=%zu "
+			    "cap=%d", sess->svc->name, (int)sess->pid,
+			    sess->errbytes, STDERR_CAP);
+			unwatch_stderr(d, sess);
+			return;
 		}
 	}
 }

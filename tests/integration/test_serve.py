@@ -324,3 +324,24 @@ def test_exits_are_watched_by_pidfd(chald):
         time.sleep(0.3)
     assert pidfds(c.pid) == []
     assert zombie_children(c.pid) == []
+
+
+@pytest.mark.timeout(60)
+def test_stderr_flood_is_cut_at_the_cap(chald, jail):
+    """A challenge flooding one-byte stderr lines with stderr = log: the
+    daemon logs no more than the cap, counted in the bytes of the events
+    it writes (not of the lines it read), then closes the pipe, so the
+    challenge's next write fails with EPIPE and the daemon reads no more."""
+    c = chald("-b", "127.0.0.1", "-p", "0", *jail, "--stderr", "log",
+              "--timeout", "25s", "--", prog("stderrflood"))
+    with c.connect(timeout=25) as s:
+        got = recv_all(s, timeout=25).decode()
+    assert got.startswith("cut "), got
+    m = c.wait_log(r"end service=\S+ .*status=(\S+)", timeout=10)
+    assert m.group(1) == "exit:42", c.log_text()[-2000:]
+    log = c.log_text()
+    events = [ln for ln in log.splitlines() if " stderr service=" in ln]
+    assert events, log[-2000:]
+    assert sum(len(ln) + 1 for ln in events) <= 65536 + 8192, \
+        sum(len(ln) + 1 for ln in events)
+    assert re.search(r"stderr-capped service=\S+ pid=\d+ bytes=\d+", log)
