@@ -159,5 +159,6 @@ fuzz: $(FUZZERS:%=build-fuzz/%)
 	    echo "== $$f for $(FUZZ_TIME) s"; \
 	    ./build-fuzz/$$f -max_total_time=$(FUZZ_TIME) -timeout=10 \
 	        -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+	        -artifact_prefix=build-fuzz/$$f- \
 	        build-fuzz/corpus/$$f tests/fuzz/corpus/$$f || exit 1; \
 	done
