@@ -17,8 +17,8 @@ WARN	+= -Werror
 endif
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong
-LDLIBS	:= $(shell pkg-config --libs inih libseccomp 2>/dev/null || \
-	     echo -linih -lseccomp) -lm
+LDLIBS	:= $(shell pkg-config --libs inih libseccomp gmp 2>/dev/null || \
+	     echo -linih -lseccomp -lgmp) -lm
 
 ifeq ($(SAN),1)
 BUILD	:= build-san
@@ -32,12 +32,13 @@ endif
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
 	   reload.c loop.c \
-	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c
+	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c \
+	   proxy.c pow.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
-	   $(BUILD)/jailspec.o
-UNIT	:= test_config test_sessions test_log test_jailspec
+	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o
+UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
 
 .PHONY: all run check unit integration clean deps deps-test install examples
@@ -57,7 +58,9 @@ $(BUILD)/.deps-test: $(BUILD)/.deps
 	@sh scripts/deps.sh test
 	@touch $@
 
-$(BUILD)/%.o: src/%.c src/chald.h $(BUILD)/.deps
+HDRS	:= $(wildcard src/*.h)
+
+$(BUILD)/%.o: src/%.c $(HDRS) $(BUILD)/.deps
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/chald: $(OBJS)
@@ -103,7 +106,7 @@ run: chald examples
 	@[ -z "$(RUN_SANDBOX)" ] || echo "make run: not root, so the jail is off (--sandbox off)" >&2
 	./chald -f -b 127.0.0.1 -p 1337 $(RUN_SANDBOX) -- examples/guess/guess
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(PURE)
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(HDRS) $(PURE)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(PURE) $(LDLIBS)
 
 $(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps
@@ -122,7 +125,7 @@ install: chald
 	install -D -m 644 man/chald.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/chald.conf.5
 
 clean:
-	rm -rf build build-san chald bench/build
+	rm -rf build build-san build-fuzz chald bench/build
 	$(MAKE) -s -C examples/guess clean
 
 -include bench/Makefile.inc
@@ -133,3 +136,31 @@ clean:
 .PHONY: check-v2
 check-v2:
 	@sh tests/vm/run-v2.sh
+
+# make fuzz: each libFuzzer harness of tests/fuzz/ for FUZZ_TIME seconds,
+# built with Debian's clang and ASan+UBSan around the pure module it
+# feeds. New inputs go to build-fuzz/corpus/NAME; the seeds in
+# tests/fuzz/corpus/NAME are only read. (A minimal form of the framework
+# the pure branch brings; the two are to be merged.)
+FUZZERS	:= fuzz_proxy fuzz_pow
+FUZZ_TIME ?= 60
+FUZZ_CC	?= clang
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc \
+	   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRCS_fuzz_proxy := src/proxy.c
+FUZZ_SRCS_fuzz_pow := src/pow.c
+
+.PHONY: fuzz
+build-fuzz/%: tests/fuzz/%.c $(HDRS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)
+
+fuzz: $(FUZZERS:%=build-fuzz/%)
+	@for f in $(FUZZERS); do \
+	    mkdir -p build-fuzz/corpus/$$f || exit 1; \
+	    echo "== $$f for $(FUZZ_TIME) s"; \
+	    ./build-fuzz/$$f -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	        -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+	        -artifact_prefix=build-fuzz/$$f- \
+	        build-fuzz/corpus/$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
