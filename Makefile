@@ -31,7 +31,7 @@ endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
-	   reload.c loop.c \
+	   reload.c loop.c gate.c \
 	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c \
 	   proxy.c pow.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)

@@ -33,6 +33,26 @@ enum log_format {
 	LOGFMT_JSON,
 };
 
+/* An address range: "proxy-from", "pow-exempt". */
+struct cidr {
+	uint8_t		 fam;		/* 4 or 6 */
+	uint8_t		 prefix;
+	uint8_t		 bytes[16];	/* masked */
+};
+
+/* The gate of a service (gate.c): what is read before a session starts. */
+struct gatecfg {
+	struct cidr	*proxy_from;	/* peers that must send a PROXY header */
+	int		 nproxy_from;
+	int64_t		 proxy_timeout_ms;
+	uint32_t	 pow;		/* difficulty, 0: off */
+	int64_t		 pow_timeout_ms;
+	struct cidr	*pow_exempt;
+	int		 npow_exempt;
+	char		*pow_prompt;	/* NULL: kCTF's */
+	int		 pending_per_ip; /* 0: no cap */
+};
+
 /* One challenge as configured: everything needed to listen and to spawn. */
 struct service {
 	char		*name;
@@ -88,6 +108,7 @@ struct service {
 	int		 nsc_deny;
 	struct sock_fprog filter;	/* built by config_finish() */
 	struct skel	*skel;		/* set by sandbox_check() */
+	struct gatecfg	 gate;
 
 	struct service	*next;
 };
@@ -98,6 +119,7 @@ struct config {
 	char		*log;		/* "stderr", "syslog" or a file name */
 	enum log_format	 log_format;
 	int64_t		 grace_ms;
+	int		 pending_max;	/* connections in the gate, 0: no cap */
 	int		 verbose;
 	struct service	*services;
 	int		 nservices;
@@ -137,6 +159,7 @@ enum evkind {
 	EV_JAIL,
 	EV_STDERR,
 	EV_EXIT,	/* a session's pidfd: its first process exited */
+	EV_GATE,	/* a connection in the gate */
 };
 
 struct session;
@@ -166,6 +189,7 @@ struct svcstate {
 	int		 pool_ready;	/* in pool */
 	int		 pool_starting;	/* being built for the pool */
 	int		 unserved;	/* jails alive with no player yet */
+	int		 gating;	/* connections in the gate */
 	int64_t		 pool_pause_until_ms;	/* after a jail failed */
 	struct svcstate	*next;
 };
@@ -275,6 +299,18 @@ struct session {
 	struct session	*hnext;
 };
 
+/* A min-heap of deadlines, of nodes embedded in their owners. */
+struct dnode {
+	int64_t		 at;
+	size_t		 idx;
+};
+
+struct dheap {
+	struct dnode	**v;
+	size_t		 len;
+	size_t		 cap;
+};
+
 /* Live sessions by pid, plus a min-heap of deadlines. */
 struct sesstable {
 	struct session	**buckets;
@@ -325,6 +361,15 @@ struct daemon {
 					   earliest */
 	struct session	*exited;	/* pidfds that fired this batch */
 	size_t		 unwatched;	/* sessions without a watched pidfd */
+
+	/* The gate (gate.c). */
+	struct pending	*gate_all;	/* every connection in it */
+	struct pending	*gate_checking;	/* solutions being verified */
+	struct dheap	 gate_deadlines;
+	struct srctable	 gate_sources;	/* pending per source prefix */
+	int		 npending;
+	char		 pow_secret[65];	/* the health check's solution */
+	unsigned long long pow_issued, pow_passed, pow_failed;
 };
 
 #define REAP_SWEEP_MS	200	/* SIGCHLD sweeps at most this often, */
@@ -374,9 +419,22 @@ void		 pool_flush_all(struct daemon *);
 int		 pool_refill_all(struct daemon *, int64_t now);
 int64_t		 pool_next_wake(const struct daemon *, int64_t now, int64_t t);
 
+/* gate.c: a connection before its session */
+int		 gate_wants(const struct svcstate *, const struct sockaddr *);
+void		 gate_begin(struct daemon *, struct svcstate *, int fd,
+		    const struct sockaddr_storage *);
+void		 gate_event(struct daemon *, void *tag);
+int		 gate_work(struct daemon *);
+void		 gate_expire(struct daemon *, int64_t now);
+int64_t		 gate_next_deadline(const struct daemon *, int64_t t);
+void		 gate_close_all(struct daemon *);
+
 /* session.c: a session's life in the parent */
-void		 session_start(struct daemon *, struct svcstate *, int fd,
+const char	*session_admit(struct daemon *, struct svcstate *,
 		    const struct sockaddr *);
+void		 session_start(struct daemon *, struct svcstate *, int fd,
+		    const struct sockaddr *client, const struct sockaddr *via,
+		    int admitted);
 void		 session_end(struct daemon *, struct session *, int status,
 		    const struct rusage *);
 void		 session_stderr(struct daemon *, struct session *);
@@ -579,6 +637,15 @@ int		 seccomp_build(char **allow, char **deny, struct sock_fprog *,
 		    char *err, size_t errlen);
 void		 seccomp_filter_free(struct sock_fprog *);
 int		 seccomp_known(const char *);
+
+/* sessions.c: deadlines and address ranges */
+int		 dheap_push(struct dheap *, struct dnode *, int64_t at);
+void		 dheap_remove(struct dheap *, struct dnode *);
+struct dnode	*dheap_top(const struct dheap *);
+void		 dheap_free(struct dheap *);
+int		 cidr_parse(const char *, struct cidr *);
+int		 cidr_match(const struct cidr *, int n, const struct sockaddr *);
+void		 cidr_format(const struct cidr *, char *, size_t);
 
 /* sessions.c: uid sets */
 int		 uidset_init(struct uidset *);

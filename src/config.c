@@ -48,11 +48,13 @@ static const char *service_keys[] = {
 	"pids", "cpu", "cpu-time", "file-size", "open-files", "tmp-size",
 	"address-space", "root", "bind-ro", "bind-rw", "network", "seccomp",
 	"pool",
-	"seccomp-allow", "seccomp-deny", NULL
+	"seccomp-allow", "seccomp-deny",
+	"proxy-from", "proxy-timeout", "pow", "pow-timeout", "pow-exempt",
+	"pow-prompt", "pending-per-ip", NULL
 };
 
 static const char *global_keys[] = {
-	"pidfile", "log", "log-format", "grace", NULL
+	"pidfile", "log", "log-format", "grace", "pending-max", NULL
 };
 
 static int
@@ -324,6 +326,9 @@ service_new(const char *name, const char *file, int line)
 	s->tmp_size = 16ULL << 20;
 	s->seccomp = 1;
 	s->pool = 2;
+	s->gate.proxy_timeout_ms = 5 * 1000;
+	s->gate.pow_timeout_ms = 60 * 1000;
+	s->gate.pending_per_ip = 16;
 	return s;
 }
 
@@ -370,7 +375,32 @@ service_free(struct service *s)
 	strv_free(s->sc_allow);
 	strv_free(s->sc_deny);
 	seccomp_filter_free(&s->filter);
+	free(s->gate.proxy_from);
+	free(s->gate.pow_exempt);
+	free(s->gate.pow_prompt);
 	free(s);
+}
+
+static struct cidr *
+cidrs_dup(const struct cidr *v, int n)
+{
+	struct cidr *c;
+
+	if (n == 0)
+		return NULL;
+	if ((c = calloc(n, sizeof(*c))) == NULL)
+		abort();
+	memcpy(c, v, n * sizeof(*c));
+	return c;
+}
+
+static void
+gatecfg_copy(struct gatecfg *to, const struct gatecfg *from)
+{
+	*to = *from;
+	to->proxy_from = cidrs_dup(from->proxy_from, from->nproxy_from);
+	to->pow_exempt = cidrs_dup(from->pow_exempt, from->npow_exempt);
+	to->pow_prompt = from->pow_prompt ? xstrdup(from->pow_prompt) : NULL;
 }
 
 /* A new [service] starts from the values [global] gave. */
@@ -428,6 +458,7 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->nsc_allow = d->nsc_allow;
 	s->sc_deny = strv_dup(d->sc_deny, d->nsc_deny);
 	s->nsc_deny = d->nsc_deny;
+	gatecfg_copy(&s->gate, &d->gate);
 	return s;
 }
 
@@ -439,6 +470,7 @@ config_new(void)
 	if (c == NULL)
 		return NULL;
 	c->grace_ms = 5000;
+	c->pending_max = 1024;
 	c->log_format = LOGFMT_TEXT;
 	return c;
 }
@@ -577,6 +609,97 @@ parse_uid_range(const char *v, uid_t *lo, uid_t *hi)
 		return -1;
 	*lo = (uid_t)a;
 	*hi = (uid_t)b;
+	return 0;
+}
+
+/* Address ranges, separated by blanks or commas; appended to *v. */
+static int
+parse_cidrs(const char *value, struct cidr **v, int *n, char *err,
+    size_t errlen)
+{
+	char *copy = xstrdup(value), *tok, *save;
+	int added = 0;
+
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save), added++) {
+		struct cidr c, *nv;
+
+		if (cidr_parse(tok, &c) == -1) {
+			seterr(err, errlen, "not an address or ADDRESS/PREFIX: "
+			    "\"%s\"", tok);
+			free(copy);
+			return -1;
+		}
+		if ((nv = realloc(*v, (*n + 1) * sizeof(*nv))) == NULL)
+			abort();
+		*v = nv;
+		nv[(*n)++] = c;
+	}
+	free(copy);
+	if (added == 0)
+		return seterr(err, errlen, "no address given");
+	return 0;
+}
+
+/* "\n", "\t" and "\\" in a one-line value; anything else is kept. */
+static char *
+unescape(const char *v)
+{
+	char *out = xstrdup(v), *w = out;
+
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' && (v[1] == 'n' || v[1] == 't' ||
+		    v[1] == '\\')) {
+			v++;
+			*w++ = *v == 'n' ? '\n' : *v == 't' ? '\t' : '\\';
+		} else
+			*w++ = *v;
+	}
+	*w = '\0';
+	return out;
+}
+
+static int
+set_gate_key(struct service *s, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	struct gatecfg *g = &s->gate;
+	int64_t ms;
+	long n;
+
+	if (strcmp(key, "proxy-from") == 0)
+		return parse_cidrs(value, &g->proxy_from, &g->nproxy_from, err,
+		    errlen);
+	if (strcmp(key, "pow-exempt") == 0)
+		return parse_cidrs(value, &g->pow_exempt, &g->npow_exempt, err,
+		    errlen);
+	if (strcmp(key, "proxy-timeout") == 0 ||
+	    strcmp(key, "pow-timeout") == 0) {
+		if (parse_duration(value, &ms) == -1 || ms <= 0)
+			return seterr(err, errlen, "not a duration above 0 "
+			    "(e.g. 5s, 2m): \"%s\"", value);
+		if (strcmp(key, "proxy-timeout") == 0)
+			g->proxy_timeout_ms = ms;
+		else
+			g->pow_timeout_ms = ms;
+	} else if (strcmp(key, "pow") == 0) {
+		if (parse_int(value, 0, 8388607, &n) == -1)
+			return seterr(err, errlen, "not a difficulty "
+			    "(0-8388607, 0 for off): \"%s\"", value);
+		g->pow = (uint32_t)n;
+	} else if (strcmp(key, "pow-prompt") == 0) {
+		if (strstr(value, "{challenge}") == NULL)
+			return seterr(err, errlen, "the prompt must contain "
+			    "{challenge}, or no player can solve it");
+		free(g->pow_prompt);
+		g->pow_prompt = unescape(value);
+	} else if (strcmp(key, "pending-per-ip") == 0) {
+		if (parse_int(value, 0, 1000000, &n) == -1)
+			return seterr(err, errlen, "not a count (0-1000000, 0 "
+			    "for no cap): \"%s\"", value);
+		g->pending_per_ip = (int)n;
+	} else
+		return 1;
 	return 0;
 }
 
@@ -815,8 +938,13 @@ config_set_service(struct service *s, const char *key, const char *value,
 	} else if (strcmp(key, "reject-message") == 0) {
 		free(s->reject_msg);
 		s->reject_msg = xstrdup(value);
-	} else
+	} else {
+		int g = set_gate_key(s, key, value, err, errlen);
+
+		if (g <= 0)
+			return g;
 		return set_sandbox_key(s, key, value, basedir, err, errlen);
+	}
 	return 0;
 }
 
@@ -847,6 +975,13 @@ config_set_global(struct config *c, const char *key, const char *value,
 		if (parse_duration(value, &c->grace_ms) == -1)
 			return seterr(err, errlen, "not a duration (e.g. 5s): "
 			    "\"%s\"", value);
+	} else if (strcmp(key, "pending-max") == 0) {
+		long n;
+
+		if (parse_int(value, 0, 1000000, &n) == -1)
+			return seterr(err, errlen, "not a count (0-1000000, 0 "
+			    "for no cap): \"%s\"", value);
+		c->pending_max = (int)n;
 	} else
 		return seterr(err, errlen, "unknown key");
 	return 0;
@@ -1415,6 +1550,50 @@ print_list(FILE *fp, const char *key, char **v, int n, const char *sep)
 }
 
 static void
+print_cidrs(FILE *fp, const char *key, const struct cidr *v, int n)
+{
+	char buf[64];
+
+	if (n == 0)
+		return;
+	fprintf(fp, "%s =", key);
+	for (int i = 0; i < n; i++) {
+		cidr_format(&v[i], buf, sizeof(buf));
+		fprintf(fp, "%s %s", i ? "," : "", buf);
+	}
+	fputc('\n', fp);
+}
+
+static void
+print_escaped(FILE *fp, const char *key, const char *v)
+{
+	fprintf(fp, "%s = ", key);
+	for (; *v != '\0'; v++)
+		if (*v == '\n')
+			fputs("\\n", fp);
+		else if (*v == '\t')
+			fputs("\\t", fp);
+		else if (*v == '\\')
+			fputs("\\\\", fp);
+		else
+			fputc(*v, fp);
+	fputc('\n', fp);
+}
+
+static void
+print_gate(FILE *fp, const struct gatecfg *g)
+{
+	print_cidrs(fp, "proxy-from", g->proxy_from, g->nproxy_from);
+	print_duration(fp, "proxy-timeout", g->proxy_timeout_ms);
+	fprintf(fp, "pow = %u\n", (unsigned)g->pow);
+	print_duration(fp, "pow-timeout", g->pow_timeout_ms);
+	print_cidrs(fp, "pow-exempt", g->pow_exempt, g->npow_exempt);
+	if (g->pow_prompt != NULL)
+		print_escaped(fp, "pow-prompt", g->pow_prompt);
+	fprintf(fp, "pending-per-ip = %d\n", g->pending_per_ip);
+}
+
+static void
 print_sandbox(FILE *fp, const struct service *s)
 {
 	fprintf(fp, "sandbox = %s\n", s->sandbox ? "on" : "off");
@@ -1456,6 +1635,7 @@ config_print(const struct config *c, FILE *fp)
 	fprintf(fp, "log-format = %s\n",
 	    c->log_format == LOGFMT_JSON ? "json" : "text");
 	print_duration(fp, "grace", c->grace_ms);
+	fprintf(fp, "pending-max = %d\n", c->pending_max);
 	for (const struct service *s = c->services; s != NULL; s = s->next) {
 		fprintf(fp, "\n[service %s]\n", s->name);
 		fprintf(fp, "listen = %s\n", s->addr);
@@ -1480,6 +1660,7 @@ config_print(const struct config *c, FILE *fp)
 		print_rate(fp, s->rate);
 		fprintf(fp, "burst = %d\n", s->burst);
 		fprintf(fp, "reject-message = %s\n", s->reject_msg);
+		print_gate(fp, &s->gate);
 		print_sandbox(fp, s);
 	}
 }

@@ -76,7 +76,8 @@ listener_free(struct daemon *d, struct svcstate *st)
 void
 listener_free_unused(struct daemon *d, struct svcstate *st)
 {
-	if (st->removed && st->conns == 0 && st->unserved == 0)
+	if (st->removed && st->conns == 0 && st->unserved == 0 &&
+	    st->gating == 0)
 		listener_free(d, st);
 }
 

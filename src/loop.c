@@ -92,6 +92,7 @@ shutdown_begin(struct daemon *d, int sig)
 	    (double)d->conf->grace_ms / 1000);
 	for (struct svcstate *st = d->states; st != NULL; st = st->next)
 		listener_close(d, st);
+	gate_close_all(d);
 	pool_flush_all(d);
 	session_signal_all(d, SIGTERM, CAUSE_SHUTDOWN);
 	d->grace_end_ms = now + d->conf->grace_ms;
@@ -132,6 +133,9 @@ loop_timeout(struct daemon *d, int64_t now)
 		t = d->next_reap_ms;
 	t = pool_next_wake(d, now, t);
 	t = listener_next_resume(d, t);
+	t = gate_next_deadline(d, t);
+	if (d->gate_checking != NULL)
+		t = now;
 	if (d->shutting_down) {
 		int64_t end = d->killed_all ? d->hard_end_ms : d->grace_end_ms;
 
@@ -152,7 +156,11 @@ loop_accept(struct daemon *d, struct svcstate *st)
 
 		if (fd == -1)
 			return;
-		session_start(d, st, fd, (struct sockaddr *)&ss);
+		if (gate_wants(st, (struct sockaddr *)&ss))
+			gate_begin(d, st, fd, &ss);
+		else
+			session_start(d, st, fd, (struct sockaddr *)&ss, NULL,
+			    0);
 		d->last_accept_ms = now_ms();
 	}
 }
@@ -176,6 +184,9 @@ loop_dispatch(struct daemon *d, void *tag)
 		break;
 	case EV_LISTENER:
 		loop_accept(d, tag);
+		break;
+	case EV_GATE:
+		gate_event(d, tag);
 		break;
 	}
 }
@@ -210,6 +221,8 @@ loop_timers(struct daemon *d)
 	int64_t now = now_ms();
 
 	session_expire(d, now);
+	gate_expire(d, now);
+	gate_work(d);
 	listener_resume_all(d, now);
 	if (d->sandbox.pending != NULL)
 		sandbox_tick(&d->sandbox);

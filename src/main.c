@@ -5,6 +5,7 @@
  * (loop.c) runs until shutdown.
  */
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 
 #include <err.h>
@@ -62,6 +63,16 @@ usage(FILE *fp)
 "      --reject-message TEXT      line sent to a refused player\n"
 "      --backlog N         listen backlog (4096)\n"
 "\n"
+"The gate, before a session starts:\n"
+"      --proxy-from CIDR,...  peers that must send a PROXY header (none)\n"
+"      --proxy-timeout DURATION  wait for the header (5s)\n"
+"      --pow DIFFICULTY    kCTF proof of work first (0: off)\n"
+"      --pow-timeout DURATION    wait for the solution (60s)\n"
+"      --pow-exempt CIDR,...     clients that skip it (none)\n"
+"      --pow-prompt TEXT   the prompt, with {challenge} (kCTF's)\n"
+"      --pending-per-ip N  connections in the gate per source (16)\n"
+"      --pending-max N     connections in the gate in all (1024)\n"
+"\n"
 "The jail (on by default; needs root):\n"
 "      --sandbox on|off    jail each session (on)\n"
 "      --uid-range A-B     one uid per live session (200000-299999)\n"
@@ -88,7 +99,7 @@ usage(FILE *fp)
 enum {
 	OPT_VERSION = 256,
 	OPT_NAME,
-	OPT_GLOBAL,	/* --pidfile, --log, --log-format, --grace */
+	OPT_GLOBAL,	/* the keys of [global] */
 	OPT_SERVICE,	/* every per-service key */
 };
 
@@ -136,6 +147,14 @@ static const struct option long_opts[] = {
 	{ "pool",	required_argument, NULL, OPT_SERVICE },
 	{ "seccomp-allow", required_argument, NULL, OPT_SERVICE },
 	{ "seccomp-deny", required_argument, NULL, OPT_SERVICE },
+	{ "proxy-from",	required_argument, NULL, OPT_SERVICE },
+	{ "proxy-timeout", required_argument, NULL, OPT_SERVICE },
+	{ "pow",	required_argument, NULL, OPT_SERVICE },
+	{ "pow-timeout", required_argument, NULL, OPT_SERVICE },
+	{ "pow-exempt",	required_argument, NULL, OPT_SERVICE },
+	{ "pow-prompt",	required_argument, NULL, OPT_SERVICE },
+	{ "pending-per-ip", required_argument, NULL, OPT_SERVICE },
+	{ "pending-max", required_argument, NULL, OPT_GLOBAL },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -160,6 +179,18 @@ nofile_raise(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* What the built-in health check answers a proof of work with. */
+static void
+pow_secret_make(struct daemon *d)
+{
+	unsigned char rnd[32];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		err(1, "getrandom");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(d->pow_secret + 2 * i, 3, "%02x", rnd[i]);
 }
 
 int
@@ -268,8 +299,10 @@ main(int argc, char *argv[])
 	listener_open_all(d);
 	if (spawn_init() == -1)
 		err(1, "spawn_init");
-	if (sesstable_init(&d->sessions) == -1)
+	if (sesstable_init(&d->sessions) == -1 ||
+	    srctable_init(&d->gate_sources) == -1)
 		errx(1, "out of memory");
+	pow_secret_make(d);
 	if (!cl->foreground) {
 		for (struct service *s = d->conf->services; s != NULL;
 		    s = s->next)

@@ -186,12 +186,13 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 }
 
 /*
- * The caps and the rate, on the source's prefix: returns the source
- * entry to count the session in (NULL when none is kept), or sets *reason.
+ * The caps, and the rate unless the gate took the token already, on the
+ * client's prefix: returns the source entry to count the session in (NULL
+ * when none is kept), or sets *reason.
  */
 static struct source *
-session_admit(struct svcstate *st, const struct sockaddr *sa,
-    struct srckey *key, int64_t now, const char **reason)
+session_caps(struct svcstate *st, const struct sockaddr *sa,
+    struct srckey *key, int take_token, int64_t now, const char **reason)
 {
 	struct service *s = st->svc;
 	struct source *src = NULL;
@@ -202,7 +203,8 @@ session_admit(struct svcstate *st, const struct sockaddr *sa,
 		src = srctable_get(&st->sources, key, 1);
 		if (src == NULL)
 			*reason = "no-memory";
-		else if (!source_take_token(src, s->rate, s->burst, now))
+		else if (take_token &&
+		    !source_take_token(src, s->rate, s->burst, now))
 			*reason = "rate";
 		else if (s->per_ip > 0 && src->conns >= s->per_ip)
 			*reason = "per-ip";
@@ -212,9 +214,46 @@ session_admit(struct svcstate *st, const struct sockaddr *sa,
 	return src;
 }
 
+/* For the gate, before its proof of work: NULL, or why not. */
+const char *
+session_admit(struct daemon *d, struct svcstate *st,
+    const struct sockaddr *sa)
+{
+	struct srckey key;
+	const char *reason;
+
+	(void)d;
+	session_caps(st, sa, &key, 1, now_ms(), &reason);
+	return reason;
+}
+
+static void
+session_log_accept(const struct svcstate *st, const struct session *sess,
+    const struct sockaddr *via)
+{
+	char vbuf[INET6_ADDRSTRLEN + 8] = "", uid[24] = "";
+	int vport;
+
+	if (via != NULL) {
+		char vip[INET6_ADDRSTRLEN];
+
+		addr_format(via, vip, sizeof(vip), &vport);
+		snprintf(vbuf, sizeof(vbuf), " via=%s", vip);
+	}
+	if (sess->jailed)
+		snprintf(uid, sizeof(uid), " uid=%u", (unsigned)sess->uid);
+	log_event("accept service=%s ip=%s port=%d%s pid=%d conns=%d/%d%s",
+	    st->name, sess->ip, sess->port, vbuf, (int)sess->pid, st->conns,
+	    st->svc->max_conns, uid);
+}
+
+/*
+ * The player is sa; via is the balancer that relayed it, or NULL. A
+ * connection the gate admitted has had its rate token taken there.
+ */
 void
 session_start(struct daemon *d, struct svcstate *st, int fd,
-    const struct sockaddr *sa)
+    const struct sockaddr *sa, const struct sockaddr *via, int admitted)
 {
 	struct service *s = st->svc;
 	struct source *src;
@@ -226,7 +265,7 @@ session_start(struct daemon *d, struct svcstate *st, int fd,
 	int64_t now = now_ms();
 
 	addr_format(sa, ip, sizeof(ip), &port);
-	src = session_admit(st, sa, &key, now, &reason);
+	src = session_caps(st, sa, &key, !admitted, now, &reason);
 	if (reason == NULL && s->stderr_mode == STDERR_LOG &&
 	    stderr_pipe(errp) == -1)
 		reason = "no-fds";
@@ -256,14 +295,7 @@ session_start(struct daemon *d, struct svcstate *st, int fd,
 	    now + s->timeout_ms) == -1)
 		session_kill(sess, SIGKILL);	/* no deadline: don't run it */
 	st->conns++;
-	if (sess->jailed)
-		log_event("accept service=%s ip=%s port=%d pid=%d conns=%d/%d "
-		    "uid=%u", st->name, ip, port, (int)sess->pid, st->conns,
-		    s->max_conns, (unsigned)sess->uid);
-	else
-		log_event("accept service=%s ip=%s port=%d pid=%d conns=%d/%d",
-		    st->name, ip, port, (int)sess->pid, st->conns,
-		    s->max_conns);
+	session_log_accept(st, sess, via);
 }
 
 /*

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,4 +541,156 @@ uid_alloc(struct uidset *u, uid_t lo, uid_t hi, uid_t *cursor, uid_t *out)
 		}
 	}
 	return -1;
+}
+
+/*
+ * Deadlines of anything else (the gate's pending connections): a min-heap
+ * of nodes embedded in their owners, each knowing its index so that it can
+ * leave in O(log n) when its owner goes first.
+ */
+static void
+dheap_swap(struct dheap *h, size_t a, size_t b)
+{
+	struct dnode *t = h->v[a];
+
+	h->v[a] = h->v[b];
+	h->v[b] = t;
+	h->v[a]->idx = a;
+	h->v[b]->idx = b;
+}
+
+static void
+dheap_up(struct dheap *h, size_t i)
+{
+	while (i > 0 && h->v[(i - 1) / 2]->at > h->v[i]->at) {
+		dheap_swap(h, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+dheap_down(struct dheap *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < h->len && h->v[l]->at < h->v[m]->at)
+			m = l;
+		if (r < h->len && h->v[r]->at < h->v[m]->at)
+			m = r;
+		if (m == i)
+			return;
+		dheap_swap(h, i, m);
+		i = m;
+	}
+}
+
+int
+dheap_push(struct dheap *h, struct dnode *n, int64_t at)
+{
+	if (h->len == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		struct dnode **v = realloc(h->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		h->v = v;
+		h->cap = cap;
+	}
+	n->at = at;
+	n->idx = h->len;
+	h->v[h->len++] = n;
+	dheap_up(h, n->idx);
+	return 0;
+}
+
+void
+dheap_remove(struct dheap *h, struct dnode *n)
+{
+	size_t i = n->idx;
+
+	if (i >= h->len || h->v[i] != n)
+		return;
+	n->idx = SIZE_MAX;
+	if (i == --h->len)
+		return;
+	h->v[i] = h->v[h->len];
+	h->v[i]->idx = i;
+	dheap_up(h, i);
+	dheap_down(h, h->v[i]->idx);
+}
+
+struct dnode *
+dheap_top(const struct dheap *h)
+{
+	return h->len > 0 ? h->v[0] : NULL;
+}
+
+void
+dheap_free(struct dheap *h)
+{
+	free(h->v);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Address ranges ("proxy-from", "pow-exempt"). */
+
+int
+cidr_parse(const char *s, struct cidr *out)
+{
+	char addr[INET6_ADDRSTRLEN + 1], *end;
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	int max;
+	long bits;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0 || n >= sizeof(addr))
+		return -1;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET, addr, out->bytes) == 1) {
+		out->fam = 4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, out->bytes) == 1) {
+		out->fam = 6;
+		max = 128;
+	} else
+		return -1;
+	bits = max;
+	if (slash != NULL) {
+		if (slash[1] < '0' || slash[1] > '9' ||
+		    (slash[1] == '0' && slash[2] != '\0'))
+			return -1;
+		bits = strtol(slash + 1, &end, 10);
+		if (*end != '\0' || bits > max)
+			return -1;
+	}
+	out->prefix = (uint8_t)bits;
+	mask_bits(out->bytes, sizeof(out->bytes), (int)bits);
+	return 0;
+}
+
+/* Whether sa is in one of the n ranges; IPv4-mapped IPv6 counts as IPv4. */
+int
+cidr_match(const struct cidr *v, int n, const struct sockaddr *sa)
+{
+	for (int i = 0; i < n; i++) {
+		struct srckey k;
+
+		srckey_make(&k, sa, v[i].prefix, v[i].prefix);
+		if (k.fam == v[i].fam &&
+		    memcmp(k.bytes, v[i].bytes, sizeof(k.bytes)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void
+cidr_format(const struct cidr *c, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->fam == 4 ? AF_INET : AF_INET6, c->bytes, a, sizeof(a));
+	snprintf(out, len, "%s/%d", a, c->prefix);
 }
