@@ -6,7 +6,9 @@
  * read one line back and check it is the same, close. Latency is measured
  * from the start of connect() to the arrival of the echo.
  *
- * Usage: loadgen [-h HOST] -p PORT [-c C] [-n N] [-t S] [-T TIMEOUT]
+ * Usage: loadgen [-P] [-h HOST] -p PORT [-c C] [-n N] [-t S] [-T TIMEOUT]
+ *   -P: open each connection with a PROXY protocol v2 header for an IPv4
+ *   client 198.51.100.1 (the port varies), as a load balancer would.
  *   HOST must be a loopback address: 127.0.0.0/8 or ::1 (or "localhost",
  *   taken as 127.0.0.1). No name lookups are done.
  *
@@ -197,6 +199,42 @@ static int slot_watch(int ep, struct slot *s, int op, unsigned events)
 	return epoll_ctl(ep, op, s->fd, &ev);
 }
 
+static int g_proxy;
+
+/* The PROXY v2 header, when -P: a fresh socket takes its 28 bytes whole.
+ * Returns -1 if the slot was closed. */
+static int slot_connected(int ep, struct slot *s, int op)
+{
+	static const unsigned char sig[12] = {
+		0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49,
+		0x54, 0x0a
+	};
+	unsigned char h[28] = { 0 };
+	uint16_t sport = (uint16_t)(1024 + g_seq % 60000);
+
+	s->st = ST_GREETING;
+	if (g_proxy) {
+		memcpy(h, sig, 12);
+		h[12] = 0x21;			/* v2, PROXY */
+		h[13] = 0x11;			/* TCP over IPv4 */
+		h[15] = 12;			/* address block length */
+		h[16] = 198; h[17] = 51; h[18] = 100; h[19] = 1;
+		h[20] = 127; h[23] = 1;
+		h[24] = (unsigned char)(sport >> 8);
+		h[25] = (unsigned char)sport;
+		h[27] = 1;
+		if (send(s->fd, h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h) {
+			slot_fail_errno(ep, s, errno, "send PROXY header");
+			return -1;
+		}
+	}
+	if (slot_watch(ep, s, op, EPOLLIN) < 0) {
+		slot_fail_errno(ep, s, errno, "epoll_ctl");
+		return -1;
+	}
+	return 0;
+}
+
 static void slot_start(int ep, struct slot *s, double timeout)
 {
 	memset(s, 0, sizeof *s);
@@ -215,9 +253,7 @@ static void slot_start(int ep, struct slot *s, double timeout)
 	s->t0 = now();
 	s->deadline = s->t0 + timeout;
 	if (connect(s->fd, (struct sockaddr *)&g_addr, g_addrlen) == 0) {
-		s->st = ST_GREETING;
-		if (slot_watch(ep, s, EPOLL_CTL_ADD, EPOLLIN) < 0)
-			slot_fail_errno(ep, s, errno, "epoll_ctl");
+		slot_connected(ep, s, EPOLL_CTL_ADD);
 		return;
 	}
 	if (errno != EINPROGRESS) {
@@ -306,8 +342,7 @@ static void slot_event(int ep, struct slot *s, unsigned ev)
 			slot_fail(ep, s, E_OTHER, "hangup while connecting");
 			return;
 		}
-		s->st = ST_GREETING;
-		slot_watch(ep, s, EPOLL_CTL_MOD, EPOLLIN);
+		slot_connected(ep, s, EPOLL_CTL_MOD);
 		return;
 	}
 	if (s->st == ST_SENDING) {
@@ -370,8 +405,9 @@ int main(int argc, char **argv)
 	double secs = 10.0, timeout = 5.0;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "h:p:c:n:t:T:")) != -1) {
+	while ((opt = getopt(argc, argv, "Ph:p:c:n:t:T:")) != -1) {
 		switch (opt) {
+		case 'P': g_proxy = 1; break;
 		case 'h': host = optarg; break;
 		case 'p': port = parse_long(optarg, 1, 65535, "port"); break;
 		case 'c': conc = parse_long(optarg, 1, MAX_C, "concurrency"); break;

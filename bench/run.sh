@@ -13,7 +13,7 @@
 #   SECS [4]     max seconds per step (a step stops at N or SECS)
 #   CS ["1 8 64"]  concurrency levels
 #   SERVERS ["inline fork vfork posix_spawn socat xinetd tcpserver
-#            chald-plain chald-sandbox"]
+#            chald-plain chald-proxy chald-sandbox"]
 #   CHALD [<repo>/chald]  the chald binary (copied once per run)
 #   CHALD_PLAIN_EXTRA [auto]  extra options for chald-plain; auto means
 #                "--sandbox off" when chald --help lists --sandbox
@@ -33,7 +33,7 @@ ROUNDS=${ROUNDS:-3}
 N=${N:-2000}
 SECS=${SECS:-4}
 CS=${CS:-"1 8 64"}
-ALL_SERVERS="inline fork vfork posix_spawn socat xinetd tcpserver chald-plain chald-sandbox"
+ALL_SERVERS="inline fork vfork posix_spawn socat xinetd tcpserver chald-plain chald-proxy chald-sandbox"
 SERVERS=${SERVERS:-$ALL_SERVERS}
 CHALD=${CHALD:-$ROOT/chald}
 CONN_TIMEOUT=${CONN_TIMEOUT:-5}
@@ -99,7 +99,7 @@ for s in "${SRV[@]}"; do
 	socat | xinetd | tcpserver)
 		command -v "$s" >/dev/null 2>&1 || note_skip "$s" "$s not installed (not in PATH)"
 		;;
-	chald-plain | chald-sandbox)
+	chald-plain | chald-proxy | chald-sandbox)
 		if [[ ! -e $CHALD ]]; then
 			note_skip "$s" "$CHALD not found (chald not built yet)"
 		elif [[ ! -x $CHALD ]]; then
@@ -206,6 +206,11 @@ start_server() { # name port
 		cmd=("$CHALD_RUN" -f -b 127.0.0.1 -p "$port" --per-ip 0 --max-conns 0 --rate 0
 			--timeout 30s --log /dev/null "${PLAIN_EXTRA[@]}" -- "$CHAL")
 		;;
+	chald-proxy)
+		cmd=("$CHALD_RUN" -f -b 127.0.0.1 -p "$port" --per-ip 0 --max-conns 0 --rate 0
+			--timeout 30s --log /dev/null --proxy-from 127.0.0.1
+			"${PLAIN_EXTRA[@]}" -- "$CHAL")
+		;;
 	chald-sandbox)
 		cmd=("$CHALD_RUN" -f -b 127.0.0.1 -p "$port" --per-ip 0 --max-conns 0 --rate 0
 			--timeout 30s --log /dev/null --sandbox on -- "$CHAL")
@@ -287,8 +292,11 @@ run_step() { # name C round
 		echo "$name C=$c round $round: no data: $REASON"
 		return 0
 	fi
+	# chald-proxy's every connection carries a PROXY v2 header.
+	local LGOPT=()
+	[[ $name == chald-proxy ]] && LGOPT=(-P)
 	if ((WARMUP > 0)); then
-		"$LOADGEN" -p "$port" -c 1 -n "$WARMUP" -t 2 -T "$CONN_TIMEOUT" >/dev/null 2>&1
+		"$LOADGEN" "${LGOPT[@]}" -p "$port" -c 1 -n "$WARMUP" -t 2 -T "$CONN_TIMEOUT" >/dev/null 2>&1
 	fi
 	local idle line
 	idle=$(idle_procs "$SPID")
@@ -297,7 +305,7 @@ run_step() { # name C round
 	cpu0=$("$UTIL" cpu "$SPID")
 	t0=$(date +%s%N)
 	line=$(timeout -k 2 $((SECS + CONN_TIMEOUT + 10)) \
-		"$LOADGEN" -p "$port" -c "$c" -n "$N" -t "$SECS" -T "$CONN_TIMEOUT" 2>>"$LGLOG")
+		"$LOADGEN" "${LGOPT[@]}" -p "$port" -c "$c" -n "$N" -t "$SECS" -T "$CONN_TIMEOUT" 2>>"$LGLOG")
 	local lrc=$?
 	echo "$line" >>"$LGLOG"
 	sleep 1

@@ -1,0 +1,46 @@
+#!/usr/bin/python3
+"""
+powflood.py: floods a chald proof of work with wrong solutions, as a
+hostile player would: C connections at once from 127.0.0.2 and up, each
+reading the prompt, sending a well-formed wrong solution (as many bytes as
+a real one, so every one costs the daemon a whole check) and going again.
+Bounded: stops after SECS seconds. Prints the number of wrong solutions
+sent and answered.
+
+    powflood.py PORT C SECS
+"""
+
+import asyncio
+import base64
+import os
+import sys
+
+
+async def one(port, src, stop, counts):
+    loop = asyncio.get_running_loop()
+    while loop.time() < stop:
+        try:
+            r, w = await asyncio.wait_for(asyncio.open_connection(
+                "127.0.0.1", port, local_addr=(src, 0)), 5)
+            await asyncio.wait_for(r.readuntil(b"Solution? "), 5)
+            w.write(b"s." + base64.b64encode(os.urandom(160)) + b"\n")
+            await w.drain()
+            counts[0] += 1
+            if await asyncio.wait_for(r.read(64), 10):
+                counts[1] += 1
+            w.close()
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+            counts[2] += 1
+            await asyncio.sleep(0.01)
+
+
+async def main():
+    port, c, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    stop = asyncio.get_running_loop().time() + secs
+    counts = [0, 0, 0]
+    await asyncio.gather(*(one(port, f"127.0.0.{2 + i % 200}", stop, counts)
+                           for i in range(c)))
+    print(f"sent={counts[0]} answered={counts[1]} errors={counts[2]}")
+
+
+asyncio.run(main())

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# powflood.sh: what a flood of wrong proof-of-work solutions costs the
+# other players. chald serves the echo challenge with "pow = DIFF" to
+# everyone but 127.0.0.1, which is exempt; loadgen measures the exempt
+# player's connect-to-echo latency at C=1, first alone, then while
+# bench/powflood.py floods wrong solutions from C clients. Prints both
+# p50/p99 and their ratio (the target: p99 within 2x). Loopback only;
+# every step bounded in time.
+# Environment: DIFF [5000], C [64], SECS [8], CHALD [<repo>/build/chald].
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIFF=${DIFF:-5000}
+C=${C:-64}
+SECS=${SECS:-8}
+CHALD=${CHALD:-$ROOT/build/chald}
+B=$ROOT/bench/build
+make -s -C "$ROOT" build/chald
+mkdir -p "$B"
+cc -O2 -o "$B/loadgen" "$ROOT/bench/loadgen.c"
+cc -O2 -o "$B/echo_chal" "$ROOT/bench/echo_chal.c"
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+"$CHALD" -f -b 127.0.0.1 -p 0 --sandbox off --per-ip 0 --max-conns 0 \
+    --pending-per-ip 0 --pending-max 0 --pow "$DIFF" --pow-exempt 127.0.0.1 \
+    --log "$work/log" -- "$B/echo_chal" 2>"$work/err" &
+pid=$!
+port=""
+for _ in $(seq 50); do
+	port=$(sed -nE 's/.*listening .*port=([0-9]+).*/\1/p' "$work/log" 2>/dev/null | head -n1)
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+[ -n "$port" ] || { echo "powflood.sh: chald did not start"; cat "$work/err"; exit 1; }
+measure() { "$B/loadgen" -p "$port" -c 1 -n 100000 -t "$SECS" -T 5; }
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+quiet=$(measure)
+/usr/bin/python3 "$ROOT/bench/powflood.py" "$port" "$C" $((SECS + 2)) >"$work/flood" &
+fpid=$!
+sleep 1
+flood=$(measure)
+wait $fpid || true
+q99=$(field "$quiet" p99_ms); f99=$(field "$flood" p99_ms)
+echo "pow flood: difficulty $DIFF, $C flooding clients ($(cat "$work/flood"))"
+echo "  alone:      conn/s=$(field "$quiet" rate) p50_ms=$(field "$quiet" p50_ms) p99_ms=$q99"
+echo "  flooded:    conn/s=$(field "$flood" rate) p50_ms=$(field "$flood" p50_ms) p99_ms=$f99"
+echo "  p99 ratio flooded/alone: $(awk -v a="$q99" -v b="$f99" 'BEGIN { printf "%.2fx", b / a }') (target: at most 2x)"
+echo "  rejects logged: $(grep -c 'reason=pow-failed' "$work/log" || true)"
