@@ -257,6 +257,18 @@ struct sandbox {
 	unsigned long long next_skel;
 };
 
+/* A min-heap of deadlines, of nodes embedded in their owners. */
+struct dnode {
+	int64_t		 at;
+	size_t		 idx;
+};
+
+struct dheap {
+	struct dnode	**v;
+	size_t		 len;
+	size_t		 cap;
+};
+
 /* Where a jailed session is in its life. */
 enum jail_state {
 	JAIL_NONE,		/* not jailed */
@@ -274,8 +286,8 @@ struct session {
 	char		 ip[46];
 	int		 port;
 	int64_t		 start_ms;
-	int64_t		 deadline_ms;	/* 0: none */
-	size_t		 heap_idx;	/* SIZE_MAX when not in the heap */
+	struct dnode	 deadline;	/* at 0: none; idx SIZE_MAX when not
+					   in the heap */
 	enum end_cause	 cause;
 	int		 tracked;	/* counted in svc->sources */
 	int		 jailed;
@@ -299,26 +311,12 @@ struct session {
 	struct session	*hnext;
 };
 
-/* A min-heap of deadlines, of nodes embedded in their owners. */
-struct dnode {
-	int64_t		 at;
-	size_t		 idx;
-};
-
-struct dheap {
-	struct dnode	**v;
-	size_t		 len;
-	size_t		 cap;
-};
-
 /* Live sessions by pid, plus a min-heap of deadlines. */
 struct sesstable {
 	struct session	**buckets;
 	size_t		 nbuckets;
 	size_t		 count;
-	struct session	**heap;
-	size_t		 heaplen;
-	size_t		 heapcap;
+	struct dheap	 deadlines;
 };
 
 /* What the command line said, kept for reloads (confload.c). */

@@ -125,8 +125,8 @@ loop_timeout(struct daemon *d, int64_t now)
 	int64_t t = d->next_sweep_ms;
 	struct session *sess = sesstable_next_deadline(&d->sessions);
 
-	if (sess != NULL && sess->deadline_ms < t)
-		t = sess->deadline_ms;
+	if (sess != NULL && sess->deadline.at < t)
+		t = sess->deadline.at;
 	if (d->sandbox.pending != NULL && now + CGROUP_RETRY_MS < t)
 		t = now + CGROUP_RETRY_MS;
 	if (got_chld && d->next_reap_ms < t)

@@ -395,7 +395,7 @@ session_expire(struct daemon *d, int64_t now)
 	struct session *sess;
 
 	while ((sess = sesstable_next_deadline(&d->sessions)) != NULL &&
-	    sess->deadline_ms <= now) {
+	    sess->deadline.at <= now) {
 		session_kill(sess, SIGKILL);
 		sess->cause = CAUSE_TIMEOUT;
 		sesstable_clear_deadline(&d->sessions, sess);

@@ -244,7 +244,7 @@ void
 sesstable_free(struct sesstable *t)
 {
 	free(t->buckets);
-	free(t->heap);
+	dheap_free(&t->deadlines);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -278,71 +278,16 @@ sesstable_grow(struct sesstable *t)
 	t->nbuckets = n;
 }
 
-static void
-heap_swap(struct sesstable *t, size_t a, size_t b)
-{
-	struct session *tmp = t->heap[a];
-
-	t->heap[a] = t->heap[b];
-	t->heap[b] = tmp;
-	t->heap[a]->heap_idx = a;
-	t->heap[b]->heap_idx = b;
-}
-
-static void
-heap_up(struct sesstable *t, size_t i)
-{
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-
-		if (t->heap[p]->deadline_ms <= t->heap[i]->deadline_ms)
-			break;
-		heap_swap(t, i, p);
-		i = p;
-	}
-}
-
-static void
-heap_down(struct sesstable *t, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < t->heaplen &&
-		    t->heap[l]->deadline_ms < t->heap[m]->deadline_ms)
-			m = l;
-		if (r < t->heaplen &&
-		    t->heap[r]->deadline_ms < t->heap[m]->deadline_ms)
-			m = r;
-		if (m == i)
-			break;
-		heap_swap(t, i, m);
-		i = m;
-	}
-}
-
 /* Gives a session (a pooled jail being handed out) its deadline. */
 int
 sesstable_set_deadline(struct sesstable *t, struct session *s,
     int64_t deadline_ms)
 {
 	sesstable_clear_deadline(t, s);
-	s->deadline_ms = deadline_ms;
+	s->deadline.at = deadline_ms;
 	if (deadline_ms <= 0)
 		return 0;
-	if (t->heaplen == t->heapcap) {
-		size_t cap = t->heapcap ? t->heapcap * 2 : 64;
-		struct session **n = realloc(t->heap, cap * sizeof(*n));
-
-		if (n == NULL)
-			return -1;
-		t->heap = n;
-		t->heapcap = cap;
-	}
-	s->heap_idx = t->heaplen;
-	t->heap[t->heaplen++] = s;
-	heap_up(t, s->heap_idx);
-	return 0;
+	return dheap_push(&t->deadlines, &s->deadline, deadline_ms);
 }
 
 int
@@ -350,8 +295,8 @@ sesstable_add(struct sesstable *t, struct session *s)
 {
 	size_t h;
 
-	s->heap_idx = SIZE_MAX;
-	if (sesstable_set_deadline(t, s, s->deadline_ms) == -1)
+	s->deadline.idx = SIZE_MAX;
+	if (sesstable_set_deadline(t, s, s->deadline.at) == -1)
 		return -1;
 	if (t->count >= t->nbuckets)
 		sesstable_grow(t);
@@ -377,18 +322,7 @@ sesstable_find(struct sesstable *t, pid_t pid)
 void
 sesstable_clear_deadline(struct sesstable *t, struct session *s)
 {
-	size_t i = s->heap_idx;
-
-	if (i == SIZE_MAX)
-		return;
-	s->heap_idx = SIZE_MAX;
-	t->heaplen--;
-	if (i == t->heaplen)
-		return;
-	t->heap[i] = t->heap[t->heaplen];
-	t->heap[i]->heap_idx = i;
-	heap_up(t, i);
-	heap_down(t, t->heap[i]->heap_idx);
+	dheap_remove(&t->deadlines, &s->deadline);
 }
 
 void
@@ -410,7 +344,10 @@ sesstable_remove(struct sesstable *t, struct session *s)
 struct session *
 sesstable_next_deadline(struct sesstable *t)
 {
-	return t->heaplen > 0 ? t->heap[0] : NULL;
+	struct dnode *n = dheap_top(&t->deadlines);
+
+	return n == NULL ? NULL : (struct session *)((char *)n -
+	    offsetof(struct session, deadline));
 }
 
 /*
@@ -544,9 +481,9 @@ uid_alloc(struct uidset *u, uid_t lo, uid_t hi, uid_t *cursor, uid_t *out)
 }
 
 /*
- * Deadlines of anything else (the gate's pending connections): a min-heap
- * of nodes embedded in their owners, each knowing its index so that it can
- * leave in O(log n) when its owner goes first.
+ * Deadlines (of sessions, and of the gate's pending connections): a
+ * min-heap of nodes embedded in their owners, each knowing its index so
+ * that it can leave in O(log n) when its owner goes first.
  */
 static void
 dheap_swap(struct dheap *h, size_t a, size_t b)

@@ -171,12 +171,12 @@ test_table(void)
 		seed = seed * 1103515245u + 12345u;
 		s[i].pid = 1000 + i * 7;
 		/* A third of the sessions have no deadline. */
-		s[i].deadline_ms = i % 3 == 0 ? 0 : 1 + (seed >> 8) % 100000;
+		s[i].deadline.at = i % 3 == 0 ? 0 : 1 + (seed >> 8) % 100000;
 		added &= sesstable_add(&t, &s[i]) == 0;
 	}
 	CHECK(added);
 	CHECK(t.count == 3000);
-	CHECK(t.heaplen == 2000);
+	CHECK(t.deadlines.len == 2000);
 	CHECK(sesstable_find(&t, 1000 + 5 * 7) == &s[5]);
 	CHECK(sesstable_find(&t, 999) == NULL);
 	/* Remove every fifth from the middle of the heap. */
@@ -190,8 +190,8 @@ test_table(void)
 	while (sesstable_next_deadline(&t) != NULL) {
 		struct session *d = sesstable_next_deadline(&t);
 
-		ordered &= d->deadline_ms >= last;
-		last = d->deadline_ms;
+		ordered &= d->deadline.at >= last;
+		last = d->deadline.at;
 		sesstable_clear_deadline(&t, d);
 		n++;
 	}
@@ -244,9 +244,84 @@ test_uids(void)
 	uidset_free(&u);
 }
 
+/* The gate's deadlines: pushed in any order, removed from the middle,
+ * taken out in order. */
+static void
+test_dheap(void)
+{
+	struct dheap h = { 0 };
+	struct dnode n[500];
+	uint32_t seed = 7;
+	int64_t last = 0;
+	int ordered = 1;
+	size_t left = 0;
+
+	CHECK(dheap_top(&h) == NULL);
+	for (int i = 0; i < 500; i++) {
+		seed = seed * 1103515245u + 12345u;
+		CHECK(dheap_push(&h, &n[i], 1 + (seed >> 8) % 1000) == 0);
+	}
+	for (int i = 0; i < 500; i += 3)
+		dheap_remove(&h, &n[i]);
+	dheap_remove(&h, &n[0]);	/* twice: nothing happens */
+	CHECK(h.len == 500 - 167);
+	for (struct dnode *t; (t = dheap_top(&h)) != NULL; left++) {
+		ordered &= t->at >= last;
+		last = t->at;
+		dheap_remove(&h, t);
+		CHECK(t->idx == SIZE_MAX);
+	}
+	CHECK(ordered);
+	CHECK(left == 500 - 167);
+	dheap_free(&h);
+}
+
+static void
+test_cidrs(void)
+{
+	struct cidr c[3];
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+	char buf[64];
+
+	CHECK(cidr_parse("10.1.0.0/16", &c[0]) == 0);
+	CHECK(cidr_parse("2001:db8::/32", &c[1]) == 0);
+	CHECK(cidr_parse("192.0.2.7", &c[2]) == 0);
+	cidr_format(&c[0], buf, sizeof(buf));
+	CHECK_STR(buf, "10.1.0.0/16");
+	cidr_format(&c[2], buf, sizeof(buf));
+	CHECK_STR(buf, "192.0.2.7/32");
+	CHECK(cidr_parse("10.1.2.3/16", &c[0]) == 0);	/* masked */
+	cidr_format(&c[0], buf, sizeof(buf));
+	CHECK_STR(buf, "10.1.0.0/16");
+	CHECK(cidr_parse("10.0.0.0/33", &c[0]) == -1);
+	CHECK(cidr_parse("10.0.0.0/", &c[0]) == -1);
+	CHECK(cidr_parse("10.0.0.0/08", &c[0]) == -1);
+	CHECK(cidr_parse("10.0.0.0/-1", &c[0]) == -1);
+	CHECK(cidr_parse("::/129", &c[0]) == -1);
+	CHECK(cidr_parse("example.com", &c[0]) == -1);
+	CHECK(cidr_parse("", &c[0]) == -1);
+	CHECK(cidr_parse("10.1.0.0/16", &c[0]) == 0);
+
+	inet_pton(AF_INET, "10.1.200.9", &a4.sin_addr);
+	CHECK(cidr_match(c, 3, (struct sockaddr *)&a4));
+	inet_pton(AF_INET, "10.2.0.1", &a4.sin_addr);
+	CHECK(!cidr_match(c, 3, (struct sockaddr *)&a4));
+	CHECK(!cidr_match(c, 0, (struct sockaddr *)&a4));
+	/* a dual-stack listener's IPv4 peer is IPv4-mapped */
+	inet_pton(AF_INET6, "::ffff:192.0.2.7", &a6.sin6_addr);
+	CHECK(cidr_match(c, 3, (struct sockaddr *)&a6));
+	inet_pton(AF_INET6, "2001:db8:ffff::1", &a6.sin6_addr);
+	CHECK(cidr_match(c, 3, (struct sockaddr *)&a6));
+	inet_pton(AF_INET6, "2001:db9::1", &a6.sin6_addr);
+	CHECK(!cidr_match(c, 3, (struct sockaddr *)&a6));
+}
+
 int
 main(void)
 {
+	test_dheap();
+	test_cidrs();
 	test_uids();
 	test_prefixes();
 	test_sources();
