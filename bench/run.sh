@@ -13,7 +13,9 @@
 #   SECS [4]     max seconds per step (a step stops at N or SECS)
 #   CS ["1 8 64"]  concurrency levels
 #   SERVERS ["inline fork vfork posix_spawn socat xinetd tcpserver
-#            chald-plain chald-proxy chald-sandbox"]
+#            socat-bwrap chald-plain chald-proxy chald-sandbox"]
+#   socat-bwrap is the jailed peer organizers use: socat forking
+#   bubblewrap with every namespace unshared, per connection.
 #   CHALD [<repo>/chald]  the chald binary (copied once per run)
 #   CHALD_PLAIN_EXTRA [auto]  extra options for chald-plain; auto means
 #                "--sandbox off" when chald --help lists --sandbox
@@ -33,7 +35,7 @@ ROUNDS=${ROUNDS:-3}
 N=${N:-2000}
 SECS=${SECS:-4}
 CS=${CS:-"1 8 64"}
-ALL_SERVERS="inline fork vfork posix_spawn socat xinetd tcpserver chald-plain chald-proxy chald-sandbox"
+ALL_SERVERS="inline fork vfork posix_spawn socat xinetd tcpserver socat-bwrap chald-plain chald-proxy chald-sandbox"
 SERVERS=${SERVERS:-$ALL_SERVERS}
 CHALD=${CHALD:-$ROOT/chald}
 CONN_TIMEOUT=${CONN_TIMEOUT:-5}
@@ -98,6 +100,10 @@ for s in "${SRV[@]}"; do
 	case $s in
 	socat | xinetd | tcpserver)
 		command -v "$s" >/dev/null 2>&1 || note_skip "$s" "$s not installed (not in PATH)"
+		;;
+	socat-bwrap)
+		command -v socat >/dev/null 2>&1 || note_skip "$s" "socat not installed (not in PATH)"
+		command -v bwrap >/dev/null 2>&1 || note_skip "$s" "bwrap not installed (bubblewrap)"
 		;;
 	chald-plain | chald-proxy | chald-sandbox)
 		if [[ ! -e $CHALD ]]; then
@@ -197,6 +203,13 @@ start_server() { # name port
 	vfork) cmd=("$BUILD/base_vfork" "$port" "$CHAL") ;;
 	posix_spawn) cmd=("$BUILD/base_spawn" "$port" "$CHAL") ;;
 	socat) cmd=(socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr,backlog=4096" "EXEC:$CHAL") ;;
+	socat-bwrap)
+		# A read-only view of the host, private /dev, /proc and /tmp, every
+		# namespace (user, pid, net, ipc, uts, cgroup) unshared; no cgroup
+		# limits and no seccomp filter, which chald's jail adds.
+		cmd=(socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr,backlog=4096"
+			"EXEC:bwrap --unshare-all --die-with-parent --new-session --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp $CHAL")
+		;;
 	xinetd)
 		write_xinetd_conf "$port" "$TMPD/xinetd.conf"
 		cmd=(xinetd -dontfork -f "$TMPD/xinetd.conf" -pidfile "$TMPD/xinetd.pid")

@@ -6,7 +6,7 @@ set -eu
 
 build="gcc make pkg-config libc6-dev libinih-dev libseccomp-dev libgmp-dev musl-tools"
 test="python3 python3-pytest python3-pwntools python3-gmpy2 iproute2 procps haproxy"
-bench="socat xinetd ucspi-tcp procps"
+bench="socat xinetd ucspi-tcp procps bubblewrap"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio"
 
 case "${1:-build}" in
