@@ -30,12 +30,13 @@ BUILD	:= build
 endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
-	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c
+	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c \
+	   jailenv.c image.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
-	   $(BUILD)/jailspec.o
-UNIT	:= test_config test_sessions test_log test_jailspec
+	   $(BUILD)/jailspec.o $(BUILD)/jailenv.o
+UNIT	:= test_config test_sessions test_log test_jailspec test_jailenv
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
 
 .PHONY: all run check unit integration clean deps deps-test install examples

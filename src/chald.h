@@ -476,6 +476,45 @@ void		 uidset_del(struct uidset *, uid_t);
 int		 uid_alloc(struct uidset *, uid_t lo, uid_t hi, uid_t *cursor,
 		    uid_t *out);
 
+/*
+ * jailenv.c: pwn.red/jail's JAIL_* variables as chald settings. Each is a
+ * service key of chald.conf(5) with the variable it comes from; main.c
+ * applies them before the command line's options.
+ */
+#define JAILENV_NAME		"app"		/* the service's name */
+#define JAILENV_ROOT		"/srv"		/* the session's root */
+#define JAILENV_PROGRAM		"/app/run"	/* /srv/app/run outside */
+#define JAILENV_WORKDIR		"/app"
+#define JAILENV_HOSTNAME	"app"		/* XXX no hostname key yet */
+#define JAILENV_MAX_SET		(CHALD_MAX_ENV + 32)
+#define JAILENV_MAX_VAL		16
+
+struct jailenv_set {
+	const char	*var;		/* "JAIL_MEM", or "jail" for fixed ones */
+	const char	*key;		/* "memory" */
+	const char	*value;		/* into envp, a constant or val[] */
+};
+
+struct jailenv {
+	struct jailenv_set set[JAILENV_MAX_SET];
+	int		 nset;
+	char		 val[JAILENV_MAX_VAL][64];	/* formatted values */
+	int		 nval;
+	char		*argv[2];	/* JAILENV_PROGRAM */
+	const char	*hostname;	/* for a hostname key to come */
+	unsigned long long pow;		/* JAIL_POW, for the pow key */
+	int		 devs;		/* JAIL_DEV, a bit per device */
+	int		 tmp_none;	/* JAIL_TMP_SIZE = 0: no /tmp asked */
+};
+
+int		 jailenv_parse(char *const envp[], struct jailenv *,
+		    char *err, size_t errlen);
+const char	*jailenv_get(const struct jailenv *, const char *key);
+
+/* image.c */
+int		 image_setup(char *const envp[], struct jailenv *, char *err,
+		    size_t errlen);
+
 /* util */
 int64_t		 now_ms(void);
 

@@ -37,7 +37,7 @@
 #define POOL_QUIET_MS	5	/* refill the pools only this long after the
 				   last accept: a jail being built would slow
 				   the player just accepted */
-#define MAX_OVERRIDES	128
+#define MAX_OVERRIDES	512	/* --jail-env adds up to JAILENV_MAX_SET */
 
 struct override {
 	const char	*key;
@@ -104,6 +104,8 @@ usage(FILE *fp)
 "  -v, --verbose           log debug events too\n"
 "  -h, --help              this text\n"
 "      --version           print the version\n"
+"      --jail-env          serve /srv/app/run as pwn.red/jail would, from its\n"
+"                          JAIL_* variables (the image's entrypoint)\n"
 "\n"
 "Service settings, -p and -b included (the keys of a [service] section;\n"
 "with -c they override that key in every service of the file):\n"
@@ -1458,6 +1460,7 @@ enum {
 	OPT_NAME,
 	OPT_GLOBAL,	/* --pidfile, --log, --log-format, --grace */
 	OPT_SERVICE,	/* every per-service key */
+	OPT_JAILENV,
 };
 
 static const struct option long_opts[] = {
@@ -1470,6 +1473,7 @@ static const struct option long_opts[] = {
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, OPT_VERSION },
 	{ "name",	required_argument, NULL, OPT_NAME },
+	{ "jail-env",	no_argument,	   NULL, OPT_JAILENV },
 	{ "pidfile",	required_argument, NULL, OPT_GLOBAL },
 	{ "log",	required_argument, NULL, OPT_GLOBAL },
 	{ "log-format",	required_argument, NULL, OPT_GLOBAL },
@@ -1546,6 +1550,7 @@ main(int argc, char *argv[])
 {
 	char ebuf[CHALD_ERRLEN];
 	int ch, idx, check = 0, foreground = 0, verbose = 0, readyfd = -1;
+	int jail_env = 0;
 
 	std_fds_ensure();
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
@@ -1586,6 +1591,9 @@ main(int argc, char *argv[])
 		case OPT_SERVICE:
 			override_add(long_opts[idx].name, optarg, 0);
 			break;
+		case OPT_JAILENV:
+			jail_env = 1;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -1593,6 +1601,26 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (jail_env) {
+		static struct jailenv je;
+
+		if (config_path != NULL || argc > 0)
+			errx(2, "--jail-env serves /srv/app/run: give neither "
+			    "-c FILE nor a PROGRAM");
+		if (image_setup(environ, &je, ebuf, sizeof(ebuf)) == -1)
+			errx(1, "%s", ebuf);
+		/* The variables first: the command line's options win. */
+		memmove(overrides + je.nset, overrides, noverrides *
+		    sizeof(*overrides));
+		for (int i = 0; i < je.nset; i++)
+			overrides[i] = (struct override){ je.set[i].key,
+			    je.set[i].value, 0 };
+		noverrides += je.nset;
+		argv = je.argv;
+		argc = 1;
+		if (cmd_name == NULL)
+			cmd_name = JAILENV_NAME;
+	}
 	if (config_path == NULL && argc == 0) {
 		fprintf(stderr, "chald: nothing to serve: give -c FILE or "
 		    "-- PROGRAM [ARG...]\n");
