@@ -4,6 +4,9 @@
 #   make run          serve the example challenge on 127.0.0.1:1337
 #   make check        every test; SAN=1 builds and tests under ASan+UBSan
 #   make bench        the benchmark (bench/README.md)
+#   make image        the OCI image, a drop-in for pwn.red/jail (docs/deploy.md)
+#   make check-image  the image end to end under podman (heavy, not in check)
+#   make check-k8s    render deploy/k8s and validate it (not in check)
 
 CC	?= cc
 PYTHON	:= /usr/bin/python3
@@ -94,6 +97,7 @@ $(BUILD)/initbin.o: src/initbin.c $(BUILD)/chald-init
 
 examples: $(BUILD)/.deps
 	$(MAKE) -s -C examples/guess
+	$(MAKE) -s -C examples/jail-pwn
 
 # The jail needs root; anyone else gets the example unjailed, and is told.
 RUN_SANDBOX := $(if $(filter 0,$(shell id -u)),,--sandbox off)
@@ -111,6 +115,7 @@ $(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps
 unit: $(UNIT:%=$(BUILD)/unit/%)
 
 check: $(BUILD)/chald examples unit $(PROGS) $(BUILD)/.deps-test
+	@sh deploy/systemd/verify.sh
 	@CHALD=$(CURDIR)/$(BUILD)/chald PROGS=$(CURDIR)/$(BUILD)/progs \
 	    UNIT="$(UNIT:%=$(BUILD)/unit/%)" PYTHON=$(PYTHON) \
 	    sh tests/run.sh $(TESTS)
@@ -123,6 +128,7 @@ install: chald
 clean:
 	rm -rf build build-san chald bench/build
 	$(MAKE) -s -C examples/guess clean
+	$(MAKE) -s -C examples/jail-pwn clean
 
 -include bench/Makefile.inc
 
@@ -132,3 +138,28 @@ clean:
 .PHONY: check-v2
 check-v2:
 	@sh tests/vm/run-v2.sh
+
+# The image (docs/deploy.md): chald and the libraries it links, FROM
+# scratch, built offline with Debian's podman under build/podman.
+.PHONY: image check-image check-k8s check-systemd
+image: $(BUILD)/chald
+	@sh scripts/deps.sh image
+	@sh deploy/image/build.sh $(BUILD)/chald chald:latest
+
+# Heavy and separate: a Debian root by debootstrap (cached in
+# build/image-cache), the examples/jail-pwn challenge FROM the image, run
+# with the documented privileges and exploited. Bounded: 20 minutes.
+check-image: $(BUILD)/chald $(BUILD)/.deps-test
+	@sh scripts/deps.sh image
+	timeout 1200 $(PYTHON) tests/image/check_image.py
+
+# deploy/k8s rendered with kubectl kustomize, every object validated
+# against the Kubernetes API schema (deploy/k8s/validate). Bounded.
+check-k8s:
+	@sh scripts/deps.sh k8s
+	timeout 600 sh deploy/k8s/validate/check.sh
+
+# deploy/systemd/chald.service through systemd-analyze verify; part of
+# make check where systemd-analyze exists.
+check-systemd:
+	@sh deploy/systemd/verify.sh
