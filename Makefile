@@ -115,7 +115,7 @@ $(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps
 unit: $(UNIT:%=$(BUILD)/unit/%)
 
 check: $(BUILD)/chald examples unit $(PROGS) $(BUILD)/.deps-test
-	@sh deploy/systemd/verify.sh
+	@CHALD=$(CURDIR)/$(BUILD)/chald sh deploy/systemd/verify.sh
 	@CHALD=$(CURDIR)/$(BUILD)/chald PROGS=$(CURDIR)/$(BUILD)/progs \
 	    UNIT="$(UNIT:%=$(BUILD)/unit/%)" PYTHON=$(PYTHON) \
 	    sh tests/run.sh $(TESTS)
@@ -161,5 +161,5 @@ check-k8s:
 
 # deploy/systemd/chald.service through systemd-analyze verify; part of
 # make check where systemd-analyze exists.
-check-systemd:
-	@sh deploy/systemd/verify.sh
+check-systemd: $(BUILD)/chald
+	@CHALD=$(CURDIR)/$(BUILD)/chald sh deploy/systemd/verify.sh
