@@ -1610,6 +1610,8 @@ main(int argc, char *argv[])
 		if (image_setup(environ, &je, ebuf, sizeof(ebuf)) == -1)
 			errx(1, "%s", ebuf);
 		/* The variables first: the command line's options win. */
+		if (noverrides + je.nset > MAX_OVERRIDES)
+			errx(2, "too many options");
 		memmove(overrides + je.nset, overrides, noverrides *
 		    sizeof(*overrides));
 		for (int i = 0; i < je.nset; i++)
