@@ -4,6 +4,9 @@
 #   make run          serve the example challenge on 127.0.0.1:1337
 #   make check        every test; SAN=1 builds and tests under ASan+UBSan
 #   make bench        the benchmark (bench/README.md)
+#   make image        the OCI image, a drop-in for pwn.red/jail (docs/deploy.md)
+#   make check-image  the image end to end under podman (heavy, not in check)
+#   make check-k8s    render deploy/k8s and validate it (not in check)
 
 CC	?= cc
 PYTHON	:= /usr/bin/python3
@@ -33,12 +36,14 @@ SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
 	   reload.c loop.c gate.c \
 	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c \
-	   proxy.c pow.c
+	   proxy.c pow.c jailenv.c image.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
-	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o
-UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow
+	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o \
+	   $(BUILD)/jailenv.o
+UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow \
+	   test_jailenv
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
 
 .PHONY: all run check unit integration clean deps deps-test install examples
@@ -98,6 +103,7 @@ $(BUILD)/initbin.o: src/initbin.c $(BUILD)/chald-init
 
 examples: $(BUILD)/.deps
 	$(MAKE) -s -C examples/guess
+	$(MAKE) -s -C examples/jail-pwn
 
 # The jail needs root; anyone else gets the example unjailed, and is told.
 RUN_SANDBOX := $(if $(filter 0,$(shell id -u)),,--sandbox off)
@@ -115,6 +121,7 @@ $(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps
 unit: $(UNIT:%=$(BUILD)/unit/%)
 
 check: $(BUILD)/chald examples unit $(PROGS) $(BUILD)/.deps-test
+	@CHALD=$(CURDIR)/$(BUILD)/chald sh deploy/systemd/verify.sh
 	@CHALD=$(CURDIR)/$(BUILD)/chald PROGS=$(CURDIR)/$(BUILD)/progs \
 	    UNIT="$(UNIT:%=$(BUILD)/unit/%)" PYTHON=$(PYTHON) \
 	    sh tests/run.sh $(TESTS)
@@ -127,6 +134,7 @@ install: chald
 clean:
 	rm -rf build build-san build-fuzz chald bench/build
 	$(MAKE) -s -C examples/guess clean
+	$(MAKE) -s -C examples/jail-pwn clean
 
 -include bench/Makefile.inc
 
@@ -164,3 +172,35 @@ fuzz: $(FUZZERS:%=build-fuzz/%)
 	        -artifact_prefix=build-fuzz/$$f- \
 	        build-fuzz/corpus/$$f tests/fuzz/corpus/$$f || exit 1; \
 	done
+
+# The image (docs/deploy.md): chald and the libraries it links, FROM
+# scratch, built offline with Debian's podman under build/podman.
+.PHONY: image check-image check-k8s check-systemd check-systemd-run
+image: $(BUILD)/chald
+	@sh scripts/deps.sh image
+	@sh deploy/image/build.sh $(BUILD)/chald chald:latest
+
+# Heavy and separate: a Debian root by debootstrap (cached in
+# build/image-cache), the examples/jail-pwn challenge FROM the image, run
+# with the documented privileges and exploited. Bounded: 20 minutes.
+check-image: $(BUILD)/chald $(BUILD)/.deps-test
+	@sh scripts/deps.sh image
+	timeout 1200 $(PYTHON) tests/image/check_image.py
+
+# deploy/k8s rendered with kubectl kustomize, every object validated
+# against the Kubernetes API schema (deploy/k8s/validate). Bounded.
+check-k8s:
+	@sh scripts/deps.sh k8s
+	timeout 600 sh deploy/k8s/validate/check.sh
+
+# deploy/systemd/chald.service run by Debian's systemd as pid 1 of a
+# podman container: the hardening as shipped serves a jailed challenge,
+# and each directive it leaves out does break it. Heavy; bounded.
+check-systemd-run: $(BUILD)/chald examples
+	@sh scripts/deps.sh image
+	timeout 1200 $(PYTHON) tests/image/check_systemd.py
+
+# deploy/systemd/chald.service through systemd-analyze verify; part of
+# make check where systemd-analyze exists.
+check-systemd: $(BUILD)/chald
+	@CHALD=$(CURDIR)/$(BUILD)/chald sh deploy/systemd/verify.sh

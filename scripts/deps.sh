@@ -1,20 +1,29 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages a target needs when they are missing,
 # so that "make" and "make check" work on a fresh Debian 12 or Ubuntu machine.
-# Usage: scripts/deps.sh build|test|bench|vm
+# Usage: scripts/deps.sh build|test|bench|vm|image|k8s
 set -eu
 
 build="gcc make pkg-config libc6-dev libinih-dev libseccomp-dev libgmp-dev musl-tools"
 test="python3 python3-pytest python3-pwntools python3-gmpy2 iproute2 procps haproxy"
 bench="socat xinetd ucspi-tcp procps bubblewrap"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio"
+image="podman runc slirp4netns debootstrap python3-pwntools"
+# kubectl: Debian's kubernetes-client, unless a kubectl is there already
+# (another package's /usr/bin/kubectl would conflict with it); npm only
+# where the installed nodejs does not bring its own.
+k8s="nodejs"
+command -v kubectl >/dev/null 2>&1 || k8s="$k8s kubernetes-client"
+command -v npm >/dev/null 2>&1 || k8s="$k8s npm"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want="$build $test" ;;
 bench) want="$build $bench" ;;
 vm) want="$build $vm" ;;
-*) echo "usage: $0 build|test|bench|vm" >&2; exit 2 ;;
+image) want="$build $image" ;;
+k8s) want="$k8s" ;;
+*) echo "usage: $0 build|test|bench|vm|image|k8s" >&2; exit 2 ;;
 esac
 
 missing=""

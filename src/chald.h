@@ -320,7 +320,7 @@ struct sesstable {
 };
 
 /* What the command line said, kept for reloads (confload.c). */
-#define MAX_OVERRIDES	128
+#define MAX_OVERRIDES	512	/* --jail-env adds up to JAILENV_MAX_SET */
 struct override {
 	const char	*key;
 	const char	*value;
@@ -383,6 +383,8 @@ int64_t		 now_ms(void);
 struct config	*config_load(const struct cmdline *, char *err, size_t errlen);
 void		 cmdline_override(struct cmdline *, const char *key,
 		    const char *value, int global);
+void		 cmdline_prepend(struct cmdline *, const char *key,
+		    const char *value);
 
 /* watch.c: what the one epoll set watches */
 void		 watch_fd(struct daemon *, int fd, void *tag, int on);
@@ -653,5 +655,44 @@ int		 uidset_add(struct uidset *, uid_t);
 void		 uidset_del(struct uidset *, uid_t);
 int		 uid_alloc(struct uidset *, uid_t lo, uid_t hi, uid_t *cursor,
 		    uid_t *out);
+
+/*
+ * jailenv.c: pwn.red/jail's JAIL_* variables as chald settings. Each is a
+ * service key of chald.conf(5) with the variable it comes from; main.c
+ * applies them before the command line's options.
+ */
+#define JAILENV_NAME		"app"		/* the service's name */
+#define JAILENV_ROOT		"/srv"		/* the session's root */
+#define JAILENV_PROGRAM		"/app/run"	/* /srv/app/run outside */
+#define JAILENV_WORKDIR		"/app"
+#define JAILENV_HOSTNAME	"app"		/* XXX no hostname key yet */
+#define JAILENV_MAX_SET		(CHALD_MAX_ENV + 32)
+#define JAILENV_MAX_VAL		16
+
+struct jailenv_set {
+	const char	*var;		/* "JAIL_MEM", or "jail" for fixed ones */
+	const char	*key;		/* "memory" */
+	const char	*value;		/* into envp, a constant or val[] */
+};
+
+struct jailenv {
+	struct jailenv_set set[JAILENV_MAX_SET];
+	int		 nset;
+	char		 val[JAILENV_MAX_VAL][64];	/* formatted values */
+	int		 nval;
+	char		*argv[2];	/* JAILENV_PROGRAM */
+	const char	*hostname;	/* for a hostname key to come */
+	unsigned long long pow;		/* JAIL_POW, for the pow key */
+	int		 devs;		/* JAIL_DEV, a bit per device */
+	int		 tmp_none;	/* JAIL_TMP_SIZE = 0: no /tmp asked */
+};
+
+int		 jailenv_parse(char *const envp[], struct jailenv *,
+		    char *err, size_t errlen);
+const char	*jailenv_get(const struct jailenv *, const char *key);
+
+/* image.c */
+int		 image_setup(char *const envp[], struct jailenv *, char *err,
+		    size_t errlen);
 
 #endif /* CHALD_H */

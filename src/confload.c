@@ -23,6 +23,18 @@ cmdline_override(struct cmdline *cl, const char *key, const char *value,
 	cl->noverrides++;
 }
 
+/* An override that the command line's own options come after. */
+void
+cmdline_prepend(struct cmdline *cl, const char *key, const char *value)
+{
+	if (cl->noverrides == MAX_OVERRIDES)
+		errx(2, "too many options");
+	memmove(cl->overrides + 1, cl->overrides,
+	    cl->noverrides * sizeof(*cl->overrides));
+	cl->overrides[0] = (struct override){ key, value, 0 };
+	cl->noverrides++;
+}
+
 static char *
 cwd_join(const struct cmdline *cl, const char *p)
 {

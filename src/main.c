@@ -47,6 +47,8 @@ usage(FILE *fp)
 "  -v, --verbose           log debug events too\n"
 "  -h, --help              this text\n"
 "      --version           print the version\n"
+"      --jail-env          serve /srv/app/run as pwn.red/jail would, from its\n"
+"                          JAIL_* variables (the image's entrypoint)\n"
 "\n"
 "Service settings, -p and -b included (the keys of a [service] section;\n"
 "with -c they override that key in every service of the file):\n"
@@ -101,6 +103,7 @@ enum {
 	OPT_NAME,
 	OPT_GLOBAL,	/* the keys of [global] */
 	OPT_SERVICE,	/* every per-service key */
+	OPT_JAILENV,
 };
 
 static const struct option long_opts[] = {
@@ -113,6 +116,7 @@ static const struct option long_opts[] = {
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, OPT_VERSION },
 	{ "name",	required_argument, NULL, OPT_NAME },
+	{ "jail-env",	no_argument,	   NULL, OPT_JAILENV },
 	{ "pidfile",	required_argument, NULL, OPT_GLOBAL },
 	{ "log",	required_argument, NULL, OPT_GLOBAL },
 	{ "log-format",	required_argument, NULL, OPT_GLOBAL },
@@ -181,6 +185,30 @@ nofile_raise(void)
 	}
 }
 
+/*
+ * --jail-env: pwn.red/jail's JAIL_* variables make the one service that
+ * serves /srv/app/run; they come before the command line's options, which
+ * win.
+ */
+static void
+jail_env_setup(struct cmdline *cl, int *argc, char ***argv)
+{
+	static struct jailenv je;
+	char ebuf[CHALD_ERRLEN];
+
+	if (cl->config_path != NULL || *argc > 0)
+		errx(2, "--jail-env serves /srv/app/run: give neither -c FILE "
+		    "nor a PROGRAM");
+	if (image_setup(environ, &je, ebuf, sizeof(ebuf)) == -1)
+		errx(1, "%s", ebuf);
+	for (int i = je.nset - 1; i >= 0; i--)
+		cmdline_prepend(cl, je.set[i].key, je.set[i].value);
+	*argv = je.argv;
+	*argc = 1;
+	if (cl->name == NULL)
+		cl->name = JAILENV_NAME;
+}
+
 /* What the built-in health check answers a proof of work with. */
 static void
 pow_secret_make(struct daemon *d)
@@ -200,6 +228,7 @@ main(int argc, char *argv[])
 	struct cmdline *cl = &cmdline;
 	char ebuf[CHALD_ERRLEN];
 	int ch, idx, check = 0, verbose = 0, readyfd = -1, pidfd = -1;
+	int jail_env = 0;
 
 	std_fds_ensure();
 	if (getcwd(cl->cwd, sizeof(cl->cwd)) == NULL)
@@ -240,6 +269,9 @@ main(int argc, char *argv[])
 		case OPT_SERVICE:
 			cmdline_override(cl, long_opts[idx].name, optarg, 0);
 			break;
+		case OPT_JAILENV:
+			jail_env = 1;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -247,6 +279,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (jail_env)
+		jail_env_setup(cl, &argc, &argv);
 	if (cl->config_path == NULL && argc == 0) {
 		fprintf(stderr, "chald: nothing to serve: give -c FILE or "
 		    "-- PROGRAM [ARG...]\n");

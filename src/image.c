@@ -1,0 +1,226 @@
+/*
+ * image.c: chald as the entrypoint of its container image (--jail-env),
+ * a drop-in for pwn.red/jail. jailenv.c turns the JAIL_* variables into
+ * settings; this file does the one thing that needs the file system: the
+ * challenge is /srv/app/run in the image and /app/run in the jail, while
+ * chald.conf(5)'s "root" wants the program at the same path on both sides.
+ * So /srv/app is bound onto /app, in a mount namespace of chald's own so
+ * that nothing of it is left on the host when chald is not in a container.
+ *
+ * In that namespace it also makes the container's cgroup mounts writable:
+ * podman, docker and Kubernetes mount them read-only unless privileged,
+ * and the jail needs a cgroup per session. With a cgroup namespace of the
+ * container's own (--cgroupns=private), what the mounts show is the
+ * container's cgroup and nothing above it, so the remount gives chald no
+ * more than CAP_SYS_ADMIN already could, and spares --privileged.
+ */
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chald.h"
+
+#define SRV_APP		JAILENV_ROOT JAILENV_WORKDIR	/* /srv/app */
+#define CAPS		" (the jail needs CAP_SYS_ADMIN: see docs/deploy.md " \
+			"for the privileges to give the container)"
+
+static int
+fail(char *err, size_t errlen, const char *what, int e, const char *hint)
+{
+	snprintf(err, errlen, "--jail-env: %s: %s%s", what, strerror(e),
+	    hint);
+	return -1;
+}
+
+/*
+ * What the jail needs of the container, checked up front so that chald
+ * refuses to start with one line that says what to grant, instead of
+ * starting and failing every session: SYS_ADMIN (namespaces, mounts,
+ * pivot_root), NET_ADMIN (the loopback of each session's network
+ * namespace), SETUID and SETGID (the session's uid), SETPCAP (dropping the
+ * bounding set), KILL (the session's init passes SIGTERM on to processes
+ * of the session's uid; without it a stop waits for grace and SIGKILL).
+ */
+static const struct {
+	int		 cap;
+	const char	*name;
+} need_caps[] = {
+	{ CAP_SYS_ADMIN, "SYS_ADMIN" },
+	{ CAP_NET_ADMIN, "NET_ADMIN" },
+	{ CAP_SETUID, "SETUID" },
+	{ CAP_SETGID, "SETGID" },
+	{ CAP_SETPCAP, "SETPCAP" },
+	{ CAP_KILL, "KILL" },
+};
+
+static int
+caps_check(char *err, size_t errlen)
+{
+	char line[256], missing[256] = "", add[256] = "";
+	unsigned long long eff = 0;
+	int found = 0;
+	FILE *fp = fopen("/proc/self/status", "re");
+
+	if (fp == NULL)
+		return fail(err, errlen, "/proc/self/status", errno, "");
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, "CapEff:", 7) == 0) {
+			eff = strtoull(line + 7, NULL, 16);
+			found = 1;
+		}
+	fclose(fp);
+	if (!found)
+		return 0;	/* not Linux as we know it: let the jail say */
+	for (size_t i = 0; i < sizeof(need_caps) / sizeof(need_caps[0]); i++)
+		if (!(eff & (1ULL << need_caps[i].cap))) {
+			snprintf(missing + strlen(missing), sizeof(missing) -
+			    strlen(missing), "%sCAP_%s", *missing ? ", " : "",
+			    need_caps[i].name);
+			snprintf(add + strlen(add), sizeof(add) - strlen(add),
+			    "%s%s", *add ? "," : "", need_caps[i].name);
+		}
+	if (*missing == '\0')
+		return 0;
+	snprintf(err, errlen, "--jail-env: the jail needs %s; give the "
+	    "container --cap-add=%s (docs/deploy.md)", missing, add);
+	return -1;
+}
+
+/*
+ * The cgroup chald is in must be where /sys/fs/cgroup shows it. With the
+ * host's cgroup namespace (podman's default on cgroup v1) the container
+ * sees its cgroup's path from the host's root but only its own subtree
+ * mounted: every path chald would make is missing.
+ */
+static int
+cgroupns_check(char *err, size_t errlen)
+{
+	char line[4096], path[PATH_MAX + 64];
+	FILE *fp = fopen("/proc/self/cgroup", "re");
+	int ret = 0;
+
+	if (fp == NULL)
+		return fail(err, errlen, "/proc/self/cgroup", errno, "");
+	while (ret == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		char *ctrl = strchr(line, ':'), *own;
+		struct stat st;
+
+		if (ctrl == NULL || (own = strchr(ctrl + 1, ':')) == NULL)
+			continue;
+		*own++ = '\0';
+		own[strcspn(own, "\n")] = '\0';
+		ctrl++;
+		/* The v1 controllers the jail uses, and v2's one hierarchy. */
+		if (strcmp(own, "/") == 0 || (*ctrl != '\0' &&
+		    strcmp(ctrl, "pids") != 0 && strcmp(ctrl, "memory") != 0 &&
+		    strcmp(ctrl, "cpu") != 0 && strstr(ctrl, "cpu,") == NULL))
+			continue;
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s", *ctrl ==
+		    '\0' ? "" : strncmp(ctrl, "cpu,", 4) == 0 ? "cpu" : ctrl,
+		    own);
+		if (stat(path, &st) == -1)
+			ret = fail(err, errlen, path, errno, " (the container "
+			    "has the host's cgroup namespace; run it with "
+			    "--cgroupns=private)");
+	}
+	fclose(fp);
+	return ret;
+}
+
+/*
+ * Each cgroup or cgroup2 mount below /sys/fs/cgroup that is read-only is
+ * made writable, keeping its other flags. Per mount: the file system's own
+ * options, global to the host, stay as they are.
+ */
+static int
+cgroups_writable(char *err, size_t errlen)
+{
+	char line[4096], mnt[PATH_MAX], opts[512], fstype[64];
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	int ret = 0;
+
+	if (fp == NULL)
+		return fail(err, errlen, "/proc/self/mountinfo", errno, "");
+	while (ret == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		unsigned long flags = MS_BIND | MS_REMOUNT;
+		char *sep = strstr(line, " - ");
+
+		/* id parent maj:min root mountpoint options ... - type */
+		if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s %511s",
+		    mnt, opts) != 2 || sscanf(sep + 3, "%63s", fstype) != 1)
+			continue;
+		if (strncmp(mnt, "/sys/fs/cgroup", 14) != 0 ||
+		    (strcmp(fstype, "cgroup") != 0 &&
+		    strcmp(fstype, "cgroup2") != 0) ||
+		    strncmp(opts, "ro", 2) != 0 || (opts[2] != ',' &&
+		    opts[2] != '\0'))
+			continue;
+		if (strstr(opts, "nosuid") != NULL)
+			flags |= MS_NOSUID;
+		if (strstr(opts, "nodev") != NULL)
+			flags |= MS_NODEV;
+		if (strstr(opts, "noexec") != NULL)
+			flags |= MS_NOEXEC;
+		if (mount(NULL, mnt, NULL, flags, NULL) == -1)
+			ret = fail(err, errlen, mnt, errno, " (cannot make the "
+			    "container's cgroup writable; see docs/deploy.md)");
+	}
+	fclose(fp);
+	return ret;
+}
+
+/* /srv/app onto /app, unless /app is that directory already. */
+static int
+app_bind(char *err, size_t errlen)
+{
+	struct stat a, b;
+
+	if (stat(SRV_APP, &b) == -1)
+		return fail(err, errlen, SRV_APP, errno, "");
+	if (stat(JAILENV_WORKDIR, &a) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return 0;
+	if (mkdir(JAILENV_WORKDIR, 0755) == -1 && errno != EEXIST)
+		return fail(err, errlen, "mkdir " JAILENV_WORKDIR, errno,
+		    " (an image with a read-only root needs an empty /app)");
+	if (mount(SRV_APP, JAILENV_WORKDIR, NULL, MS_BIND | MS_REC, NULL) ==
+	    -1)
+		return fail(err, errlen, "bind " SRV_APP " on " JAILENV_WORKDIR,
+		    errno, CAPS);
+	return 0;
+}
+
+/*
+ * Reads the JAIL_* variables of envp into je and makes /app/run the
+ * challenge. On error, -1 and one line in err.
+ */
+int
+image_setup(char *const envp[], struct jailenv *je, char *err, size_t errlen)
+{
+	char prog[PATH_MAX];
+
+	if (jailenv_parse(envp, je, err, errlen) == -1)
+		return -1;
+	snprintf(prog, sizeof(prog), "%s%s", JAILENV_ROOT, JAILENV_PROGRAM);
+	if (access(prog, X_OK) == -1)
+		return fail(err, errlen, prog, errno, " (the challenge goes "
+		    "there, as with pwn.red/jail: COPY chal /srv/app/run, "
+		    "executable by others)");
+	if (caps_check(err, errlen) == -1 || cgroupns_check(err, errlen) ==
+	    -1)
+		return -1;
+	if (unshare(CLONE_NEWNS) == -1)
+		return fail(err, errlen, "unshare(CLONE_NEWNS)", errno, CAPS);
+	/* Mounts of the host still reach chald; chald's reach nobody. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == -1)
+		return fail(err, errlen, "mount / MS_SLAVE", errno, CAPS);
+	return app_bind(err, errlen) == -1 || cgroups_writable(err, errlen) ==
+	    -1 ? -1 : 0;
+}
