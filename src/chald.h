@@ -33,6 +33,25 @@ enum log_format {
 	LOGFMT_JSON,
 };
 
+/*
+ * Why a connection is refused, as the log's "reason=" names it; each has
+ * its own line for the player (reject-message-REASON). The gate's come
+ * last.
+ */
+enum reject_reason {
+	REJ_PER_IP,
+	REJ_MAX_CONNS,
+	REJ_RATE,
+	REJ_NO_FDS,
+	REJ_NO_MEMORY,
+	REJ_PROXY_MISSING,
+	REJ_PROXY_BAD,
+	REJ_POW_FAILED,
+	REJ_POW_TIMEOUT,
+	REJ_PENDING,
+	REJ_NREASONS
+};
+
 /* One challenge as configured: everything needed to listen and to spawn. */
 struct service {
 	char		*name;
@@ -60,7 +79,9 @@ struct service {
 	int		 v6_prefix;
 	double		 rate;		/* connections per second, 0: off */
 	int		 burst;		/* 0: derived from rate */
-	char		*reject_msg;
+	char		*reject_msg;	/* reject-message, NULL: not set */
+	char		*reject_msgs[REJ_NREASONS];	/* reject-message-REASON,
+					   NULL: not set */
 
 	/* The jail (sandbox.c, cgroup.c, seccomp.c). */
 	int		 sandbox;	/* 0: plain fork+exec, loudly logged */
@@ -375,6 +396,9 @@ int		 pool_refill_all(struct daemon *, int64_t now);
 int64_t		 pool_next_wake(const struct daemon *, int64_t now, int64_t t);
 
 /* session.c: a session's life in the parent */
+#define MAX_REJECT_LINE	1100	/* a refused player's line, newline included */
+void		 session_reject(struct svcstate *, int fd, const char *ip,
+		    int port, enum reject_reason);
 void		 session_start(struct daemon *, struct svcstate *, int fd,
 		    const struct sockaddr *);
 void		 session_end(struct daemon *, struct session *, int status,
@@ -417,6 +441,9 @@ int		 parse_size(const char *, uint64_t *bytes);
 int		 parse_rate(const char *, double *per_sec);
 int		 parse_int(const char *, long min, long max, long *out);
 int		 split_command(const char *, char ***argv, int *argc);
+const char	*reject_name(enum reject_reason);
+int		 reject_parse(const char *name);
+const char	*reject_text(const struct service *, enum reject_reason);
 
 /* sessions.c */
 void		 srckey_make(struct srckey *, const struct sockaddr *,

@@ -59,7 +59,11 @@ usage(FILE *fp)
 "      --workdir DIR       working directory (default: the program's)\n"
 "      --env NAME=VALUE    add a variable to the challenge's environment\n"
 "      --stderr socket|null|log   where the challenge's fd 2 goes (socket)\n"
-"      --reject-message TEXT      line sent to a refused player\n"
+"      --reject-message TEXT      line sent to a refused player, whatever\n"
+"                          the reason (default: one text per reason)\n"
+"      --reject-message-REASON TEXT   the line for one reason: per-ip,\n"
+"                          max-conns, rate, no-fds, no-memory, proxy-missing,\n"
+"                          proxy-bad, pow-failed, pow-timeout, pending\n"
 "      --backlog N         listen backlog (4096)\n"
 "\n"
 "The jail (on by default; needs root):\n"
@@ -117,6 +121,16 @@ static const struct option long_opts[] = {
 	{ "env",	required_argument, NULL, OPT_SERVICE },
 	{ "stderr",	required_argument, NULL, OPT_SERVICE },
 	{ "reject-message", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-per-ip", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-max-conns", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-rate", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-no-fds", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-no-memory", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-proxy-missing", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-proxy-bad", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-pow-failed", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-pow-timeout", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-pending", required_argument, NULL, OPT_SERVICE },
 	{ "backlog",	required_argument, NULL, OPT_SERVICE },
 	{ "sandbox",	required_argument, NULL, OPT_SERVICE },
 	{ "uid-range",	required_argument, NULL, OPT_SERVICE },

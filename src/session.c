@@ -19,22 +19,26 @@
 
 #include "chald.h"
 
-static void
+/*
+ * One line for the player, the reason's own (reject_text), sent once
+ * without waiting, then the close. Also for the gate's refusals.
+ */
+void
 session_reject(struct svcstate *st, int fd, const char *ip, int port,
-    const char *reason)
+    enum reject_reason reason)
 {
 	struct service *s = st->svc;
-	char line[1100];
+	char line[MAX_REJECT_LINE];
 	int n;
 
-	n = snprintf(line, sizeof(line), "%s\n", s->reject_msg);
+	n = snprintf(line, sizeof(line), "%s\n", reject_text(s, reason));
 	if (n > 0 && send(fd, line, (size_t)n < sizeof(line) ? (size_t)n :
 	    sizeof(line) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
 		/* the player is gone already */
 	}
 	close(fd);
 	log_event("reject service=%s ip=%s port=%d reason=%s conns=%d/%d",
-	    st->name, ip, port, reason, st->conns, s->max_conns);
+	    st->name, ip, port, reject_name(reason), st->conns, s->max_conns);
 }
 
 /*
@@ -141,7 +145,7 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 	int pfd;
 
 	if (sess == NULL) {
-		session_reject(st, fd, ip, port, "no-memory");
+		session_reject(st, fd, ip, port, REJ_NO_MEMORY);
 		return NULL;
 	}
 	pid = spawn_session(&req, &pfd, &failed, err, sizeof(err));
@@ -180,24 +184,24 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
  */
 static struct source *
 session_admit(struct svcstate *st, const struct sockaddr *sa,
-    struct srckey *key, int64_t now, const char **reason)
+    struct srckey *key, int64_t now, int *reason)
 {
 	struct service *s = st->svc;
 	struct source *src = NULL;
 
-	*reason = NULL;
+	*reason = -1;
 	if (s->per_ip > 0 || s->rate > 0) {
 		srckey_make(key, sa, s->v4_prefix, s->v6_prefix);
 		src = srctable_get(&st->sources, key, 1);
 		if (src == NULL)
-			*reason = "no-memory";
+			*reason = REJ_NO_MEMORY;
 		else if (!source_take_token(src, s->rate, s->burst, now))
-			*reason = "rate";
+			*reason = REJ_RATE;
 		else if (s->per_ip > 0 && src->conns >= s->per_ip)
-			*reason = "per-ip";
+			*reason = REJ_PER_IP;
 	}
-	if (*reason == NULL && s->max_conns > 0 && st->conns >= s->max_conns)
-		*reason = "max-conns";
+	if (*reason == -1 && s->max_conns > 0 && st->conns >= s->max_conns)
+		*reason = REJ_MAX_CONNS;
 	return src;
 }
 
@@ -210,17 +214,16 @@ session_start(struct daemon *d, struct svcstate *st, int fd,
 	struct session *sess;
 	struct srckey key;
 	char ip[INET6_ADDRSTRLEN];
-	const char *reason;
-	int port, errp[2] = { -1, -1 };
+	int reason, port, errp[2] = { -1, -1 };
 	int64_t now = now_ms();
 
 	addr_format(sa, ip, sizeof(ip), &port);
 	src = session_admit(st, sa, &key, now, &reason);
-	if (reason == NULL && s->stderr_mode == STDERR_LOG &&
+	if (reason == -1 && s->stderr_mode == STDERR_LOG &&
 	    stderr_pipe(errp) == -1)
-		reason = "no-fds";
-	if (reason != NULL) {
-		session_reject(st, fd, ip, port, reason);
+		reason = REJ_NO_FDS;
+	if (reason != -1) {
+		session_reject(st, fd, ip, port, (enum reject_reason)reason);
 		return;
 	}
 	sess = s->sandbox ? session_jail(d, st, fd, errp[1], ip, port) :
