@@ -4,6 +4,7 @@ the pidfile lock, signals to a detached daemon."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -206,3 +207,35 @@ def test_daemon_relative_log_path(tmp_path):
         if os.path.exists(stray):
             os.unlink(stray)
     assert not (tmp_path / "d.pid").exists()
+
+
+def test_failed_start_leaves_no_pidfile(tmp_path):
+    """A start that fails (the port is taken) must not leave an empty
+    pidfile behind, neither detached nor in the foreground."""
+    pidfile = tmp_path / "chald.pid"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for fg in ([], ["-f"]):
+            r = run_chald([*fg, "-b", "127.0.0.1", "-p", port, "--pidfile",
+                           pidfile, "--log", tmp_path / "d.log", "--",
+                           prog("echo")])
+            assert r.returncode == 1, (fg, r.stderr)
+            assert "Address already in use" in r.stderr, r.stderr
+            assert not pidfile.exists(), (fg, pidfile.read_bytes())
+
+
+def test_failed_start_after_detach_leaves_no_pidfile(tmp_path, daemon):
+    """The daemon itself fails after the fork (its explicit uid-range
+    overlaps a running chald's): its pidfile goes too."""
+    if os.geteuid() != 0:
+        pytest.skip("the jail needs root")
+    first = daemon("--uid-range", "910000-910099", name="first")
+    assert first.launch().returncode == 0, first.result.stderr
+    second = daemon("--uid-range", "910050-910149", name="second")
+    r = second.launch()
+    assert r.returncode == 1, r.stderr
+    assert "overlaps" in r.stderr, r.stderr
+    assert not second.pidfile.exists()
+    assert first.pidfile.exists()
