@@ -487,7 +487,10 @@ void		 fatalx(const char *fmt, ...)
 const char	*log_quote(const char *);
 int		 log_fd(void);
 int		 log_kv_to_json(const char *line, char *out, size_t outlen);
-int		 log_configure(const struct config *, int foreground);
+#define LOG_FALLBACK	"/var/log/chald.log"	/* detached, without syslog */
+int		 log_syslog_reachable(char *why, size_t whylen);
+int		 log_configure(const struct config *, int foreground,
+		    char *err, size_t errlen);
 
 /* daemon.c */
 int		 pidfile_open(const char *path, char *err, size_t errlen);

@@ -269,9 +269,13 @@ main(int argc, char *argv[])
 	    strcmp(d->conf->log, "stderr") == 0)
 		errx(1, "log stderr: a detached daemon has no stderr; use -f, "
 		    "or log to syslog or a file");
-	if (d->conf->log != NULL && strcmp(d->conf->log, "syslog") != 0 &&
-	    log_configure(d->conf, cl->foreground) == -1)
-		err(1, "log %s", d->conf->log);
+	/* Before detaching, so that the launcher reports a log that cannot
+	 * be had; opened again after it. */
+	if (log_configure(d->conf, cl->foreground, ebuf, sizeof(ebuf)) == -1)
+		errx(1, "%s", ebuf);
+	if (!cl->foreground && d->conf->log == NULL &&
+	    !log_syslog_reachable(ebuf, sizeof(ebuf)))
+		warnx("no syslog (%s): logging to %s", ebuf, LOG_FALLBACK);
 	if (d->conf->pidfile != NULL) {
 		pidfd = pidfile_open(d->conf->pidfile, ebuf, sizeof(ebuf));
 		if (pidfd == -1)
@@ -295,9 +299,7 @@ main(int argc, char *argv[])
 		if (readyfd == -1)
 			err(1, "daemon");
 	}
-	if (log_configure(d->conf, cl->foreground) == -1) {
-		snprintf(ebuf, sizeof(ebuf), "log %s: %s", d->conf->log,
-		    strerror(errno));
+	if (log_configure(d->conf, cl->foreground, ebuf, sizeof(ebuf)) == -1) {
 		daemon_ready(readyfd, ebuf);
 		errx(1, "%s", ebuf);
 	}
