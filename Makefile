@@ -31,13 +31,13 @@ endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
-	   reload.c loop.c \
+	   reload.c loop.c notify.c \
 	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
-	   $(BUILD)/jailspec.o
-UNIT	:= test_config test_sessions test_log test_jailspec
+	   $(BUILD)/jailspec.o $(BUILD)/notify.o
+UNIT	:= test_config test_sessions test_log test_jailspec test_notify
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
 
 .PHONY: all run check unit integration clean deps deps-test install examples

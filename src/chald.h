@@ -118,6 +118,7 @@ struct config {
 	char		*pidfile;
 	char		*log;		/* "stderr", "syslog" or a file name */
 	enum log_format	 log_format;
+	int64_t		 drain_ms;	/* at SIGTERM, sessions may finish */
 	int64_t		 grace_ms;
 	int		 verbose;
 	struct service	*services;
@@ -336,9 +337,21 @@ struct daemon {
 	struct sandbox	 sandbox;
 	int		 epfd;
 
-	int		 shutting_down;
+	/* Shutdown (loop.c): the drain, then SIGTERM and grace, then
+	 * SIGKILL. */
+	int		 shutting_down;	/* a SIGTERM came: listeners closed */
+	int		 draining;	/* the same, for the admin listener:
+					   no new players, /healthz says 503 */
+	int		 terminating;	/* the drain is over: sessions were
+					   sent SIGTERM */
 	int		 killed_all;
-	int64_t		 grace_end_ms, hard_end_ms;
+	int64_t		 drain_end_ms, grace_end_ms, hard_end_ms;
+	/* STATUS= for the service manager (notify.c), at a bounded rate. */
+	size_t		 status_sessions;
+	int		 status_ready;
+	int		 status_phase;
+	int		 status_due;	/* changed since the last one sent */
+	int64_t		 status_next_ms;
 	int		 pool_deficit;	/* jails the pools still lack */
 	int64_t		 last_accept_ms;
 	int64_t		 next_sweep_ms;	/* per-source entries */
@@ -502,6 +515,22 @@ void		 daemon_ready(int fd, const char *errmsg);
 /* listen.c */
 int		 listen_open(const struct service *, int *port, char *err,
 		    size_t errlen);
+int		 listen_inherit(char *err, size_t errlen);
+int		 listen_take_inherited(const struct service *, int *port);
+int		 listen_inherited_close(void);
+
+/* notify.c: the service manager's notify socket (sd_notify protocol) */
+struct sockaddr_un;
+int		 notify_addr(const char *name, struct sockaddr_un *,
+		    socklen_t *len);
+int		 notify_init(char *err, size_t errlen);
+int		 notify_enabled(void);
+void		 notify_ready(const char *status);
+void		 notify_reloading(void);
+void		 notify_stopping(const char *status);
+void		 notify_status(const char *status);
+void		 notify_status_text(char *buf, size_t len, const char *phase,
+		    size_t sessions, int ready);
 
 /* spawn.c */
 struct spawn_req {

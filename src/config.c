@@ -52,7 +52,7 @@ static const char *service_keys[] = {
 };
 
 static const char *global_keys[] = {
-	"pidfile", "log", "log-format", "grace", NULL
+	"pidfile", "log", "log-format", "drain", "grace", NULL
 };
 
 static int
@@ -912,6 +912,10 @@ config_set_global(struct config *c, const char *key, const char *value,
 		else
 			return seterr(err, errlen, "expected text or json, "
 			    "got \"%s\"", value);
+	} else if (strcmp(key, "drain") == 0) {
+		if (parse_duration(value, &c->drain_ms) == -1)
+			return seterr(err, errlen, "not a duration (e.g. 5m, "
+			    "0 for none): \"%s\"", value);
 	} else if (strcmp(key, "grace") == 0) {
 		if (parse_duration(value, &c->grace_ms) == -1)
 			return seterr(err, errlen, "not a duration (e.g. 5s): "
@@ -1524,6 +1528,7 @@ config_print(const struct config *c, FILE *fp)
 		fprintf(fp, "# log: stderr with -f, syslog when detached\n");
 	fprintf(fp, "log-format = %s\n",
 	    c->log_format == LOGFMT_JSON ? "json" : "text");
+	print_duration(fp, "drain", c->drain_ms);
 	print_duration(fp, "grace", c->grace_ms);
 	for (const struct service *s = c->services; s != NULL; s = s->next) {
 		fprintf(fp, "\n[service %s]\n", s->name);

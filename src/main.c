@@ -42,7 +42,8 @@ usage(FILE *fp)
 "      --log stderr|syslog|FILE   where events go (default: stderr with -f,\n"
 "                          syslog when detached)\n"
 "      --log-format text|json\n"
-"      --grace DURATION    wait this long at shutdown before SIGKILL (5s)\n"
+"      --drain DURATION    at SIGTERM, let sessions finish this long (0)\n"
+"      --grace DURATION    then SIGTERM, and wait this long before SIGKILL (5s)\n"
 "  -v, --verbose           log debug events too\n"
 "  -h, --help              this text\n"
 "      --version           print the version\n"
@@ -92,7 +93,7 @@ usage(FILE *fp)
 enum {
 	OPT_VERSION = 256,
 	OPT_NAME,
-	OPT_GLOBAL,	/* --pidfile, --log, --log-format, --grace */
+	OPT_GLOBAL,	/* --pidfile, --log, --log-format, --drain, --grace */
 	OPT_SERVICE,	/* every per-service key */
 };
 
@@ -109,6 +110,7 @@ static const struct option long_opts[] = {
 	{ "pidfile",	required_argument, NULL, OPT_GLOBAL },
 	{ "log",	required_argument, NULL, OPT_GLOBAL },
 	{ "log-format",	required_argument, NULL, OPT_GLOBAL },
+	{ "drain",	required_argument, NULL, OPT_GLOBAL },
 	{ "grace",	required_argument, NULL, OPT_GLOBAL },
 	{ "timeout",	required_argument, NULL, OPT_SERVICE },
 	{ "max-conns",	required_argument, NULL, OPT_SERVICE },
@@ -276,6 +278,8 @@ main(int argc, char *argv[])
 	if (!cl->foreground && d->conf->log == NULL &&
 	    !log_syslog_reachable(ebuf, sizeof(ebuf)))
 		warnx("no syslog (%s): logging to %s", ebuf, LOG_FALLBACK);
+	if (notify_init(ebuf, sizeof(ebuf)) == -1)
+		warnx("%s", ebuf);
 	if (d->conf->pidfile != NULL) {
 		pidfd = pidfile_open(d->conf->pidfile, ebuf, sizeof(ebuf));
 		if (pidfd == -1)
