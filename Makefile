@@ -1,7 +1,8 @@
 # chald: a challenge daemon for CTFs. See README.md.
 #
 #   make              build ./chald (installs missing Debian packages first)
-#   make run          serve the example challenge on 127.0.0.1:1337
+#   make run          serve the example challenge on 127.0.0.1:1337 (and
+#                     install nc to play it with)
 #   make check        every test; SAN=1 builds and tests under ASan+UBSan
 #   make bench        the benchmark (bench/README.md)
 
@@ -32,7 +33,8 @@ endif
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
 	   reload.c loop.c notify.c \
-	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c
+	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c seccomp.c \
+	   initbin.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
@@ -97,11 +99,15 @@ examples: $(BUILD)/.deps
 	$(MAKE) -s -C examples/guess
 
 # The jail needs root; anyone else gets the example unjailed, and is told.
+# scripts/run.sh installs netcat for the README's "nc 127.0.0.1 1337" and
+# says how to connect.
 RUN_SANDBOX := $(if $(filter 0,$(shell id -u)),,--sandbox off)
+RUN_ADDR ?= 127.0.0.1
+RUN_PORT ?= 1337
 
 run: chald examples
 	@[ -z "$(RUN_SANDBOX)" ] || echo "make run: not root, so the jail is off (--sandbox off)" >&2
-	./chald -f -b 127.0.0.1 -p 1337 $(RUN_SANDBOX) -- examples/guess/guess
+	@sh scripts/run.sh ./chald $(RUN_ADDR) $(RUN_PORT) $(RUN_SANDBOX) -- examples/guess/guess
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(PURE)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(PURE) $(LDLIBS)

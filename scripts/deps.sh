@@ -1,21 +1,35 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages a target needs when they are missing,
 # so that "make" and "make check" work on a fresh Debian 12 or Ubuntu machine.
-# Usage: scripts/deps.sh build|test|bench|vm
+# Usage: scripts/deps.sh [--list] build|run|test|bench|vm
+#   --list: print the packages of the target, install nothing
 set -eu
 
+list=0
+if [ "${1:-}" = "--list" ]; then
+	list=1
+	shift
+fi
+
 build="gcc make pkg-config libc6-dev libinih-dev libseccomp-dev musl-tools"
-test="python3 python3-pytest python3-pwntools iproute2 procps"
+# "make run": the README's first connection is "nc 127.0.0.1 1337"
+run="netcat-openbsd"
+test="python3 python3-pytest python3-pwntools iproute2 procps netcat-openbsd"
 bench="socat xinetd ucspi-tcp procps"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio"
 
 case "${1:-build}" in
 build) want=$build ;;
+run) want="$build $run" ;;
 test) want="$build $test" ;;
 bench) want="$build $bench" ;;
 vm) want="$build $vm" ;;
-*) echo "usage: $0 build|test|bench|vm" >&2; exit 2 ;;
+*) echo "usage: $0 [--list] build|run|test|bench|vm" >&2; exit 2 ;;
 esac
+if [ "$list" = 1 ]; then
+	echo $want
+	exit 0
+fi
 
 missing=""
 for p in $want; do

@@ -164,6 +164,12 @@ enum evkind {
 struct session;
 struct rusage;
 
+/* A host path's identity, to notice it was replaced (jailid.c). */
+struct pathid {
+	dev_t		 dev;
+	ino_t		 ino;
+};
+
 /* epoll data for a session's stderr pipe ("stderr = log"). */
 struct evtag {
 	enum evkind	 kind;		/* EV_STDERR */
@@ -189,6 +195,12 @@ struct svcstate {
 	int		 pool_starting;	/* being built for the pool */
 	int		 unserved;	/* jails alive with no player yet */
 	int64_t		 pool_pause_until_ms;	/* after a jail failed */
+	/* What the pool's jails have bound (jailid.c), taken before the
+	 * first of them was started, for the configuration ident_svc. */
+	struct pathid	*ident;
+	int		 nident;
+	const struct service *ident_svc;
+	int64_t		 ident_next_ms;	/* the refill's next look at it */
 	struct svcstate	*next;
 };
 
@@ -281,6 +293,10 @@ struct session {
 	int		 served;	/* a player was handed over */
 	int		 pooled;	/* counted in svc->pool_* */
 	int		 ctlfd;		/* jail control socket, -1: closed */
+	int		 heldfd;	/* the player's socket, kept from the
+					   handoff to the exec for a retry on
+					   a fresh jail, or -1 */
+	int		 helderr;	/* the same for the stderr pipe */
 	struct session	*pnext;		/* in svc->pool */
 	int		 errfd;		/* stderr pipe, read end, -1: none */
 	size_t		 errbytes;	/* logged from it so far */
@@ -383,6 +399,8 @@ void		 watch_exit(struct daemon *, struct session *);
 void		 watch_exit_sweep(struct daemon *, struct session *);
 void		 unwatch_exit(struct daemon *, struct session *);
 void		 watch_stderr(struct daemon *, struct session *, int fd);
+void		 watch_stderr_move(struct daemon *, struct session *from,
+		    struct session *to);
 void		 unwatch_stderr(struct daemon *, struct session *);
 
 /* listener.c: services at run time, their listeners and sources */
@@ -401,7 +419,13 @@ int64_t		 listener_next_resume(const struct daemon *, int64_t t);
 struct session	*jail_new(struct daemon *, struct svcstate *, char *err,
 		    size_t errlen);
 void		 jail_close_ctl(struct daemon *, struct session *);
-void		 jail_event(struct daemon *, struct session *);
+void		 jail_release_held(struct session *);
+enum { JAIL_DONE, JAIL_RETRY, JAIL_QUIET };	/* jail_event() */
+int		 jail_event(struct daemon *, struct session *, char *err,
+		    size_t errlen);
+int		 jail_settle(struct daemon *, struct session *, char *err,
+		    size_t errlen);
+int		 pool_check(struct daemon *, struct svcstate *);
 void		 jail_end(struct daemon *, struct session *, int status);
 struct session	*pool_take(struct svcstate *);
 void		 pool_flush_all(struct daemon *);
@@ -414,6 +438,8 @@ void		 session_reject(struct svcstate *, int fd, const char *ip,
 		    int port, enum reject_reason);
 void		 session_start(struct daemon *, struct svcstate *, int fd,
 		    const struct sockaddr *);
+void		 session_rejail(struct daemon *, struct session *,
+		    const char *why);
 void		 session_end(struct daemon *, struct session *, int status,
 		    const struct rusage *);
 void		 session_stderr(struct daemon *, struct session *);
@@ -557,6 +583,11 @@ int		 child_env(const struct spawn_req *, char **envp,
 		    char *buf, size_t len);
 void		 addr_format(const struct sockaddr *, char *ip, size_t iplen,
 		    int *port);
+
+/* jailid.c: the identity of the host paths a service's jails bind */
+int		 jailid_take(const struct service *, struct pathid **, int *n);
+int		 jailid_changed(const struct service *, const struct pathid *,
+		    int n, char *which, size_t whichlen);
 
 /* jailfs.c: the jail's file tree (daemon: build; init: mount) */
 int		 jailfs_build(const struct service *, const char *dir,

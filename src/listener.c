@@ -85,6 +85,7 @@ listener_free(struct daemon *d, struct svcstate *st)
 			break;
 		}
 	srctable_free(&st->sources);
+	free(st->ident);
 	free(st->name);
 	free(st);
 }

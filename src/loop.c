@@ -236,9 +236,14 @@ loop_dispatch(struct daemon *d, void *tag)
 		return;
 	}
 	switch (*(enum evkind *)tag) {
-	case EV_JAIL:
-		jail_event(d, tag);
+	case EV_JAIL: {
+		char err[CHALD_ERRLEN];
+
+		/* A player's jail failed before its challenge ran. */
+		if (jail_event(d, tag, err, sizeof(err)) == JAIL_RETRY)
+			session_rejail(d, tag, err);
 		break;
+	}
 	case EV_STDERR:
 		session_stderr(d, ((struct evtag *)tag)->sess);
 		break;

@@ -105,7 +105,9 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 	struct session *sess = NULL;
 	char err[CHALD_ERRLEN];
 
-	/* A pooled jail may have died unseen: then try a fresh one. */
+	/* Not one built before a redeploy (pool_check). A pooled jail may
+	 * also have died unseen: then try a fresh one. */
+	pool_check(d, st);
 	for (int tries = 0; tries < 2; tries++) {
 		sess = tries == 0 ? pool_take(st) : NULL;
 		if (sess == NULL &&
@@ -115,8 +117,14 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 			close(fd);
 			return NULL;
 		}
-		if (sandbox_handoff(sess, fd, errfd, ip, port) == 0)
+		if (sandbox_handoff(sess, fd, errfd, ip, port) == 0) {
+			/* Kept until the challenge runs: should the jail
+			 * fail before, a fresh one gets the player. */
+			sess->heldfd = fd;
+			sess->helderr = errfd >= 0 ?
+			    fcntl(errfd, F_DUPFD_CLOEXEC, 3) : -1;
 			break;
+		}
 		log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
 		    "step=handoff error=%s", st->name, ip, port,
 		    (int)sess->pid, log_quote(strerror(errno)));
@@ -126,10 +134,72 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 			return NULL;
 		}
 	}
-	close(fd);
 	st->unserved--;
 	watch_jail(d, sess, 1);
 	return sess;
+}
+
+/*
+ * The player's jail failed before its challenge ran (why): a jail of the
+ * pool, which the redeploy check vouches for, or a fresh one, gets the
+ * player's socket, which the failed jail never wrote to, and the session
+ * goes on in it. Once per session; the failed jail ends as one that never
+ * had a player.
+ */
+void
+session_rejail(struct daemon *d, struct session *old, const char *why)
+{
+	struct svcstate *st = old->svc;
+	struct session *sess = NULL;
+	char err[CHALD_ERRLEN];
+	int sock = old->heldfd, errw = old->helderr;
+
+	old->heldfd = old->helderr = -1;
+	session_kill(old, SIGKILL);
+	snprintf(err, sizeof(err), "%s", why);
+	if (st->svc == NULL || !st->svc->sandbox || d->shutting_down)
+		goto fail;
+	pool_check(d, st);
+	if ((sess = pool_take(st)) == NULL &&
+	    (sess = jail_new(d, st, err, sizeof(err))) == NULL)
+		goto fail;
+	if (sandbox_handoff(sess, sock, errw, old->ip, old->port) == -1) {
+		snprintf(err, sizeof(err), "step=handoff error=%s",
+		    log_quote(strerror(errno)));
+		session_kill(sess, SIGKILL);	/* reaped as unserved */
+		goto fail;
+	}
+	close(sock);
+	if (errw >= 0)
+		close(errw);
+	st->unserved--;
+	watch_jail(d, sess, 1);
+	/* The player's accounting moves over; old is a jail without one. */
+	sess->port = old->port;
+	snprintf(sess->ip, sizeof(sess->ip), "%s", old->ip);
+	sess->start_ms = old->start_ms;
+	sess->src = old->src;
+	sess->tracked = old->tracked;
+	old->tracked = 0;
+	if (old->heap_idx != SIZE_MAX) {
+		if (sesstable_set_deadline(&d->sessions, sess,
+		    old->deadline_ms) == -1)
+			session_kill(sess, SIGKILL);
+		sesstable_clear_deadline(&d->sessions, old);
+	}
+	watch_stderr_move(d, old, sess);
+	old->served = 0;
+	st->unserved++;
+	log_event("respawn service=%s ip=%s port=%d pid=%d failed_pid=%d %s",
+	    st->name, sess->ip, sess->port, (int)sess->pid, (int)old->pid,
+	    why);
+	return;
+fail:
+	log_event("spawn-failed service=%s ip=%s port=%d pid=%d %s", st->name,
+	    old->ip, old->port, (int)old->pid, err);
+	close(sock);
+	if (errw >= 0)
+		close(errw);
 }
 
 /* An unjailed session: fork+exec the vfork way (spawn.c). */
@@ -319,6 +389,7 @@ session_end(struct daemon *d, struct session *sess, int status,
 	}
 	if (sess->jailed) {
 		jail_close_ctl(d, sess);
+		jail_release_held(sess);
 		sandbox_end(&d->sandbox, sess, &cg);
 		snprintf(extra, sizeof(extra), " uid=%u", (unsigned)sess->uid);
 		/* The kernel reaps what is left of a pid namespace itself, so
