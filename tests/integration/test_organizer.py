@@ -106,6 +106,7 @@ def test_failed_jail_retried_once_and_accounted(chald, pubdir):
     c = chald("-b", "127.0.0.1", "-p", "0", "--pool", "0", "--max-conns", "1",
               "--workdir", wd, "--", d / "echo")
     assert _play(c) == b"x\n"
+    c.wait_log(r"end service=echo ")        # max-conns 1: wait for it
     wd.rmdir()
     base = None
     for i in range(6):
