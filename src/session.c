@@ -154,10 +154,14 @@ session_rejail(struct daemon *d, struct session *old, const char *why)
 	char err[CHALD_ERRLEN];
 	int sock = old->heldfd, errw = old->helderr;
 
+	if (sock < 0)
+		return;
 	old->heldfd = old->helderr = -1;
 	session_kill(old, SIGKILL);
 	snprintf(err, sizeof(err), "%s", why);
-	if (st->svc == NULL || !st->svc->sandbox || d->shutting_down)
+	/* Not for a session that was being ended anyway (its timeout). */
+	if (st->svc == NULL || !st->svc->sandbox || d->shutting_down ||
+	    old->cause != CAUSE_NONE)
 		goto fail;
 	pool_check(d, st);
 	if ((sess = pool_take(st)) == NULL &&
@@ -232,6 +236,8 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 	sess->pidfd = pfd;
 	sess->ctlfd = -1;
 	sess->errfd = -1;
+	sess->heldfd = -1;
+	sess->helderr = -1;
 	sess->svc = st;
 	if (sesstable_add(&d->sessions, sess) == -1) {
 		/* No memory to track it: don't run it untracked. */
