@@ -1,7 +1,8 @@
 # chald: a challenge daemon for CTFs. See README.md.
 #
 #   make              build ./chald (installs missing Debian packages first)
-#   make run          serve the example challenge on 127.0.0.1:1337
+#   make run          serve the example challenge on 127.0.0.1:1337 (and
+#                     install nc to play it with)
 #   make check        every test; SAN=1 builds and tests under ASan+UBSan
 #   make bench        the benchmark (bench/README.md)
 #   make image        the OCI image, a drop-in for pwn.red/jail (docs/deploy.md)
@@ -34,16 +35,16 @@ endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
-	   reload.c loop.c gate.c \
-	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c \
-	   proxy.c pow.c jailenv.c image.c
+	   reload.c loop.c gate.c notify.c \
+	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c seccomp.c \
+	   initbin.c proxy.c pow.c jailenv.c image.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
 	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o \
-	   $(BUILD)/jailenv.o
+	   $(BUILD)/jailenv.o $(BUILD)/notify.o
 UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow \
-	   test_jailenv
+	   test_jailenv test_notify
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
 
 .PHONY: all run check unit integration clean deps deps-test install examples
@@ -106,11 +107,15 @@ examples: $(BUILD)/.deps
 	$(MAKE) -s -C examples/jail-pwn
 
 # The jail needs root; anyone else gets the example unjailed, and is told.
+# scripts/run.sh installs netcat for the README's "nc 127.0.0.1 1337" and
+# says how to connect.
 RUN_SANDBOX := $(if $(filter 0,$(shell id -u)),,--sandbox off)
+RUN_ADDR ?= 127.0.0.1
+RUN_PORT ?= 1337
 
 run: chald examples
 	@[ -z "$(RUN_SANDBOX)" ] || echo "make run: not root, so the jail is off (--sandbox off)" >&2
-	./chald -f -b 127.0.0.1 -p 1337 $(RUN_SANDBOX) -- examples/guess/guess
+	@sh scripts/run.sh ./chald $(RUN_ADDR) $(RUN_PORT) $(RUN_SANDBOX) -- examples/guess/guess
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(HDRS) $(PURE)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(PURE) $(LDLIBS)

@@ -1,11 +1,20 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages a target needs when they are missing,
 # so that "make" and "make check" work on a fresh Debian 12 or Ubuntu machine.
-# Usage: scripts/deps.sh build|test|bench|vm|image|k8s
+# Usage: scripts/deps.sh [--list] build|run|test|bench|vm|image|k8s
+#   --list: print the packages of the target, install nothing
 set -eu
 
+list=0
+if [ "${1:-}" = "--list" ]; then
+	list=1
+	shift
+fi
+
 build="gcc make pkg-config libc6-dev libinih-dev libseccomp-dev libgmp-dev musl-tools"
-test="python3 python3-pytest python3-pwntools python3-gmpy2 iproute2 procps haproxy"
+# "make run": the README's first connection is "nc 127.0.0.1 1337"
+run="netcat-openbsd"
+test="python3 python3-pytest python3-pwntools python3-gmpy2 iproute2 procps haproxy netcat-openbsd"
 bench="socat xinetd ucspi-tcp procps bubblewrap"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio"
 image="podman runc slirp4netns debootstrap python3-pwntools"
@@ -18,13 +27,18 @@ command -v npm >/dev/null 2>&1 || k8s="$k8s npm"
 
 case "${1:-build}" in
 build) want=$build ;;
+run) want="$build $run" ;;
 test) want="$build $test" ;;
 bench) want="$build $bench" ;;
 vm) want="$build $vm" ;;
 image) want="$build $image" ;;
 k8s) want="$k8s" ;;
-*) echo "usage: $0 build|test|bench|vm|image|k8s" >&2; exit 2 ;;
+*) echo "usage: $0 [--list] build|run|test|bench|vm|image|k8s" >&2; exit 2 ;;
 esac
+if [ "$list" = 1 ]; then
+	echo $want
+	exit 0
+fi
 
 missing=""
 for p in $want; do

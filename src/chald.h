@@ -53,6 +53,28 @@ struct gatecfg {
 	int		 pending_per_ip; /* 0: no cap */
 };
 
+/*
+ * Why a connection is refused, as the log's "reason=" names it; each has
+ * its own line for the player (reject-message-REASON). The gate's come
+ * last.
+ */
+enum reject_reason {
+	REJ_PER_IP,
+	REJ_MAX_CONNS,
+	REJ_RATE,
+	REJ_NO_FDS,
+	REJ_NO_MEMORY,
+	REJ_PROXY_MISSING,
+	REJ_PROXY_BAD,
+	REJ_POW_FAILED,
+	REJ_POW_TIMEOUT,
+	REJ_PENDING,
+	REJ_PENDING_PER_IP,
+	REJ_PROXY_TIMEOUT,
+	REJ_SHUTDOWN,
+	REJ_NREASONS
+};
+
 /* One challenge as configured: everything needed to listen and to spawn. */
 struct service {
 	char		*name;
@@ -80,7 +102,9 @@ struct service {
 	int		 v6_prefix;
 	double		 rate;		/* connections per second, 0: off */
 	int		 burst;		/* 0: derived from rate */
-	char		*reject_msg;
+	char		*reject_msg;	/* reject-message, NULL: not set */
+	char		*reject_msgs[REJ_NREASONS];	/* reject-message-REASON,
+					   NULL: not set */
 
 	/* The jail (sandbox.c, cgroup.c, seccomp.c). */
 	int		 sandbox;	/* 0: plain fork+exec, loudly logged */
@@ -118,6 +142,7 @@ struct config {
 	char		*pidfile;
 	char		*log;		/* "stderr", "syslog" or a file name */
 	enum log_format	 log_format;
+	int64_t		 drain_ms;	/* at SIGTERM, sessions may finish */
 	int64_t		 grace_ms;
 	int		 pending_max;	/* connections in the gate, 0: no cap */
 	int		 verbose;
@@ -165,6 +190,12 @@ enum evkind {
 struct session;
 struct rusage;
 
+/* A host path's identity, to notice it was replaced (jailid.c). */
+struct pathid {
+	dev_t		 dev;
+	ino_t		 ino;
+};
+
 /* epoll data for a session's stderr pipe ("stderr = log"). */
 struct evtag {
 	enum evkind	 kind;		/* EV_STDERR */
@@ -191,6 +222,12 @@ struct svcstate {
 	int		 unserved;	/* jails alive with no player yet */
 	int		 gating;	/* connections in the gate */
 	int64_t		 pool_pause_until_ms;	/* after a jail failed */
+	/* What the pool's jails have bound (jailid.c), taken before the
+	 * first of them was started, for the configuration ident_svc. */
+	struct pathid	*ident;
+	int		 nident;
+	const struct service *ident_svc;
+	int64_t		 ident_next_ms;	/* the refill's next look at it */
 	struct svcstate	*next;
 };
 
@@ -295,6 +332,10 @@ struct session {
 	int		 served;	/* a player was handed over */
 	int		 pooled;	/* counted in svc->pool_* */
 	int		 ctlfd;		/* jail control socket, -1: closed */
+	int		 heldfd;	/* the player's socket, kept from the
+					   handoff to the exec for a retry on
+					   a fresh jail, or -1 */
+	int		 helderr;	/* the same for the stderr pipe */
 	struct session	*pnext;		/* in svc->pool */
 	int		 errfd;		/* stderr pipe, read end, -1: none */
 	size_t		 errbytes;	/* logged from it so far */
@@ -349,9 +390,21 @@ struct daemon {
 	struct sandbox	 sandbox;
 	int		 epfd;
 
-	int		 shutting_down;
+	/* Shutdown (loop.c): the drain, then SIGTERM and grace, then
+	 * SIGKILL. */
+	int		 shutting_down;	/* a SIGTERM came: listeners closed */
+	int		 draining;	/* the same, for the admin listener:
+					   no new players, /healthz says 503 */
+	int		 terminating;	/* the drain is over: sessions were
+					   sent SIGTERM */
 	int		 killed_all;
-	int64_t		 grace_end_ms, hard_end_ms;
+	int64_t		 drain_end_ms, grace_end_ms, hard_end_ms;
+	/* STATUS= for the service manager (notify.c), at a bounded rate. */
+	size_t		 status_sessions;
+	int		 status_ready;
+	int		 status_phase;
+	int		 status_due;	/* changed since the last one sent */
+	int64_t		 status_next_ms;
 	int		 pool_deficit;	/* jails the pools still lack */
 	int64_t		 last_accept_ms;
 	int64_t		 next_sweep_ms;	/* per-source entries */
@@ -394,6 +447,8 @@ void		 watch_exit(struct daemon *, struct session *);
 void		 watch_exit_sweep(struct daemon *, struct session *);
 void		 unwatch_exit(struct daemon *, struct session *);
 void		 watch_stderr(struct daemon *, struct session *, int fd);
+void		 watch_stderr_move(struct daemon *, struct session *from,
+		    struct session *to);
 void		 unwatch_stderr(struct daemon *, struct session *);
 
 /* listener.c: services at run time, their listeners and sources */
@@ -412,7 +467,13 @@ int64_t		 listener_next_resume(const struct daemon *, int64_t t);
 struct session	*jail_new(struct daemon *, struct svcstate *, char *err,
 		    size_t errlen);
 void		 jail_close_ctl(struct daemon *, struct session *);
-void		 jail_event(struct daemon *, struct session *);
+void		 jail_release_held(struct session *);
+enum { JAIL_DONE, JAIL_RETRY, JAIL_QUIET };	/* jail_event() */
+int		 jail_event(struct daemon *, struct session *, char *err,
+		    size_t errlen);
+int		 jail_settle(struct daemon *, struct session *, char *err,
+		    size_t errlen);
+int		 pool_check(struct daemon *, struct svcstate *);
 void		 jail_end(struct daemon *, struct session *, int status);
 struct session	*pool_take(struct svcstate *);
 void		 pool_flush_all(struct daemon *);
@@ -430,11 +491,16 @@ int64_t		 gate_next_deadline(const struct daemon *, int64_t t);
 void		 gate_close_all(struct daemon *);
 
 /* session.c: a session's life in the parent */
-const char	*session_admit(struct daemon *, struct svcstate *,
+int		 session_admit(struct daemon *, struct svcstate *,
 		    const struct sockaddr *);
+#define MAX_REJECT_LINE	1100	/* a refused player's line, newline included */
+void		 session_reject(struct svcstate *, int fd, const char *ip,
+		    int port, enum reject_reason);
 void		 session_start(struct daemon *, struct svcstate *, int fd,
 		    const struct sockaddr *client, const struct sockaddr *via,
 		    int admitted);
+void		 session_rejail(struct daemon *, struct session *,
+		    const char *why);
 void		 session_end(struct daemon *, struct session *, int status,
 		    const struct rusage *);
 void		 session_stderr(struct daemon *, struct session *);
@@ -475,6 +541,9 @@ int		 parse_size(const char *, uint64_t *bytes);
 int		 parse_rate(const char *, double *per_sec);
 int		 parse_int(const char *, long min, long max, long *out);
 int		 split_command(const char *, char ***argv, int *argc);
+const char	*reject_name(enum reject_reason);
+int		 reject_parse(const char *name);
+const char	*reject_text(const struct service *, enum reject_reason);
 
 /* sessions.c */
 void		 srckey_make(struct srckey *, const struct sockaddr *,
@@ -518,7 +587,10 @@ void		 fatalx(const char *fmt, ...)
 const char	*log_quote(const char *);
 int		 log_fd(void);
 int		 log_kv_to_json(const char *line, char *out, size_t outlen);
-int		 log_configure(const struct config *, int foreground);
+#define LOG_FALLBACK	"/var/log/chald.log"	/* detached, without syslog */
+int		 log_syslog_reachable(char *why, size_t whylen);
+int		 log_configure(const struct config *, int foreground,
+		    char *err, size_t errlen);
 
 /* daemon.c */
 int		 pidfile_open(const char *path, char *err, size_t errlen);
@@ -530,6 +602,22 @@ void		 daemon_ready(int fd, const char *errmsg);
 /* listen.c */
 int		 listen_open(const struct service *, int *port, char *err,
 		    size_t errlen);
+int		 listen_inherit(char *err, size_t errlen);
+int		 listen_take_inherited(const struct service *, int *port);
+int		 listen_inherited_close(void);
+
+/* notify.c: the service manager's notify socket (sd_notify protocol) */
+struct sockaddr_un;
+int		 notify_addr(const char *name, struct sockaddr_un *,
+		    socklen_t *len);
+int		 notify_init(char *err, size_t errlen);
+int		 notify_enabled(void);
+void		 notify_ready(const char *status);
+void		 notify_reloading(void);
+void		 notify_stopping(const char *status);
+void		 notify_status(const char *status);
+void		 notify_status_text(char *buf, size_t len, const char *phase,
+		    size_t sessions, int ready);
 
 /* spawn.c */
 struct spawn_req {
@@ -556,6 +644,11 @@ int		 child_env(const struct spawn_req *, char **envp,
 		    char *buf, size_t len);
 void		 addr_format(const struct sockaddr *, char *ip, size_t iplen,
 		    int *port);
+
+/* jailid.c: the identity of the host paths a service's jails bind */
+int		 jailid_take(const struct service *, struct pathid **, int *n);
+int		 jailid_changed(const struct service *, const struct pathid *,
+		    int n, char *which, size_t whichlen);
 
 /* jailfs.c: the jail's file tree (daemon: build; init: mount) */
 int		 jailfs_build(const struct service *, const char *dir,

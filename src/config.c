@@ -54,7 +54,7 @@ static const char *service_keys[] = {
 };
 
 static const char *global_keys[] = {
-	"pidfile", "log", "log-format", "grace", "pending-max", NULL
+	"pidfile", "log", "log-format", "drain", "grace", "pending-max", NULL
 };
 
 static int
@@ -77,10 +77,79 @@ in_list(const char **list, const char *key)
 	return 0;
 }
 
+/*
+ * Refusals: the name the log gives each reason, and the line a refused
+ * player gets when neither reject-message-REASON nor reject-message is set.
+ */
+static const struct {
+	const char	*name;
+	const char	*text;
+} rejects[REJ_NREASONS] = {
+	[REJ_PER_IP] = { "per-ip", "chald: too many connections from your "
+	    "address, try again later" },
+	[REJ_MAX_CONNS] = { "max-conns", "chald: the challenge is full, try "
+	    "again in a minute" },
+	[REJ_RATE] = { "rate", "chald: you are connecting too fast, wait a "
+	    "moment and try again" },
+	[REJ_NO_FDS] = { "no-fds", "chald: the server is short of resources, "
+	    "try again later" },
+	[REJ_NO_MEMORY] = { "no-memory", "chald: the server is short of "
+	    "resources, try again later" },
+	[REJ_PROXY_MISSING] = { "proxy-missing", "chald: expected a PROXY "
+	    "protocol header" },
+	[REJ_PROXY_BAD] = { "proxy-bad", "chald: malformed PROXY protocol "
+	    "header" },
+	[REJ_POW_FAILED] = { "pow-failed", "chald: wrong proof of work, try "
+	    "again" },
+	[REJ_POW_TIMEOUT] = { "pow-timeout", "chald: too slow with the proof "
+	    "of work, try again" },
+	[REJ_PENDING] = { "pending", "chald: too many connections waiting, "
+	    "try again later" },
+	[REJ_PENDING_PER_IP] = { "pending-per-ip", "chald: too many "
+	    "connections waiting from your address, try again later" },
+	[REJ_PROXY_TIMEOUT] = { "proxy-timeout", "chald: no PROXY protocol "
+	    "header in time" },
+	[REJ_SHUTDOWN] = { "shutdown", "chald: the server is stopping, try "
+	    "again in a minute" },
+};
+
+#define REJECT_KEY	"reject-message-"
+
+const char *
+reject_name(enum reject_reason r)
+{
+	return (unsigned)r < REJ_NREASONS ? rejects[r].name : "unknown";
+}
+
+/* The reason of a log name, or -1. */
+int
+reject_parse(const char *name)
+{
+	for (int r = 0; r < REJ_NREASONS; r++)
+		if (strcmp(rejects[r].name, name) == 0)
+			return r;
+	return -1;
+}
+
+/* The reason's own key, else reject-message, else the reason's default. */
+const char *
+reject_text(const struct service *s, enum reject_reason r)
+{
+	if ((unsigned)r >= REJ_NREASONS)
+		r = REJ_MAX_CONNS;
+	if (s->reject_msgs[r] != NULL)
+		return s->reject_msgs[r];
+	if (s->reject_msg != NULL)
+		return s->reject_msg;
+	return rejects[r].text;
+}
+
 int
 config_is_service_key(const char *key)
 {
-	return in_list(service_keys, key);
+	return in_list(service_keys, key) ||
+	    (strncmp(key, REJECT_KEY, strlen(REJECT_KEY)) == 0 &&
+	    reject_parse(key + strlen(REJECT_KEY)) >= 0);
 }
 
 static char *
@@ -312,8 +381,6 @@ service_new(const char *name, const char *file, int line)
 	s->v6_prefix = 64;
 	s->rate = 0;
 	s->burst = 0;
-	s->reject_msg = xstrdup(
-	    "chald: too many connections from your address, try again later");
 	s->sandbox = 1;
 	s->uid_min = 200000;
 	s->uid_max = 299999;
@@ -369,6 +436,8 @@ service_free(struct service *s)
 	free(s->workdir);
 	strv_free(s->env);
 	free(s->reject_msg);
+	for (int r = 0; r < REJ_NREASONS; r++)
+		free(s->reject_msgs[r]);
 	free(s->root);
 	strv_free(s->bind_ro);
 	strv_free(s->bind_rw);
@@ -413,7 +482,6 @@ service_from(const struct service *d, const char *name, const char *file,
 	if (s == NULL || d == NULL)
 		return s;
 	free(s->addr);
-	free(s->reject_msg);
 	s->addr = xstrdup(d->addr);
 	s->port = d->port;
 	s->backlog = d->backlog;
@@ -433,7 +501,10 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->v6_prefix = d->v6_prefix;
 	s->rate = d->rate;
 	s->burst = d->burst;
-	s->reject_msg = xstrdup(d->reject_msg);
+	s->reject_msg = d->reject_msg ? xstrdup(d->reject_msg) : NULL;
+	for (int r = 0; r < REJ_NREASONS; r++)
+		s->reject_msgs[r] = d->reject_msgs[r] ?
+		    xstrdup(d->reject_msgs[r]) : NULL;
 	s->sandbox = d->sandbox;
 	s->uid_min = d->uid_min;
 	s->uid_max = d->uid_max;
@@ -938,6 +1009,10 @@ config_set_service(struct service *s, const char *key, const char *value,
 	} else if (strcmp(key, "reject-message") == 0) {
 		free(s->reject_msg);
 		s->reject_msg = xstrdup(value);
+	} else if (strncmp(key, REJECT_KEY, strlen(REJECT_KEY)) == 0 &&
+	    (n = reject_parse(key + strlen(REJECT_KEY))) >= 0) {
+		free(s->reject_msgs[n]);
+		s->reject_msgs[n] = xstrdup(value);
 	} else {
 		int g = set_gate_key(s, key, value, err, errlen);
 
@@ -971,6 +1046,10 @@ config_set_global(struct config *c, const char *key, const char *value,
 		else
 			return seterr(err, errlen, "expected text or json, "
 			    "got \"%s\"", value);
+	} else if (strcmp(key, "drain") == 0) {
+		if (parse_duration(value, &c->drain_ms) == -1)
+			return seterr(err, errlen, "not a duration (e.g. 5m, "
+			    "0 for none): \"%s\"", value);
 	} else if (strcmp(key, "grace") == 0) {
 		if (parse_duration(value, &c->grace_ms) == -1)
 			return seterr(err, errlen, "not a duration (e.g. 5s): "
@@ -1634,6 +1713,7 @@ config_print(const struct config *c, FILE *fp)
 		fprintf(fp, "# log: stderr with -f, syslog when detached\n");
 	fprintf(fp, "log-format = %s\n",
 	    c->log_format == LOGFMT_JSON ? "json" : "text");
+	print_duration(fp, "drain", c->drain_ms);
 	print_duration(fp, "grace", c->grace_ms);
 	fprintf(fp, "pending-max = %d\n", c->pending_max);
 	for (const struct service *s = c->services; s != NULL; s = s->next) {
@@ -1659,7 +1739,11 @@ config_print(const struct config *c, FILE *fp)
 		fprintf(fp, "ipv6-prefix = %d\n", s->v6_prefix);
 		print_rate(fp, s->rate);
 		fprintf(fp, "burst = %d\n", s->burst);
-		fprintf(fp, "reject-message = %s\n", s->reject_msg);
+		if (s->reject_msg != NULL)
+			fprintf(fp, "reject-message = %s\n", s->reject_msg);
+		for (int r = 0; r < REJ_NREASONS; r++)
+			fprintf(fp, "%s%s = %s\n", REJECT_KEY, reject_name(r),
+			    reject_text(s, r));
 		print_gate(fp, &s->gate);
 		print_sandbox(fp, s);
 	}

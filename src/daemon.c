@@ -3,7 +3,8 @@
  * waits on a pipe until the daemon says it is listening or why it could not
  * start, so "chald ...; echo $?" tells the truth. The pidfile is locked for
  * the daemon's whole life, so a second instance is refused rather than
- * overwriting it.
+ * overwriting it, and removed by whatever exit comes, so a start that
+ * failed (a port taken, say) leaves no empty or stale pidfile behind.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -17,9 +18,26 @@
 
 #include "chald.h"
 
+/* The pidfile this process holds, for the exit handler. */
+static char	*held_path;
+static int	 held_fd = -1;
+
+/*
+ * Any exit(): a failed start (errx, fatal) or a fatal error later. The
+ * launcher of a detached daemon leaves with _exit() and runs no handler,
+ * so only the process that holds the lock removes the file.
+ */
+static void
+pidfile_atexit(void)
+{
+	if (held_path != NULL)
+		pidfile_remove(held_path, held_fd);
+}
+
 int
 pidfile_open(const char *path, char *err, size_t errlen)
 {
+	static int registered;
 	char buf[32];
 	ssize_t n;
 	int fd;
@@ -44,6 +62,15 @@ pidfile_open(const char *path, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	if ((held_path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "pidfile %s: %s", path, strerror(errno));
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	held_fd = fd;
+	if (!registered && atexit(pidfile_atexit) == 0)
+		registered = 1;
 	return fd;
 }
 
@@ -67,6 +94,11 @@ pidfile_remove(const char *path, int fd)
 		return;
 	unlink(path);
 	close(fd);
+	if (fd == held_fd) {
+		free(held_path);
+		held_path = NULL;
+		held_fd = -1;
+	}
 }
 
 /*

@@ -121,15 +121,26 @@ gate_free(struct daemon *d, struct pending *p, int keep_fd)
 	free(p);
 }
 
+/*
+ * The reason's line goes to the player, never to a balancer (a refusal of
+ * the header itself); a wrong proof of work gets kCTF's own words, which
+ * solvers and healthchecks look for.
+ */
 static void
-gate_refuse(struct daemon *d, struct pending *p, const char *reason,
-    const char *text)
+gate_refuse(struct daemon *d, struct pending *p, enum reject_reason reason)
 {
 	char ip[INET6_ADDRSTRLEN], via[INET6_ADDRSTRLEN + 16] = "";
-	int port, vport;
+	char line[MAX_REJECT_LINE];
+	int port, vport, n = 0;
 
-	if (text != NULL && send(p->fd, text, strlen(text),
-	    MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
+	if (reason == REJ_POW_FAILED)
+		n = snprintf(line, sizeof(line), "%s", POW_TEXT_FAIL);
+	else if (p->st->svc != NULL && reason != REJ_PROXY_MISSING &&
+	    reason != REJ_PROXY_BAD && reason != REJ_PROXY_TIMEOUT)
+		n = snprintf(line, sizeof(line), "%s\n",
+		    reject_text(p->st->svc, reason));
+	if (n > 0 && send(p->fd, line, (size_t)n < sizeof(line) ? (size_t)n :
+	    sizeof(line) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
 		/* gone already */
 	}
 	addr_format((struct sockaddr *)&p->client, ip, sizeof(ip), &port);
@@ -141,7 +152,7 @@ gate_refuse(struct daemon *d, struct pending *p, const char *reason,
 		snprintf(via, sizeof(via), " via=%s", vip);
 	}
 	log_event("reject service=%s ip=%s port=%d%s reason=%s pending=%d",
-	    p->st->name, ip, port, via, reason, d->npending);
+	    p->st->name, ip, port, via, reject_name(reason), d->npending);
 	gate_free(d, p, 0);
 }
 
@@ -224,7 +235,7 @@ gate_pass(struct daemon *d, struct pending *p)
 	int fd = p->fd, via = p->via;
 
 	if (st->removed || st->svc == NULL) {
-		gate_refuse(d, p, "reload", NULL);
+		gate_refuse(d, p, REJ_SHUTDOWN);
 		return;
 	}
 	gate_free(d, p, 1);
@@ -237,14 +248,10 @@ static int
 gate_admitted(struct daemon *d, struct pending *p)
 {
 	const struct gatecfg *g = &p->st->svc->gate;
-	const char *reason = session_admit(d, p->st,
-	    (struct sockaddr *)&p->client);
+	int reason = session_admit(d, p->st, (struct sockaddr *)&p->client);
 
-	if (reason != NULL) {
-		char line[1100];
-
-		snprintf(line, sizeof(line), "%s\n", p->st->svc->reject_msg);
-		gate_refuse(d, p, reason, line);
+	if (reason != -1) {
+		gate_refuse(d, p, (enum reject_reason)reason);
 		return -1;
 	}
 	if (g->pow == 0 ||
@@ -254,11 +261,11 @@ gate_admitted(struct daemon *d, struct pending *p)
 		return -1;
 	}
 	if ((!p->counted && gate_count(d, p) == -1)) {
-		gate_refuse(d, p, "pending-per-ip", NULL);
+		gate_refuse(d, p, REJ_PENDING_PER_IP);
 		return -1;
 	}
 	if (gate_prompt(d, p) == -1) {
-		gate_refuse(d, p, "pow-failed", NULL);
+		gate_refuse(d, p, REJ_POW_FAILED);
 		return -1;
 	}
 	return 0;
@@ -276,7 +283,7 @@ gate_proxy(struct daemon *d, struct pending *p)
 	if (n == 0)
 		return 0;
 	if (n < 0) {
-		gate_refuse(d, p, "proxy-missing", NULL);
+		gate_refuse(d, p, REJ_PROXY_MISSING);
 		return -1;
 	}
 	r = proxy_parse(scratch, (size_t)n, &h, err, sizeof(err));
@@ -287,11 +294,11 @@ gate_proxy(struct daemon *d, struct pending *p)
 	if (r < 0) {
 		/* Not even the start of one: a client talking directly. */
 		gate_refuse(d, p, scratch[0] == 'P' || scratch[0] == '\r' ?
-		    "proxy-bad" : "proxy-missing", NULL);
+		    REJ_PROXY_BAD : REJ_PROXY_MISSING);
 		return -1;
 	}
 	if (gate_consume(p, (size_t)r) == -1) {
-		gate_refuse(d, p, "proxy-bad", NULL);
+		gate_refuse(d, p, REJ_PROXY_BAD);
 		return -1;
 	}
 	if (!h.local)
@@ -338,7 +345,7 @@ gate_solution(struct daemon *d, struct pending *p)
 	if (n == 0)
 		return 0;
 	if (n < 0) {
-		gate_refuse(d, p, "pow-failed", NULL);
+		gate_refuse(d, p, REJ_POW_FAILED);
 		return -1;
 	}
 	r = pow_line_scan(scratch, (size_t)n, &len, err, sizeof(err));
@@ -346,7 +353,7 @@ gate_solution(struct daemon *d, struct pending *p)
 		return 0;
 	if (r < 0 || gate_consume(p, len) == -1) {
 		d->pow_failed++;
-		gate_refuse(d, p, "pow-failed", POW_TEXT_FAIL);
+		gate_refuse(d, p, REJ_POW_FAILED);
 		return -1;
 	}
 	if (line_is(scratch, len, d->pow_secret)) {
@@ -356,7 +363,7 @@ gate_solution(struct daemon *d, struct pending *p)
 	if (pow_verify_start(&p->check, &p->chal, scratch, len, err,
 	    sizeof(err)) == -1) {
 		d->pow_failed++;
-		gate_refuse(d, p, "pow-failed", POW_TEXT_FAIL);
+		gate_refuse(d, p, REJ_POW_FAILED);
 		return -1;
 	}
 	p->step = GATE_CHECK;
@@ -406,17 +413,17 @@ gate_begin(struct daemon *d, struct svcstate *st, int fd,
 	st->gating++;
 	ev.data.ptr = p;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		gate_refuse(d, p, "no-memory", NULL);
+		gate_refuse(d, p, REJ_NO_MEMORY);
 		return;
 	}
 	if (d->conf->pending_max > 0 && d->npending > d->conf->pending_max) {
-		gate_refuse(d, p, "pending", NULL);
+		gate_refuse(d, p, REJ_PENDING);
 		return;
 	}
 	/* A balancer's connections are many players: counted after the
 	 * header, by the client it names. */
 	if (!p->via && gate_count(d, p) == -1) {
-		gate_refuse(d, p, "pending-per-ip", NULL);
+		gate_refuse(d, p, REJ_PENDING_PER_IP);
 		return;
 	}
 	if (p->via) {
@@ -455,7 +462,7 @@ gate_work(struct daemon *d)
 			gate_pass(d, p);
 		} else {
 			d->pow_failed++;
-			gate_refuse(d, p, "pow-failed", POW_TEXT_FAIL);
+			gate_refuse(d, p, REJ_POW_FAILED);
 		}
 	}
 	return d->gate_checking != NULL;
@@ -469,8 +476,8 @@ gate_expire(struct daemon *d, int64_t now)
 	while ((n = dheap_top(&d->gate_deadlines)) != NULL && n->at <= now) {
 		struct pending *p = gate_of(n);
 
-		gate_refuse(d, p, p->step == GATE_PROXY ? "proxy-timeout" :
-		    "pow-timeout", NULL);
+		gate_refuse(d, p, p->step == GATE_PROXY ? REJ_PROXY_TIMEOUT :
+		    REJ_POW_TIMEOUT);
 	}
 }
 
@@ -488,5 +495,5 @@ void
 gate_close_all(struct daemon *d)
 {
 	while (d->gate_all != NULL)
-		gate_refuse(d, d->gate_all, "shutdown", NULL);
+		gate_refuse(d, d->gate_all, REJ_SHUTDOWN);
 }

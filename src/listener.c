@@ -37,12 +37,19 @@ listener_state_new(struct daemon *d, const char *name)
 	return st;
 }
 
-/* At startup, before detaching: a failure is the launcher's to report. */
+/*
+ * At startup, before detaching: a failure is the launcher's to report. A
+ * socket the service manager passed (socket activation) is taken for the
+ * service of its address and port; the others are opened here.
+ */
 void
 listener_open_all(struct daemon *d)
 {
 	char err[CHALD_ERRLEN];
+	int n;
 
+	if (listen_inherit(err, sizeof(err)) == -1)
+		errx(1, "%s", err);
 	for (struct service *s = d->conf->services; s != NULL; s = s->next) {
 		struct svcstate *st = listener_state_new(d, s->name);
 
@@ -51,10 +58,20 @@ listener_open_all(struct daemon *d)
 		st->svc = s;
 		st->rate = s->rate;
 		st->burst = s->burst;
+		st->fd = listen_take_inherited(s, &st->port);
+		if (st->fd != -1) {
+			log_event("socket-activation service=%s addr=%s "
+			    "port=%d fd=%d", s->name, s->addr, st->port,
+			    st->fd);
+			continue;
+		}
 		st->fd = listen_open(s, &st->port, err, sizeof(err));
 		if (st->fd == -1)
 			errx(1, "service %s: %s", s->name, err);
 	}
+	if ((n = listen_inherited_close()) > 0)
+		log_warnx("socket activation: %d socket%s matched no "
+		    "service's listen and port, closed", n, n == 1 ? "" : "s");
 }
 
 static void
@@ -68,6 +85,7 @@ listener_free(struct daemon *d, struct svcstate *st)
 			break;
 		}
 	srctable_free(&st->sources);
+	free(st->ident);
 	free(st->name);
 	free(st);
 }

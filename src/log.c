@@ -4,6 +4,9 @@
  * derived from it so the two formats always carry the same keys. Each line
  * goes out in a single write() so lines from a busy daemon never interleave.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -54,15 +57,80 @@ log_init(const char *target, enum log_format fmt, int verbose)
 	return 0;
 }
 
-/* The configured target: stderr in the foreground, syslog detached. */
+/*
+ * syslog(3) hands lines to whatever listens on /dev/log, and drops them
+ * without a word when nothing does (containers, minimal VMs): so look
+ * first, the way it connects (datagram, then stream).
+ */
 int
-log_configure(const struct config *c, int foreground)
+log_syslog_reachable(char *why, size_t whylen)
 {
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	int e = 0;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", _PATH_LOG);
+	for (int i = 0; i < 2; i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+
+		if (fd == -1) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return 1;
+		}
+		e = errno;
+		close(fd);
+		if (e != EPROTOTYPE)
+			break;
+	}
+	snprintf(why, whylen, "nothing listens on %s: %s", _PATH_LOG,
+	    strerror(e));
+	return 0;
+}
+
+/*
+ * The configured target: stderr in the foreground, syslog detached, or
+ * LOG_FALLBACK when syslog would drop every line. An explicit "syslog"
+ * that nothing would receive is an error. On error, -1 with err set.
+ */
+int
+log_configure(const struct config *c, int foreground, char *err,
+    size_t errlen)
+{
+	static int fell_back;
 	const char *target = c->log;
+	char why[128];
 
 	if (target == NULL)
 		target = foreground ? "stderr" : "syslog";
-	return log_init(target, c->log_format, c->verbose);
+	if (strcmp(target, "syslog") == 0 &&
+	    !log_syslog_reachable(why, sizeof(why))) {
+		if (c->log != NULL) {
+			snprintf(err, errlen, "log syslog: %s; run a syslog "
+			    "daemon, or set log = FILE", why);
+			return -1;
+		}
+		if (log_init(LOG_FALLBACK, c->log_format, c->verbose) == -1) {
+			snprintf(err, errlen, "log: no syslog (%s), and the "
+			    "fallback %s: %s; set log = FILE", why,
+			    LOG_FALLBACK, strerror(errno));
+			return -1;
+		}
+		if (!fell_back)
+			log_event("log-fallback file=%s reason=%s",
+			    LOG_FALLBACK, log_quote(why));
+		fell_back = 1;
+		return 0;
+	}
+	fell_back = 0;
+	if (log_init(target, c->log_format, c->verbose) == -1) {
+		snprintf(err, errlen, "log %s: %s", target, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 void

@@ -22,6 +22,8 @@
 #define SWEEP_MS	10000	/* idle per-source entries dropped this often */
 #define KILL_WAIT_MS	3000	/* after SIGKILL at shutdown, before giving up */
 #define CGROUP_RETRY_MS	50	/* while a jail's cgroup is not empty yet */
+#define STATUS_MS	1000	/* STATUS= to the service manager at most
+				   this often */
 
 /* The signal handlers' only state: the one thing they may touch. */
 static int		 sigpipe_fds[2] = { -1, -1 };
@@ -74,11 +76,27 @@ signals_drain(void)
 		;
 }
 
+/* The drain is over (or there is none): the sessions are asked to end. */
+static void
+shutdown_terminate(struct daemon *d, int64_t now)
+{
+	d->terminating = 1;
+	session_signal_all(d, SIGTERM, CAUSE_SHUTDOWN);
+	d->grace_end_ms = now + d->conf->grace_ms;
+}
+
 static void
 shutdown_begin(struct daemon *d, int sig)
 {
 	int64_t now = now_ms();
 
+	if (d->shutting_down && !d->terminating) {
+		/* A second signal during the drain: skip the rest of it. */
+		log_event("drain-end sessions=%zu cause=signal",
+		    session_served(d));
+		shutdown_terminate(d, now);
+		return;
+	}
 	if (d->shutting_down) {
 		/* A second signal: don't wait for the grace period. */
 		session_signal_all(d, SIGKILL, CAUSE_SHUTDOWN);
@@ -87,15 +105,23 @@ shutdown_begin(struct daemon *d, int sig)
 		return;
 	}
 	d->shutting_down = 1;
-	log_event("shutdown signal=%s sessions=%zu grace=%.1f",
+	d->draining = 1;
+	log_event("shutdown signal=%s sessions=%zu grace=%.1f drain=%.1f",
 	    sigabbrev_np(sig), session_served(d),
-	    (double)d->conf->grace_ms / 1000);
+	    (double)d->conf->grace_ms / 1000,
+	    (double)d->conf->drain_ms / 1000);
 	for (struct svcstate *st = d->states; st != NULL; st = st->next)
 		listener_close(d, st);
 	gate_close_all(d);
 	pool_flush_all(d);
-	session_signal_all(d, SIGTERM, CAUSE_SHUTDOWN);
-	d->grace_end_ms = now + d->conf->grace_ms;
+	notify_stopping("stopping");
+	/* Live sessions go on undisturbed, up to drain, while no new player
+	 * comes in. */
+	if (d->conf->drain_ms > 0 && session_served(d) > 0) {
+		d->drain_end_ms = now + d->conf->drain_ms;
+		return;
+	}
+	shutdown_terminate(d, now);
 }
 
 /* Returns 1 when the loop should end. */
@@ -104,6 +130,15 @@ shutdown_step(struct daemon *d, int64_t now)
 {
 	if (!d->shutting_down)
 		return 0;
+	if (!d->terminating) {
+		size_t left = session_served(d);
+
+		if (left > 0 && now < d->drain_end_ms)
+			return 0;
+		log_event("drain-end sessions=%zu cause=%s", left,
+		    left > 0 ? "timeout" : "done");
+		shutdown_terminate(d, now);
+	}
 	if (d->sessions.count == 0)
 		return 1;
 	if (!d->killed_all && now >= d->grace_end_ms) {
@@ -117,6 +152,39 @@ shutdown_step(struct daemon *d, int64_t now)
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * STATUS= for the service manager: the live sessions and the ready jails,
+ * sent when they changed but at most every STATUS_MS, so that a busy
+ * daemon sends one datagram a second, not one per accept.
+ */
+static void
+loop_status(struct daemon *d, int64_t now)
+{
+	static const char *phases[] = { "serving", "draining", "stopping" };
+	size_t n;
+	int ready = 0, phase;
+	char text[128];
+
+	if (!notify_enabled())
+		return;
+	n = session_served(d);
+	for (const struct svcstate *st = d->states; st != NULL; st = st->next)
+		ready += st->pool_ready;
+	phase = !d->shutting_down ? 0 : !d->terminating ? 1 : 2;
+	if (n != d->status_sessions || ready != d->status_ready ||
+	    phase != d->status_phase)
+		d->status_due = 1;
+	if (!d->status_due || now < d->status_next_ms)
+		return;
+	notify_status_text(text, sizeof(text), phases[phase], n, ready);
+	notify_status(text);
+	d->status_sessions = n;
+	d->status_ready = ready;
+	d->status_phase = phase;
+	d->status_due = 0;
+	d->status_next_ms = now + STATUS_MS;
 }
 
 static int
@@ -137,11 +205,14 @@ loop_timeout(struct daemon *d, int64_t now)
 	if (d->gate_checking != NULL)
 		t = now;
 	if (d->shutting_down) {
-		int64_t end = d->killed_all ? d->hard_end_ms : d->grace_end_ms;
+		int64_t end = !d->terminating ? d->drain_end_ms :
+		    d->killed_all ? d->hard_end_ms : d->grace_end_ms;
 
 		if (end < t)
 			t = end;
 	}
+	if (d->status_due && d->status_next_ms < t)
+		t = d->status_next_ms;
 	if (t <= now)
 		return 0;
 	return t - now > INT_MAX ? INT_MAX : (int)(t - now);
@@ -173,9 +244,14 @@ loop_dispatch(struct daemon *d, void *tag)
 		return;
 	}
 	switch (*(enum evkind *)tag) {
-	case EV_JAIL:
-		jail_event(d, tag);
+	case EV_JAIL: {
+		char err[CHALD_ERRLEN];
+
+		/* A player's jail failed before its challenge ran. */
+		if (jail_event(d, tag, err, sizeof(err)) == JAIL_RETRY)
+			session_rejail(d, tag, err);
 		break;
+	}
 	case EV_STDERR:
 		session_stderr(d, ((struct evtag *)tag)->sess);
 		break;
@@ -209,8 +285,13 @@ loop_signals(struct daemon *d)
 	}
 	if (got_hup) {
 		got_hup = 0;
-		if (!d->shutting_down)
+		if (!d->shutting_down) {
+			notify_reloading();
 			reload(d);
+			/* Whatever became of it: the daemon serves again. */
+			notify_ready("serving");
+			d->status_due = 1;
+		}
 	}
 }
 
@@ -243,6 +324,9 @@ loop_run(struct daemon *d)
 		watch_listener(d, st, 1);
 	d->next_sweep_ms = now_ms() + SWEEP_MS;
 	d->pool_deficit = pool_refill_all(d, now_ms());
+	notify_ready("serving");
+	d->status_due = 1;
+	d->status_next_ms = now_ms() + STATUS_MS;
 	for (;;) {
 		int n = epoll_wait(d->epfd, evs, 64, loop_timeout(d, now_ms()));
 
@@ -255,5 +339,6 @@ loop_run(struct daemon *d)
 		loop_timers(d);
 		if (shutdown_step(d, now_ms()))
 			break;
+		loop_status(d, now_ms());
 	}
 }

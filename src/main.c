@@ -43,7 +43,8 @@ usage(FILE *fp)
 "      --log stderr|syslog|FILE   where events go (default: stderr with -f,\n"
 "                          syslog when detached)\n"
 "      --log-format text|json\n"
-"      --grace DURATION    wait this long at shutdown before SIGKILL (5s)\n"
+"      --drain DURATION    at SIGTERM, let sessions finish this long (0)\n"
+"      --grace DURATION    then SIGTERM, and wait this long before SIGKILL (5s)\n"
 "  -v, --verbose           log debug events too\n"
 "  -h, --help              this text\n"
 "      --version           print the version\n"
@@ -62,7 +63,11 @@ usage(FILE *fp)
 "      --workdir DIR       working directory (default: the program's)\n"
 "      --env NAME=VALUE    add a variable to the challenge's environment\n"
 "      --stderr socket|null|log   where the challenge's fd 2 goes (socket)\n"
-"      --reject-message TEXT      line sent to a refused player\n"
+"      --reject-message TEXT      line sent to a refused player, whatever\n"
+"                          the reason (default: one text per reason)\n"
+"      --reject-message-REASON TEXT   the line for one reason: per-ip,\n"
+"                          max-conns, rate, no-fds, no-memory, proxy-missing,\n"
+"                          proxy-bad, pow-failed, pow-timeout, pending\n"
 "      --backlog N         listen backlog (4096)\n"
 "\n"
 "The gate, before a session starts:\n"
@@ -120,6 +125,7 @@ static const struct option long_opts[] = {
 	{ "pidfile",	required_argument, NULL, OPT_GLOBAL },
 	{ "log",	required_argument, NULL, OPT_GLOBAL },
 	{ "log-format",	required_argument, NULL, OPT_GLOBAL },
+	{ "drain",	required_argument, NULL, OPT_GLOBAL },
 	{ "grace",	required_argument, NULL, OPT_GLOBAL },
 	{ "timeout",	required_argument, NULL, OPT_SERVICE },
 	{ "max-conns",	required_argument, NULL, OPT_SERVICE },
@@ -132,6 +138,16 @@ static const struct option long_opts[] = {
 	{ "env",	required_argument, NULL, OPT_SERVICE },
 	{ "stderr",	required_argument, NULL, OPT_SERVICE },
 	{ "reject-message", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-per-ip", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-max-conns", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-rate", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-no-fds", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-no-memory", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-proxy-missing", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-proxy-bad", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-pow-failed", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-pow-timeout", required_argument, NULL, OPT_SERVICE },
+	{ "reject-message-pending", required_argument, NULL, OPT_SERVICE },
 	{ "backlog",	required_argument, NULL, OPT_SERVICE },
 	{ "sandbox",	required_argument, NULL, OPT_SERVICE },
 	{ "uid-range",	required_argument, NULL, OPT_SERVICE },
@@ -320,9 +336,15 @@ main(int argc, char *argv[])
 	    strcmp(d->conf->log, "stderr") == 0)
 		errx(1, "log stderr: a detached daemon has no stderr; use -f, "
 		    "or log to syslog or a file");
-	if (d->conf->log != NULL && strcmp(d->conf->log, "syslog") != 0 &&
-	    log_configure(d->conf, cl->foreground) == -1)
-		err(1, "log %s", d->conf->log);
+	/* Before detaching, so that the launcher reports a log that cannot
+	 * be had; opened again after it. */
+	if (log_configure(d->conf, cl->foreground, ebuf, sizeof(ebuf)) == -1)
+		errx(1, "%s", ebuf);
+	if (!cl->foreground && d->conf->log == NULL &&
+	    !log_syslog_reachable(ebuf, sizeof(ebuf)))
+		warnx("no syslog (%s): logging to %s", ebuf, LOG_FALLBACK);
+	if (notify_init(ebuf, sizeof(ebuf)) == -1)
+		warnx("%s", ebuf);
 	if (d->conf->pidfile != NULL) {
 		pidfd = pidfile_open(d->conf->pidfile, ebuf, sizeof(ebuf));
 		if (pidfd == -1)
@@ -348,9 +370,7 @@ main(int argc, char *argv[])
 		if (readyfd == -1)
 			err(1, "daemon");
 	}
-	if (log_configure(d->conf, cl->foreground) == -1) {
-		snprintf(ebuf, sizeof(ebuf), "log %s: %s", d->conf->log,
-		    strerror(errno));
+	if (log_configure(d->conf, cl->foreground, ebuf, sizeof(ebuf)) == -1) {
 		daemon_ready(readyfd, ebuf);
 		errx(1, "%s", ebuf);
 	}

@@ -3,6 +3,12 @@
  * player: started ahead for a service's pool, or at accept when none is
  * ready; their control sockets; and the end of a jail that never had a
  * player. sandbox.c builds and ends the jail itself.
+ *
+ * A jail that can no longer run its challenge is never handed to a
+ * player: the pool is rebuilt when a directory its jails bound has been
+ * replaced (a redeploy, pool_check), and a player's jail that fails
+ * before the challenge runs says so (JAIL_RETRY), so that the player can
+ * be handed to a fresh one (session_rejail).
  */
 #include <sys/wait.h>
 
@@ -16,6 +22,8 @@
 #include "chald.h"
 
 #define POOL_PAUSE_MS	1000	/* after a jail of the service failed */
+#define POOL_IDENT_MS	1000	/* the refill looks for a redeploy this often
+				   (an accept from the pool looks each time) */
 
 /*
  * epoll watches the file, not the fd: the registration goes first, so
@@ -46,6 +54,8 @@ jail_new(struct daemon *d, struct svcstate *st, char *err, size_t errlen)
 	sess->pidfd = -1;
 	sess->ctlfd = -1;
 	sess->errfd = -1;
+	sess->heldfd = -1;
+	sess->helderr = -1;
 	if (sandbox_start(&d->sandbox, st->svc, sess, err, errlen) == -1) {
 		free(sess);
 		return NULL;
@@ -100,19 +110,76 @@ pool_take(struct svcstate *st)
 	return sess;
 }
 
-/* Pooled jails were built for settings that no longer hold. */
+/* The player's socket is the challenge's now, or the player is gone. */
 void
-pool_flush_all(struct daemon *d)
+jail_release_held(struct session *sess)
+{
+	if (sess->heldfd >= 0)
+		close(sess->heldfd);
+	if (sess->helderr >= 0)
+		close(sess->helderr);
+	sess->heldfd = sess->helderr = -1;
+}
+
+/* Pooled jails (of st, or of every service) were built for what no
+ * longer holds; returns how many were killed. */
+static int
+pool_flush(struct daemon *d, const struct svcstate *st)
 {
 	struct sesstable *t = &d->sessions;
+	int n = 0;
 
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct session *s = t->buckets[i]; s != NULL;
 		    s = s->hnext)
-			if (s->pooled) {
+			if (s->pooled && (st == NULL || s->svc == st)) {
 				pool_forget(s);
 				session_kill(s, SIGKILL);
+				n++;
 			}
+	return n;
+}
+
+void
+pool_flush_all(struct daemon *d)
+{
+	pool_flush(d, NULL);
+}
+
+/* Records what the jails about to be built will bind. */
+static void
+pool_ident(struct svcstate *st)
+{
+	if (jailid_take(st->svc, &st->ident, &st->nident) == -1)
+		st->nident = 0;		/* no memory: nothing to compare */
+	st->ident_svc = st->svc;
+}
+
+/*
+ * Before a jail of the pool is handed out, and at each refill: has a
+ * directory the pool's jails bound been replaced since they were built?
+ * Then they are killed, the pool is built anew, and 1 is returned.
+ */
+int
+pool_check(struct daemon *d, struct svcstate *st)
+{
+	char path[PATH_MAX];
+	int n;
+
+	if (st->svc == NULL || !st->svc->sandbox || st->svc->pool == 0)
+		return 0;
+	if (st->ident_svc != st->svc) {
+		pool_ident(st);
+		return 0;
+	}
+	if (!jailid_changed(st->svc, st->ident, st->nident, path,
+	    sizeof(path)))
+		return 0;
+	n = pool_flush(d, st);
+	log_event("redeploy service=%s path=%s jails=%d", st->name,
+	    log_quote(path), n);
+	pool_ident(st);
+	return 1;
 }
 
 /* Builds jails for the pool, a few per loop turn so accepts come first;
@@ -134,6 +201,14 @@ pool_refill_all(struct daemon *d, int64_t now)
 		if (st->removed || s == NULL || !s->sandbox ||
 		    now < st->pool_pause_until_ms)
 			continue;
+		/* An empty pool records what its first jail will bind; a
+		 * full one is checked against that record. */
+		if (s->pool > 0 && st->pool_ready + st->pool_starting == 0)
+			pool_ident(st);
+		else if (s->pool > 0 && now >= st->ident_next_ms) {
+			pool_check(d, st);
+			st->ident_next_ms = now + POOL_IDENT_MS;
+		}
 		while (st->pool_ready + st->pool_starting < s->pool &&
 		    started < 2) {
 			struct session *sess = jail_new(d, st, err,
@@ -169,19 +244,24 @@ pool_next_wake(const struct daemon *d, int64_t now, int64_t t)
 	return t;
 }
 
-/* What a jail's init said on its control socket. */
-void
-jail_event(struct daemon *d, struct session *sess)
+/*
+ * What a jail's init said on its control socket: JAIL_QUIET when nothing
+ * was there, JAIL_RETRY when a jail with a player failed before its
+ * challenge ran and still holds the player's socket (err says why), else
+ * JAIL_DONE.
+ */
+int
+jail_event(struct daemon *d, struct session *sess, char *err, size_t errlen)
 {
 	struct svcstate *st = sess->svc;
-	char err[CHALD_ERRLEN];
-	int r = sandbox_ctl_read(sess, err, sizeof(err));
+	int r = sandbox_ctl_read(sess, err, errlen);
 
 	switch (r) {
 	case STEP_NONE:
-		break;
+		return JAIL_QUIET;
 	case STEP_EXECD:
 		jail_close_ctl(d, sess);
+		jail_release_held(sess);
 		break;
 	case STEP_READY:
 		if (sess->served || !sess->pooled)
@@ -194,6 +274,10 @@ jail_event(struct daemon *d, struct session *sess)
 		st->pool_ready++;
 		break;
 	default:
+		jail_close_ctl(d, sess);
+		if (sess->served && sess->heldfd >= 0)
+			return JAIL_RETRY;	/* nothing was sent to the
+						   player yet */
 		if (sess->served)
 			log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
 			    "%s", st->name, sess->ip, sess->port,
@@ -205,9 +289,26 @@ jail_event(struct daemon *d, struct session *sess)
 			pool_forget(sess);
 			st->pool_pause_until_ms = now_ms() + POOL_PAUSE_MS;
 		}
-		jail_close_ctl(d, sess);
 		break;
 	}
+	return JAIL_DONE;
+}
+
+/*
+ * A jail with a player has exited: what it said before, all of it in the
+ * socket by now, tells whether its challenge ran (JAIL_DONE) or it failed
+ * before (JAIL_RETRY).
+ */
+int
+jail_settle(struct daemon *d, struct session *sess, char *err, size_t errlen)
+{
+	for (int i = 0; i < 4 && sess->ctlfd >= 0; i++) {
+		int r = jail_event(d, sess, err, errlen);
+
+		if (r != JAIL_DONE)
+			return r == JAIL_RETRY ? JAIL_RETRY : JAIL_DONE;
+	}
+	return JAIL_DONE;
 }
 
 /* A jail that never had a player: nothing to log but its cleanup. */
@@ -222,6 +323,7 @@ jail_end(struct daemon *d, struct session *sess, int status)
 	pool_forget(sess);
 	unwatch_exit(d, sess);
 	jail_close_ctl(d, sess);
+	jail_release_held(sess);
 	sandbox_end(&d->sandbox, sess, &cg);
 	sesstable_remove(&d->sessions, sess);
 	st->unserved--;

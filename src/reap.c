@@ -28,6 +28,7 @@ reap_mark(struct daemon *d, struct session *sess)
 static int
 reap_one(struct daemon *d, pid_t pid, struct session *sess)
 {
+	char err[CHALD_ERRLEN];
 	struct rusage ru;
 	int status;
 
@@ -36,6 +37,12 @@ reap_one(struct daemon *d, pid_t pid, struct session *sess)
 		kill(-pid, SIGKILL);
 	if (wait4(pid, &status, WNOHANG, &ru) <= 0)
 		return -1;
+	/* A player's jail that died before its challenge ran, with its
+	 * report still unread: the player goes to a fresh jail. */
+	if (sess != NULL && sess->jailed && sess->served &&
+	    sess->ctlfd >= 0 && jail_settle(d, sess, err, sizeof(err)) ==
+	    JAIL_RETRY)
+		session_rejail(d, sess, err);
 	log_debug("reap pid=%d status=0x%x session=%s", (int)pid, status,
 	    sess ? "yes" : "no");
 	if (sess != NULL && sess->jailed && !sess->served)

@@ -136,8 +136,8 @@ reload(struct daemon *d)
 	char err[CHALD_ERRLEN];
 
 	/* SIGHUP also rotates the log, whatever becomes of the reload. */
-	if (log_configure(d->conf, d->cmd->foreground) == -1)
-		log_warn("log %s", d->conf->log);
+	if (log_configure(d->conf, d->cmd->foreground, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
 	if (d->cmd->config_path == NULL) {
 		log_event("reload-skipped reason=%s",
 		    log_quote("no config file (command-line service)"));
@@ -177,8 +177,8 @@ reload(struct daemon *d)
 	free(slots);
 	config_free(d->conf);
 	d->conf = nc;
-	if (log_configure(d->conf, d->cmd->foreground) == -1)
-		log_warn("log %s", d->conf->log);
+	if (log_configure(d->conf, d->cmd->foreground, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
 	log_event("reload services=%d", d->conf->nservices);
 	listener_announce(d);
 }

@@ -806,11 +806,15 @@ int
 sandbox_ctl_read(struct session *sess, char *err, size_t errlen)
 {
 	struct jail_report r;
+	int resets = 0;
 	ssize_t n;
 
+	/* An init that died with the player's socket unread in its queue
+	 * makes the first recv fail with ECONNRESET, before what it said. */
 	do
 		n = recv(sess->ctlfd, &r, sizeof(r), MSG_DONTWAIT);
-	while (n == -1 && errno == EINTR);
+	while (n == -1 && (errno == EINTR ||
+	    (errno == ECONNRESET && resets++ == 0)));
 	if (n == -1 && errno == EAGAIN)
 		return STEP_NONE;
 	if (n == -1)

@@ -19,22 +19,26 @@
 
 #include "chald.h"
 
-static void
+/*
+ * One line for the player, the reason's own (reject_text), sent once
+ * without waiting, then the close. Also for the gate's refusals.
+ */
+void
 session_reject(struct svcstate *st, int fd, const char *ip, int port,
-    const char *reason)
+    enum reject_reason reason)
 {
 	struct service *s = st->svc;
-	char line[1100];
+	char line[MAX_REJECT_LINE];
 	int n;
 
-	n = snprintf(line, sizeof(line), "%s\n", s->reject_msg);
+	n = snprintf(line, sizeof(line), "%s\n", reject_text(s, reason));
 	if (n > 0 && send(fd, line, (size_t)n < sizeof(line) ? (size_t)n :
 	    sizeof(line) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
 		/* the player is gone already */
 	}
 	close(fd);
 	log_event("reject service=%s ip=%s port=%d reason=%s conns=%d/%d",
-	    st->name, ip, port, reason, st->conns, s->max_conns);
+	    st->name, ip, port, reject_name(reason), st->conns, s->max_conns);
 }
 
 /*
@@ -112,7 +116,9 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 	struct session *sess = NULL;
 	char err[CHALD_ERRLEN];
 
-	/* A pooled jail may have died unseen: then try a fresh one. */
+	/* Not one built before a redeploy (pool_check). A pooled jail may
+	 * also have died unseen: then try a fresh one. */
+	pool_check(d, st);
 	for (int tries = 0; tries < 2; tries++) {
 		sess = tries == 0 ? pool_take(st) : NULL;
 		if (sess == NULL &&
@@ -122,8 +128,14 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 			close(fd);
 			return NULL;
 		}
-		if (sandbox_handoff(sess, fd, errfd, ip, port) == 0)
+		if (sandbox_handoff(sess, fd, errfd, ip, port) == 0) {
+			/* Kept until the challenge runs: should the jail
+			 * fail before, a fresh one gets the player. */
+			sess->heldfd = fd;
+			sess->helderr = errfd >= 0 ?
+			    fcntl(errfd, F_DUPFD_CLOEXEC, 3) : -1;
 			break;
+		}
 		log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
 		    "step=handoff error=%s", st->name, ip, port,
 		    (int)sess->pid, log_quote(strerror(errno)));
@@ -133,10 +145,76 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 			return NULL;
 		}
 	}
-	close(fd);
 	st->unserved--;
 	watch_jail(d, sess, 1);
 	return sess;
+}
+
+/*
+ * The player's jail failed before its challenge ran (why): a jail of the
+ * pool, which the redeploy check vouches for, or a fresh one, gets the
+ * player's socket, which the failed jail never wrote to, and the session
+ * goes on in it. Once per session; the failed jail ends as one that never
+ * had a player.
+ */
+void
+session_rejail(struct daemon *d, struct session *old, const char *why)
+{
+	struct svcstate *st = old->svc;
+	struct session *sess = NULL;
+	char err[CHALD_ERRLEN];
+	int sock = old->heldfd, errw = old->helderr;
+
+	if (sock < 0)
+		return;
+	old->heldfd = old->helderr = -1;
+	session_kill(old, SIGKILL);
+	snprintf(err, sizeof(err), "%s", why);
+	/* Not for a session that was being ended anyway (its timeout). */
+	if (st->svc == NULL || !st->svc->sandbox || d->shutting_down ||
+	    old->cause != CAUSE_NONE)
+		goto fail;
+	pool_check(d, st);
+	if ((sess = pool_take(st)) == NULL &&
+	    (sess = jail_new(d, st, err, sizeof(err))) == NULL)
+		goto fail;
+	if (sandbox_handoff(sess, sock, errw, old->ip, old->port) == -1) {
+		snprintf(err, sizeof(err), "step=handoff error=%s",
+		    log_quote(strerror(errno)));
+		session_kill(sess, SIGKILL);	/* reaped as unserved */
+		goto fail;
+	}
+	close(sock);
+	if (errw >= 0)
+		close(errw);
+	st->unserved--;
+	watch_jail(d, sess, 1);
+	/* The player's accounting moves over; old is a jail without one. */
+	sess->port = old->port;
+	snprintf(sess->ip, sizeof(sess->ip), "%s", old->ip);
+	sess->start_ms = old->start_ms;
+	sess->src = old->src;
+	sess->tracked = old->tracked;
+	old->tracked = 0;
+	if (old->deadline.idx != SIZE_MAX) {
+		if (sesstable_set_deadline(&d->sessions, sess,
+		    old->deadline.at) == -1)
+			session_kill(sess, SIGKILL);
+		sesstable_clear_deadline(&d->sessions, old);
+	}
+	watch_stderr_move(d, old, sess);
+	old->served = 0;
+	st->unserved++;
+	log_event("respawn service=%s ip=%s port=%d pid=%d failed_pid=%d %s",
+	    st->name, sess->ip, sess->port, (int)sess->pid, (int)old->pid,
+	    why);
+	return;
+fail:
+	log_event("spawn-failed service=%s ip=%s port=%d pid=%d %s", st->name,
+	    old->ip, old->port, (int)old->pid, err);
+	close(sock);
+	if (errw >= 0)
+		close(errw);
 }
 
 /* An unjailed session: fork+exec the vfork way (spawn.c). */
@@ -152,7 +230,7 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 	int pfd;
 
 	if (sess == NULL) {
-		session_reject(st, fd, ip, port, "no-memory");
+		session_reject(st, fd, ip, port, REJ_NO_MEMORY);
 		return NULL;
 	}
 	pid = spawn_session(&req, &pfd, &failed, err, sizeof(err));
@@ -169,6 +247,8 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 	sess->pidfd = pfd;
 	sess->ctlfd = -1;
 	sess->errfd = -1;
+	sess->heldfd = -1;
+	sess->helderr = -1;
 	sess->svc = st;
 	if (sesstable_add(&d->sessions, sess) == -1) {
 		/* No memory to track it: don't run it untracked. */
@@ -192,35 +272,35 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
  */
 static struct source *
 session_caps(struct svcstate *st, const struct sockaddr *sa,
-    struct srckey *key, int take_token, int64_t now, const char **reason)
+    struct srckey *key, int take_token, int64_t now, int *reason)
 {
 	struct service *s = st->svc;
 	struct source *src = NULL;
 
-	*reason = NULL;
+	*reason = -1;
 	if (s->per_ip > 0 || s->rate > 0) {
 		srckey_make(key, sa, s->v4_prefix, s->v6_prefix);
 		src = srctable_get(&st->sources, key, 1);
 		if (src == NULL)
-			*reason = "no-memory";
+			*reason = REJ_NO_MEMORY;
 		else if (take_token &&
 		    !source_take_token(src, s->rate, s->burst, now))
-			*reason = "rate";
+			*reason = REJ_RATE;
 		else if (s->per_ip > 0 && src->conns >= s->per_ip)
-			*reason = "per-ip";
+			*reason = REJ_PER_IP;
 	}
-	if (*reason == NULL && s->max_conns > 0 && st->conns >= s->max_conns)
-		*reason = "max-conns";
+	if (*reason == -1 && s->max_conns > 0 && st->conns >= s->max_conns)
+		*reason = REJ_MAX_CONNS;
 	return src;
 }
 
-/* For the gate, before its proof of work: NULL, or why not. */
-const char *
+/* For the gate, before its proof of work: -1, or why not. */
+int
 session_admit(struct daemon *d, struct svcstate *st,
     const struct sockaddr *sa)
 {
 	struct srckey key;
-	const char *reason;
+	int reason;
 
 	(void)d;
 	session_caps(st, sa, &key, 1, now_ms(), &reason);
@@ -260,17 +340,16 @@ session_start(struct daemon *d, struct svcstate *st, int fd,
 	struct session *sess;
 	struct srckey key;
 	char ip[INET6_ADDRSTRLEN];
-	const char *reason;
-	int port, errp[2] = { -1, -1 };
+	int reason, port, errp[2] = { -1, -1 };
 	int64_t now = now_ms();
 
 	addr_format(sa, ip, sizeof(ip), &port);
 	src = session_caps(st, sa, &key, !admitted, now, &reason);
-	if (reason == NULL && s->stderr_mode == STDERR_LOG &&
+	if (reason == -1 && s->stderr_mode == STDERR_LOG &&
 	    stderr_pipe(errp) == -1)
-		reason = "no-fds";
-	if (reason != NULL) {
-		session_reject(st, fd, ip, port, reason);
+		reason = REJ_NO_FDS;
+	if (reason != -1) {
+		session_reject(st, fd, ip, port, (enum reject_reason)reason);
 		return;
 	}
 	sess = s->sandbox ? session_jail(d, st, fd, errp[1], ip, port) :
@@ -359,6 +438,7 @@ session_end(struct daemon *d, struct session *sess, int status,
 	}
 	if (sess->jailed) {
 		jail_close_ctl(d, sess);
+		jail_release_held(sess);
 		sandbox_end(&d->sandbox, sess, &cg);
 		snprintf(extra, sizeof(extra), " uid=%u", (unsigned)sess->uid);
 		/* The kernel reaps what is left of a pid namespace itself, so

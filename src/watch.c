@@ -104,3 +104,17 @@ unwatch_stderr(struct daemon *d, struct session *sess)
 	close(sess->errfd);
 	sess->errfd = -1;
 }
+
+/* The pipe goes on to another session, open (session_rejail). */
+void
+watch_stderr_move(struct daemon *d, struct session *from, struct session *to)
+{
+	int fd = from->errfd;
+
+	if (fd < 0)
+		return;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+	from->errfd = -1;
+	to->errbytes = from->errbytes;
+	watch_stderr(d, to, fd);
+}

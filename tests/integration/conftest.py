@@ -32,7 +32,15 @@ PROGS = Path(os.environ.get("PROGS") or str(ROOT / "build" / "progs"))
 CONFIGS = Path(__file__).resolve().parent / "configs"
 
 TEST_TIMEOUT = 30  # seconds, per test unless marked otherwise
-REJECT_LINE = b"chald: too many connections from your address, try again later\n"
+# the line a refused player gets, by reason, when nothing is configured
+REJECT_LINES = {
+    "per-ip": b"chald: too many connections from your address, "
+              b"try again later\n",
+    "max-conns": b"chald: the challenge is full, try again in a minute\n",
+    "rate": b"chald: you are connecting too fast, wait a moment and "
+            b"try again\n",
+}
+REJECT_LINE = REJECT_LINES["per-ip"]
 # a listening line, text or JSON format: groups service, addr, port
 LISTEN_RE = re.compile(
     r"listening service=(\S+) addr=(\S+) port=(\d+)"

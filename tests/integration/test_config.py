@@ -44,7 +44,8 @@ EXAMPLE_KEYS = {
     "global": ["pidfile", "log", "log-format", "grace"],
     "service": ["listen", "port", "backlog", "command", "workdir", "env",
                 "stderr", "timeout", "max-conns", "per-ip", "ipv4-prefix",
-                "ipv6-prefix", "rate", "burst", "reject-message"],
+                "ipv6-prefix", "rate", "burst", "reject-message-per-ip",
+                "reject-message-max-conns", "reject-message-rate"],
 }
 
 

@@ -4,6 +4,7 @@ the pidfile lock, signals to a detached daemon."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -206,3 +207,107 @@ def test_daemon_relative_log_path(tmp_path):
         if os.path.exists(stray):
             os.unlink(stray)
     assert not (tmp_path / "d.pid").exists()
+
+
+def test_failed_start_leaves_no_pidfile(tmp_path):
+    """A start that fails (the port is taken) must not leave an empty
+    pidfile behind, neither detached nor in the foreground."""
+    pidfile = tmp_path / "chald.pid"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for fg in ([], ["-f"]):
+            r = run_chald([*fg, "-b", "127.0.0.1", "-p", port, "--pidfile",
+                           pidfile, "--log", tmp_path / "d.log", "--",
+                           prog("echo")])
+            assert r.returncode == 1, (fg, r.stderr)
+            assert "Address already in use" in r.stderr, r.stderr
+            assert not pidfile.exists(), (fg, pidfile.read_bytes())
+
+
+def test_failed_start_after_detach_leaves_no_pidfile(tmp_path, daemon):
+    """The daemon itself fails after the fork (its explicit uid-range
+    overlaps a running chald's): its pidfile goes too."""
+    if os.geteuid() != 0:
+        pytest.skip("the jail needs root")
+    first = daemon("--uid-range", "910000-910099", name="first")
+    assert first.launch().returncode == 0, first.result.stderr
+    second = daemon("--uid-range", "910050-910149", name="second")
+    r = second.launch()
+    assert r.returncode == 1, r.stderr
+    assert "overlaps" in r.stderr, r.stderr
+    assert not second.pidfile.exists()
+    assert first.pidfile.exists()
+
+
+def _without_syslog(tmp_path, args, varlog=None):
+    """Runs the chald launcher in a mount namespace of its own where nothing
+    listens on /dev/log and /var/log is varlog (an empty tmpfs mounted
+    read-only when None). Returns the CompletedProcess; a daemon it starts
+    stays in that namespace."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a private mount namespace")
+    hide = ("mount --make-rprivate / && "
+            "{ [ ! -e /dev/log ] || mount --bind /dev/null /dev/log; } && ")
+    if varlog is None:
+        hide += "mount -t tmpfs -o ro,size=64k tmpfs /var/log && "
+    else:
+        hide += f"mount --bind {varlog} /var/log && "
+    cmd = hide + 'exec "$@"'
+    return subprocess.run(["unshare", "-m", "sh", "-c", cmd, "sh", CHALD,
+                           *[str(a) for a in args]], capture_output=True,
+                          text=True, timeout=10, stdin=subprocess.DEVNULL)
+
+
+def test_detached_without_syslog_logs_to_a_file(tmp_path):
+    """Detached, with no log setting, on a host without /dev/log: the lines
+    must land in a file the organizer can find, and the launcher says
+    where."""
+    varlog = tmp_path / "varlog"
+    varlog.mkdir()
+    pidfile = tmp_path / "chald.pid"
+    r = _without_syslog(tmp_path, ["-b", "127.0.0.1", "-p", "0",
+                                   "--pidfile", pidfile, "--",
+                                   prog("echo")], varlog=varlog)
+    assert r.returncode == 0, r.stderr
+    assert "logging to /var/log/chald.log" in r.stderr, r.stderr
+    pid = int(pidfile.read_text())
+    log = varlog / "chald.log"
+    try:
+        text = log.read_text()
+        assert re.search(r"log-fallback file=/var/log/chald\.log "
+                         r"reason=\"nothing listens on /dev/log: ", text), text
+        assert re.search(rf"start version=\S+ pid={pid} ", text), text
+        m = LISTEN_RE.search(text)
+        assert m, text
+        with connect(_listening(m)[2]) as s:
+            assert recv_line(s) == b"hello\n"
+            s.sendall(b"logged\n")
+            assert recv_all(s) == b"logged\n"
+        deadline = time.monotonic() + 5
+        while "end service=echo" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        assert log.read_text().count("log-fallback") == 1
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_child_exit(pid, timeout=8)
+    assert "exit sessions=0" in log.read_text()
+
+
+def test_without_syslog_nor_fallback_refuses(tmp_path):
+    r = _without_syslog(tmp_path, ["-b", "127.0.0.1", "-p", "0", "--",
+                                   prog("echo")])
+    assert r.returncode == 1
+    assert "no syslog (nothing listens on /dev/log" in r.stderr, r.stderr
+    assert "/var/log/chald.log: Read-only file system; set log = FILE" in \
+        r.stderr, r.stderr
+
+
+def test_explicit_syslog_without_dev_log_refuses(tmp_path):
+    r = _without_syslog(tmp_path, ["-f", "--log", "syslog", "-b",
+                                   "127.0.0.1", "-p", "0", "--",
+                                   prog("echo")], varlog=tmp_path)
+    assert r.returncode == 1
+    assert "log syslog: nothing listens on /dev/log" in r.stderr, r.stderr

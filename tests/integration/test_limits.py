@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from conftest import (REJECT_LINE, descendants, prog, recv_all, recv_line,
-                      wait_dead)
+from conftest import (REJECT_LINE, REJECT_LINES, descendants, prog, recv_all,
+                      recv_line, wait_dead)
 
 
 def hold(c, n, source=None):
@@ -89,8 +89,8 @@ def test_max_conns(chald):
               "0", "--", prog("sleeper"))
     held = hold(c, 1) + hold(c, 1, source="127.0.0.2")
     try:
-        assert refused(c) == REJECT_LINE
-        assert refused(c, source="127.0.0.3") == REJECT_LINE
+        assert refused(c) == REJECT_LINES["max-conns"]
+        assert refused(c, source="127.0.0.3") == REJECT_LINES["max-conns"]
         c.wait_log(r"reject service=sleeper ip=127\.0\.0\.1 port=\d+ "
                    r"reason=max-conns conns=2/2")
         c.wait_log(r"reject service=sleeper ip=127\.0\.0\.3 port=\d+ "
@@ -113,6 +113,71 @@ def test_custom_reject_message(chald):
         held[0].close()
 
 
+def test_each_reason_its_own_message(chald):
+    """A player refused by rate is not told about per-ip, nor one refused by
+    max-conns: each reason has its own default line."""
+    c = chald("-b", "127.0.0.1", "-p", "0", "--max-conns", "2", "--per-ip",
+              "1", "--rate", "1/h", "--burst", "2", "--",
+              prog("sleeper"))
+    held = hold(c, 1)                         # 127.0.0.1: token 1 of 2
+    try:
+        assert refused(c) == REJECT_LINES["per-ip"]   # token 2, per-ip
+        assert refused(c) == REJECT_LINES["rate"]     # no token left
+        held += hold(c, 1, source="127.0.0.2")
+        assert refused(c, source="127.0.0.3") == REJECT_LINES["max-conns"]
+        for reason in ("per-ip", "rate", "max-conns"):
+            c.wait_log(rf"reject service=sleeper ip=\S+ port=\d+ "
+                       rf"reason={reason} ")
+        assert len(set(REJECT_LINES.values())) == 3
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_reject_message_per_reason_and_default(chald):
+    """reject-message-REASON for one reason; reject-message for every reason
+    without its own."""
+    c = chald("-b", "127.0.0.1", "-p", "0", "--max-conns", "2", "--per-ip",
+              "1", "--rate", "1/h", "--burst", "2",
+              "--reject-message", "busy, come back later",
+              "--reject-message-rate", "slow down: one try an hour", "--",
+              prog("sleeper"))
+    held = hold(c, 1)
+    try:
+        assert refused(c) == b"busy, come back later\n"        # per-ip
+        assert refused(c) == b"slow down: one try an hour\n"   # rate
+        held += hold(c, 1, source="127.0.0.2")
+        assert refused(c, source="127.0.0.3") == \
+            b"busy, come back later\n"                         # max-conns
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_reject_message_keys_in_a_file(chald, tmp_path):
+    conf = tmp_path / "r.conf"
+    conf.write_text(f"""[global]
+reject-message-max-conns = full for now
+
+[service s]
+listen = 127.0.0.1
+port = 0
+command = {prog("sleeper")}
+max-conns = 2
+per-ip = 1
+reject-message-per-ip = one at a time, please
+""")
+    c = chald("-c", conf)
+    held = hold(c, 1)
+    try:
+        assert refused(c) == b"one at a time, please\n"
+        held += hold(c, 1, source="127.0.0.2")
+        assert refused(c, source="127.0.0.3") == b"full for now\n"
+    finally:
+        for s in held:
+            s.close()
+
+
 def test_rate(chald):
     c = chald("-b", "127.0.0.1", "-p", "0", "--rate", "2/s", "--burst", "2",
               "--", prog("echo"))
@@ -120,7 +185,7 @@ def test_rate(chald):
     try:
         assert recv_line(socks[0]) == b"hello\n"
         assert recv_line(socks[1]) == b"hello\n"
-        assert recv_all(socks[2]) == REJECT_LINE
+        assert recv_all(socks[2]) == REJECT_LINES["rate"]
         c.wait_log(r"reject service=echo ip=127\.0\.0\.1 port=\d+ "
                    r"reason=rate ")
         assert c.count_log(r"accept service=echo ") == 2

@@ -352,6 +352,49 @@ test_print(void)
 	config_free(c2);
 }
 
+/* Each reason its own line; reject-message fills in for the others. */
+static void
+test_reject(void)
+{
+	char err[CHALD_ERRLEN];
+	struct config *c = NULL;
+	const struct service *s;
+
+	CHECK(reject_parse("rate") == REJ_RATE);
+	CHECK(reject_parse("pow-timeout") == REJ_POW_TIMEOUT);
+	CHECK(reject_parse("nonsense") == -1);
+	CHECK(reject_parse("") == -1);
+	for (int r = 0; r < REJ_NREASONS; r++)
+		CHECK(reject_parse(reject_name(r)) == r);
+	CHECK_STR(reject_name(REJ_NREASONS), "unknown");
+
+	CHECK(parse("[global]\nreject-message-pending = wait\n"
+	    "[service a]\ncommand = ./chal\n", err, sizeof(err), &c) == 0);
+	if (c != NULL && (s = c->services) != NULL) {
+		CHECK(strstr(reject_text(s, REJ_RATE), "too fast") != NULL);
+		CHECK(strstr(reject_text(s, REJ_PER_IP), "your address") !=
+		    NULL);
+		CHECK(strcmp(reject_text(s, REJ_RATE),
+		    reject_text(s, REJ_MAX_CONNS)) != 0);
+		CHECK_STR(reject_text(s, REJ_PENDING), "wait");
+	}
+	config_free(c);
+	c = NULL;
+	CHECK(parse("[service a]\ncommand = ./chal\nreject-message = no\n"
+	    "reject-message-rate = slow\n", err, sizeof(err), &c) == 0);
+	if (c != NULL && (s = c->services) != NULL) {
+		CHECK_STR(reject_text(s, REJ_RATE), "slow");
+		CHECK_STR(reject_text(s, REJ_PER_IP), "no");
+		CHECK_STR(reject_text(s, REJ_POW_FAILED), "no");
+	}
+	config_free(c);
+	c = NULL;
+	CHECK(parse("[service a]\ncommand = ./chal\nreject-message-nope = x\n",
+	    err, sizeof(err), &c) == -1);
+	CHECK(strstr(err, "reject-message-nope: unknown key") != NULL);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -364,6 +407,7 @@ main(void)
 	test_files();
 	test_loose();
 	test_print();
+	test_reject();
 	{
 		char cmd[300];
 
