@@ -101,7 +101,7 @@ run: chald examples
 	@[ -z "$(RUN_SANDBOX)" ] || echo "make run: not root, so the jail is off (--sandbox off)" >&2
 	./chald -f -b 127.0.0.1 -p 1337 $(RUN_SANDBOX) -- examples/guess/guess
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(PURE)
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(PURE)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(PURE) $(LDLIBS)
 
 $(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps

@@ -348,6 +348,8 @@ void		 fatalx(const char *fmt, ...)
 const char	*log_quote(const char *);
 int		 log_fd(void);
 int		 log_kv_to_json(const char *line, char *out, size_t outlen);
+int		 log_render(enum log_format, const char *line, size_t len,
+		    int truncated, char *out, size_t outlen);
 
 /* daemon.c */
 int		 pidfile_open(const char *path, char *err, size_t errlen);
