@@ -177,6 +177,20 @@ escape_len(const char *s, size_t n)
 	return 0;
 }
 
+/* "\\xHH" (kind 'x') or "\\uHHHH" (kind 'u'), without printf's cost. */
+static size_t
+put_escape(char *out, char kind, uint32_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = kind == 'x' ? 2 : 4;
+
+	out[0] = '\\';
+	out[1] = kind;
+	for (size_t i = 0; i < n; i++)
+		out[2 + i] = hex[v >> (4 * (n - 1 - i)) & 0xf];
+	return n + 2;
+}
+
 /*
  * One character of a value as it goes into a text line: itself when it is
  * safe, an escape otherwise. *used says how many input bytes it took.
@@ -190,7 +204,7 @@ text_char(const unsigned char *s, size_t n, char *out, size_t *used)
 
 	*used = len ? len : 1;
 	if (len == 0)
-		return (size_t)snprintf(out, 8, "\\x%02x", s[0]);
+		return put_escape(out, 'x', s[0]);
 	if (!cp_unsafe(cp)) {
 		memcpy(out, s, len);
 		return len;
@@ -201,8 +215,8 @@ text_char(const unsigned char *s, size_t n, char *out, size_t *used)
 	case '\t': memcpy(out, "\\t", 2); return 2;
 	}
 	if (cp < 0x80)
-		return (size_t)snprintf(out, 8, "\\x%02x", (unsigned)cp);
-	return (size_t)snprintf(out, 8, "\\u%04x", (unsigned)cp);
+		return put_escape(out, 'x', cp);
+	return put_escape(out, 'u', cp);
 }
 
 /* A value that needs no quotes: printable ASCII, no blank, '"', '=', '\'. */
@@ -382,7 +396,7 @@ json_char(uint32_t cp, char *out)
 	case '\t': memcpy(out, "\\t", 2); return 2;
 	}
 	if (cp_unsafe(cp) || cp == 0xfffd)
-		return (size_t)snprintf(out, 8, "\\u%04x", (unsigned)cp);
+		return put_escape(out, 'u', cp);
 	if (cp < 0x80) {
 		out[0] = (char)cp;
 		return 1;
