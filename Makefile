@@ -4,6 +4,7 @@
 #   make run          serve the example challenge on 127.0.0.1:1337
 #   make check        every test; SAN=1 builds and tests under ASan+UBSan
 #   make bench        the benchmark (bench/README.md)
+#   make fuzz         each libFuzzer harness for FUZZ_SECS s (tests/fuzz/README.md)
 
 CC	?= cc
 PYTHON	:= /usr/bin/python3
@@ -122,6 +123,35 @@ install: chald
 clean:
 	rm -rf build build-san chald bench/build
 	$(MAKE) -s -C examples/guess clean
+
+# fuzz: the libFuzzer harnesses of tests/fuzz (tests/fuzz/README.md). A
+# harness is tests/fuzz/NAME.c with a seed corpus in tests/fuzz/corpus/NAME/,
+# and one word here; it is linked with the pure modules (PURE), built again
+# by clang with coverage and ASan+UBSan in build/fuzz/obj. make fuzz runs
+# each for FUZZ_SECS seconds and fails on a crash, a leak or a timeout.
+FUZZERS	:= fuzz_config fuzz_log
+FUZZ_SECS ?= 60
+FUZZ_CC	:= clang
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc \
+	   -Itests/unit -fno-omit-frame-pointer \
+	   -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS := $(patsubst $(BUILD)/%.o,build/fuzz/obj/%.o,$(PURE))
+
+build/fuzz/.deps:
+	@sh scripts/deps.sh fuzz
+	@mkdir -p build/fuzz/obj && touch $@
+
+build/fuzz/obj/%.o: src/%.c src/chald.h build/fuzz/.deps
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/unit/*.h) $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) \
+	    $(LDLIBS)
+
+.SECONDARY: $(FUZZ_OBJS)
+.PHONY: fuzz
+fuzz: $(FUZZERS:%=build/fuzz/%)
+	@sh tests/fuzz/run.sh $(FUZZ_SECS) build/fuzz $(FUZZERS)
 
 -include bench/Makefile.inc
 

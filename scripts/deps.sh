@@ -1,20 +1,23 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages a target needs when they are missing,
 # so that "make" and "make check" work on a fresh Debian 12 or Ubuntu machine.
-# Usage: scripts/deps.sh build|test|bench|vm
+# Usage: scripts/deps.sh build|test|bench|vm|fuzz
 set -eu
 
 build="gcc make pkg-config libc6-dev libinih-dev libseccomp-dev musl-tools"
 test="python3 python3-pytest python3-pwntools iproute2 procps"
 bench="socat xinetd ucspi-tcp procps"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio"
+# libFuzzer and the sanitizers' runtimes are only recommended by clang
+fuzz="clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want="$build $test" ;;
 bench) want="$build $bench" ;;
 vm) want="$build $vm" ;;
-*) echo "usage: $0 build|test|bench|vm" >&2; exit 2 ;;
+fuzz) want="$build $fuzz" ;;
+*) echo "usage: $0 build|test|bench|vm|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""
