@@ -8,6 +8,7 @@
 #   make image        the OCI image, a drop-in for pwn.red/jail (docs/deploy.md)
 #   make check-image  the image end to end under podman (heavy, not in check)
 #   make check-k8s    render deploy/k8s and validate it (not in check)
+#   make fuzz         each libFuzzer harness for FUZZ_SECS s (tests/fuzz/README.md)
 
 CC	?= cc
 PYTHON	:= /usr/bin/python3
@@ -117,7 +118,7 @@ run: chald examples
 	@[ -z "$(RUN_SANDBOX)" ] || echo "make run: not root, so the jail is off (--sandbox off)" >&2
 	@sh scripts/run.sh ./chald $(RUN_ADDR) $(RUN_PORT) $(RUN_SANDBOX) -- examples/guess/guess
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(HDRS) $(PURE)
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HDRS) $(PURE)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(PURE) $(LDLIBS)
 
 $(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps
@@ -137,9 +138,38 @@ install: chald
 	install -D -m 644 man/chald.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/chald.conf.5
 
 clean:
-	rm -rf build build-san build-fuzz chald bench/build
+	rm -rf build build-san chald bench/build
 	$(MAKE) -s -C examples/guess clean
 	$(MAKE) -s -C examples/jail-pwn clean
+
+# fuzz: the libFuzzer harnesses of tests/fuzz (tests/fuzz/README.md). A
+# harness is tests/fuzz/NAME.c with a seed corpus in tests/fuzz/corpus/NAME/,
+# and one word here; it is linked with the pure modules (PURE), built again
+# by clang with coverage and ASan+UBSan in build/fuzz/obj. make fuzz runs
+# each for FUZZ_SECS seconds and fails on a crash, a leak or a timeout.
+FUZZERS	:= fuzz_config fuzz_log fuzz_proxy fuzz_pow
+FUZZ_SECS ?= 60
+FUZZ_CC	:= clang
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc \
+	   -Itests/unit -fno-omit-frame-pointer \
+	   -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS := $(patsubst $(BUILD)/%.o,build/fuzz/obj/%.o,$(PURE))
+
+build/fuzz/.deps:
+	@sh scripts/deps.sh fuzz
+	@mkdir -p build/fuzz/obj && touch $@
+
+build/fuzz/obj/%.o: src/%.c $(HDRS) build/fuzz/.deps
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/unit/*.h) $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) \
+	    $(LDLIBS)
+
+.SECONDARY: $(FUZZ_OBJS)
+.PHONY: fuzz
+fuzz: $(FUZZERS:%=build/fuzz/%)
+	@sh tests/fuzz/run.sh $(FUZZ_SECS) build/fuzz $(FUZZERS)
 
 -include bench/Makefile.inc
 
@@ -149,34 +179,6 @@ clean:
 .PHONY: check-v2
 check-v2:
 	@sh tests/vm/run-v2.sh
-
-# make fuzz: each libFuzzer harness of tests/fuzz/ for FUZZ_TIME seconds,
-# built with Debian's clang and ASan+UBSan around the pure module it
-# feeds. New inputs go to build-fuzz/corpus/NAME; the seeds in
-# tests/fuzz/corpus/NAME are only read. (A minimal form of the framework
-# the pure branch brings; the two are to be merged.)
-FUZZERS	:= fuzz_proxy fuzz_pow
-FUZZ_TIME ?= 60
-FUZZ_CC	?= clang
-FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc \
-	   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRCS_fuzz_proxy := src/proxy.c
-FUZZ_SRCS_fuzz_pow := src/pow.c
-
-.PHONY: fuzz
-build-fuzz/%: tests/fuzz/%.c $(HDRS)
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)
-
-fuzz: $(FUZZERS:%=build-fuzz/%)
-	@for f in $(FUZZERS); do \
-	    mkdir -p build-fuzz/corpus/$$f || exit 1; \
-	    echo "== $$f for $(FUZZ_TIME) s"; \
-	    ./build-fuzz/$$f -max_total_time=$(FUZZ_TIME) -timeout=10 \
-	        -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
-	        -artifact_prefix=build-fuzz/$$f- \
-	        build-fuzz/corpus/$$f tests/fuzz/corpus/$$f || exit 1; \
-	done
 
 # The image (docs/deploy.md): chald and the libraries it links, FROM
 # scratch, built offline with Debian's podman under build/podman.

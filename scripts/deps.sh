@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages a target needs when they are missing,
 # so that "make" and "make check" work on a fresh Debian 12 or Ubuntu machine.
-# Usage: scripts/deps.sh [--list] build|run|test|bench|vm|image|k8s
+# Usage: scripts/deps.sh [--list] build|run|test|bench|vm|image|k8s|fuzz
 #   --list: print the packages of the target, install nothing
 set -eu
 
@@ -24,6 +24,8 @@ image="podman runc slirp4netns debootstrap python3-pwntools"
 k8s="nodejs"
 command -v kubectl >/dev/null 2>&1 || k8s="$k8s kubernetes-client"
 command -v npm >/dev/null 2>&1 || k8s="$k8s npm"
+# libFuzzer and the sanitizers' runtimes are only recommended by clang
+fuzz="clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build ;;
@@ -33,7 +35,8 @@ bench) want="$build $bench" ;;
 vm) want="$build $vm" ;;
 image) want="$build $image" ;;
 k8s) want="$k8s" ;;
-*) echo "usage: $0 [--list] build|run|test|bench|vm|image|k8s" >&2; exit 2 ;;
+fuzz) want="$build $fuzz" ;;
+*) echo "usage: $0 [--list] build|run|test|bench|vm|image|k8s|fuzz" >&2; exit 2 ;;
 esac
 if [ "$list" = 1 ]; then
 	echo $want

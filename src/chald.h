@@ -119,9 +119,12 @@ struct service {
 	uint64_t	 tmp_size;
 	uint64_t	 address_space;	/* 0: no cap */
 	char		*root;		/* NULL: the skeleton with bind mounts */
+	int		 root_line;
 	char		**bind_ro;	/* NULL-terminated */
+	int		*bind_ro_lines;	/* where each was set, 0: command line */
 	int		 nbind_ro;
 	char		**bind_rw;
+	int		*bind_rw_lines;
 	int		 nbind_rw;
 	int		 net_host;	/* 1: share the host's network */
 	int		 seccomp;
@@ -130,6 +133,7 @@ struct service {
 	int		 nsc_allow;
 	char		**sc_deny;	/* added to it */
 	int		 nsc_deny;
+	int		 seccomp_line;	/* of the last seccomp* key */
 	struct sock_fprog filter;	/* built by config_finish() */
 	struct skel	*skel;		/* set by sandbox_check() */
 	struct gatecfg	 gate;
@@ -526,6 +530,8 @@ void		 config_free(struct config *);
 struct service	*service_new(const char *name, const char *file, int line);
 void		 service_free(struct service *);
 int		 config_add_service(struct config *, struct service *);
+int		 config_parse_stream(struct config *, FILE *, const char *path,
+		    const char *basedir, char *err, size_t errlen);
 int		 config_parse_file(struct config *, const char *path,
 		    char *err, size_t errlen);
 int		 config_set_global(struct config *, const char *key,
@@ -591,6 +597,8 @@ int		 log_kv_to_json(const char *line, char *out, size_t outlen);
 int		 log_syslog_reachable(char *why, size_t whylen);
 int		 log_configure(const struct config *, int foreground,
 		    char *err, size_t errlen);
+int		 log_render(enum log_format, const char *line, size_t len,
+		    int truncated, char *out, size_t outlen);
 
 /* daemon.c */
 int		 pidfile_open(const char *path, char *err, size_t errlen);

@@ -31,7 +31,7 @@ struct parse_ctx {
 	struct service	*cur;		/* NULL while in [global] */
 	struct service	*defaults;	/* service keys given in [global] */
 	const char	*path;
-	char		*basedir;
+	const char	*basedir;
 	FILE		*fp;
 	int		 lineno;	/* line the reader handed out last */
 	int		 in_global;
@@ -182,31 +182,79 @@ parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-/* "90s", "2m", "1h", "500ms", "1.5s"; a bare number is seconds. */
+/*
+ * A decimal number, "12" or "0.25": digits, then '.' and digits. No sign,
+ * exponent, hex, "inf" or "nan", which strtod() would all take, and which
+ * turned "1e-400" into 0 (no cap) or "0x1p-1074" into a rate that never
+ * refills. Sets *end after it.
+ */
+static int
+parse_decimal(const char *s, const char **end, double *out)
+{
+	const char *p = s;
+	char buf[64];
+	double v;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -1;
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	}
+	if ((size_t)(p - s) >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, (size_t)(p - s));
+	buf[p - s] = '\0';
+	errno = 0;
+	v = strtod(buf, NULL);
+	if (errno != 0 || !isfinite(v))
+		return -1;
+	*out = v;
+	*end = p;
+	return 0;
+}
+
+/* The unit words of durations and rates, the same everywhere: those of
+ * systemd.time(7) from ms to days. */
+static const struct unit {
+	const char	*name;
+	double		 ms;
+} units[] = {
+	{ "ms", 1 }, { "msec", 1 },
+	{ "s", 1000 }, { "sec", 1000 }, { "second", 1000 },
+	{ "seconds", 1000 },
+	{ "m", 60e3 }, { "min", 60e3 }, { "minute", 60e3 }, { "minutes", 60e3 },
+	{ "h", 3600e3 }, { "hr", 3600e3 }, { "hour", 3600e3 },
+	{ "hours", 3600e3 },
+	{ "d", 86400e3 }, { "day", 86400e3 }, { "days", 86400e3 },
+	{ NULL, 0 }
+};
+
+static int
+unit_ms(const char *word, double *ms)
+{
+	for (const struct unit *u = units; u->name != NULL; u++)
+		if (strcmp(word, u->name) == 0) {
+			*ms = u->ms;
+			return 0;
+		}
+	return -1;
+}
+
+/* "90s", "2min", "1h", "500ms", "1.5s"; a bare number is seconds. */
 int
 parse_duration(const char *s, int64_t *ms)
 {
-	char *end;
-	double v, mult;
+	const char *end;
+	double v, mult = 1000;
 
-	if (!isdigit((unsigned char)*s) || strpbrk(s, "xXeEpP") != NULL ||
-	    strncasecmp(s, "inf", 3) == 0)
+	if (parse_decimal(s, &end, &v) == -1)
 		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || !isfinite(v) || v < 0)
-		return -1;
-	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
-		mult = 1000;
-	else if (strcmp(end, "ms") == 0)
-		mult = 1;
-	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-		mult = 60 * 1000;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600 * 1000;
-	else if (strcmp(end, "d") == 0)
-		mult = 86400 * 1000;
-	else
+	if (*end != '\0' && unit_ms(end, &mult) == -1)
 		return -1;
 	v *= mult;
 	if (v > 1e15)
@@ -251,32 +299,28 @@ parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
-/* "10/s", "100/m", "3600/h", "10"; 0 means off. */
+/*
+ * "10/s", "100/min", "3600/h", "10"; 0 means off. -1 if it is no rate, -2
+ * if it is not between 1 a day and 1000000 a second: a slower bucket would
+ * keep a source's entry for days.
+ */
 int
 parse_rate(const char *s, double *per_sec)
 {
-	char *end;
-	double v, div = 1;
+	const char *end;
+	double v, ms = 1000;
 
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || !isfinite(v) || v < 0 || v > 1e6)
+	if (parse_decimal(s, &end, &v) == -1)
 		return -1;
 	if (*end == '/') {
-		end++;
-		if (strcmp(end, "s") == 0)
-			div = 1;
-		else if (strcmp(end, "m") == 0)
-			div = 60;
-		else if (strcmp(end, "h") == 0)
-			div = 3600;
-		else
+		if (unit_ms(end + 1, &ms) == -1)
 			return -1;
 	} else if (*end != '\0')
 		return -1;
-	*per_sec = v / div;
+	v = v * 1000 / ms;
+	if (v > 1e6 || (v > 0 && v < 1.0 / 86400))
+		return -2;
+	*per_sec = v;
 	return 0;
 }
 
@@ -424,6 +468,32 @@ strv_dup(char **v, int n)
 	return c;
 }
 
+/* One more line number, 0 until the file reader says which. */
+static void
+lines_grow(int **v, int n)
+{
+	int *e = realloc(*v, (size_t)n * sizeof(*e));
+
+	if (e == NULL)
+		abort();
+	e[n - 1] = 0;
+	*v = e;
+}
+
+static int *
+lines_dup(const int *v, int n)
+{
+	int *c;
+
+	if (v == NULL || n == 0)
+		return NULL;
+	c = malloc((size_t)n * sizeof(*c));
+	if (c == NULL)
+		abort();
+	memcpy(c, v, (size_t)n * sizeof(*c));
+	return c;
+}
+
 void
 service_free(struct service *s)
 {
@@ -440,7 +510,9 @@ service_free(struct service *s)
 		free(s->reject_msgs[r]);
 	free(s->root);
 	strv_free(s->bind_ro);
+	free(s->bind_ro_lines);
 	strv_free(s->bind_rw);
+	free(s->bind_rw_lines);
 	strv_free(s->sc_allow);
 	strv_free(s->sc_deny);
 	seccomp_filter_free(&s->filter);
@@ -518,9 +590,12 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->tmp_size = d->tmp_size;
 	s->address_space = d->address_space;
 	s->root = d->root ? xstrdup(d->root) : NULL;
+	s->root_line = d->root_line;
 	s->bind_ro = strv_dup(d->bind_ro, d->nbind_ro);
+	s->bind_ro_lines = lines_dup(d->bind_ro_lines, d->nbind_ro);
 	s->nbind_ro = d->nbind_ro;
 	s->bind_rw = strv_dup(d->bind_rw, d->nbind_rw);
+	s->bind_rw_lines = lines_dup(d->bind_rw_lines, d->nbind_rw);
 	s->nbind_rw = d->nbind_rw;
 	s->net_host = d->net_host;
 	s->seccomp = d->seccomp;
@@ -529,6 +604,7 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->nsc_allow = d->nsc_allow;
 	s->sc_deny = strv_dup(d->sc_deny, d->nsc_deny);
 	s->nsc_deny = d->nsc_deny;
+	s->seccomp_line = d->seccomp_line;
 	gatecfg_copy(&s->gate, &d->gate);
 	return s;
 }
@@ -645,18 +721,16 @@ parse_bool(const char *v, int *out)
 static int
 parse_cpu(const char *v, double *out)
 {
-	char *end;
+	const char *end;
 	double d;
 
-	if (!isdigit((unsigned char)*v))
+	if (parse_decimal(v, &end, &d) == -1)
 		return -1;
-	d = strtod(v, &end);
 	if (*end == '%') {
 		d /= 100;
 		end++;
 	}
-	if (*end != '\0' || !isfinite(d) || d < 0 || d > 1024 ||
-	    (d > 0 && d < 0.01))
+	if (*end != '\0' || d > 1024 || (d > 0 && d < 0.01))
 		return -1;
 	*out = d;
 	return 0;
@@ -867,10 +941,13 @@ set_sandbox_key(struct service *s, const char *key, const char *value,
 			return seterr(err, errlen, "not an absolute path: "
 			    "\"%s\"", value);
 		}
-		if (strcmp(key, "bind-ro") == 0)
+		if (strcmp(key, "bind-ro") == 0) {
 			strv_push(&s->bind_ro, &s->nbind_ro, p);
-		else
+			lines_grow(&s->bind_ro_lines, s->nbind_ro);
+		} else {
 			strv_push(&s->bind_rw, &s->nbind_rw, p);
+			lines_grow(&s->bind_rw_lines, s->nbind_rw);
+		}
 	} else if (strcmp(key, "network") == 0) {
 		if (strcmp(value, "none") == 0)
 			s->net_host = 0;
@@ -894,8 +971,8 @@ set_sandbox_key(struct service *s, const char *key, const char *value,
 	return 0;
 }
 
-int
-config_set_service(struct service *s, const char *key, const char *value,
+static int
+set_service_key(struct service *s, const char *key, const char *value,
     const char *basedir, char *err, size_t errlen)
 {
 	long n;
@@ -997,7 +1074,12 @@ config_set_service(struct service *s, const char *key, const char *value,
 			    "(0-128): \"%s\"", value);
 		s->v6_prefix = (int)n;
 	} else if (strcmp(key, "rate") == 0) {
-		if (parse_rate(value, &r) == -1)
+		int bad = parse_rate(value, &r);
+
+		if (bad == -2)
+			return seterr(err, errlen, "at least 1/d and at most "
+			    "1000000/s, or 0 for none: \"%s\"", value);
+		if (bad == -1)
 			return seterr(err, errlen, "not a rate (e.g. 10/s, "
 			    "100/m, 0 for none): \"%s\"", value);
 		s->rate = r;
@@ -1023,8 +1105,8 @@ config_set_service(struct service *s, const char *key, const char *value,
 	return 0;
 }
 
-int
-config_set_global(struct config *c, const char *key, const char *value,
+static int
+set_global_key(struct config *c, const char *key, const char *value,
     char *err, size_t errlen)
 {
 	if (strcmp(key, "pidfile") == 0) {
@@ -1066,65 +1148,157 @@ config_set_global(struct config *c, const char *key, const char *value,
 	return 0;
 }
 
+/*
+ * A value from the command line means what it would in the file: blanks
+ * around it are not part of it, and it cannot hold a line break, which
+ * would end it there. So what -n prints back reads as the same value.
+ * *copy is set when the value had to be trimmed; the caller frees it.
+ */
+static int
+value_norm(const char **value, char **copy, char *err, size_t errlen)
+{
+	const char *v = *value;
+	size_t n;
+
+	*copy = NULL;
+	if (strchr(v, '\n') != NULL)
+		return seterr(err, errlen, "a value cannot hold a line break");
+	n = strlen(v);
+	if (n == 0 || (!isspace((unsigned char)v[0]) &&
+	    !isspace((unsigned char)v[n - 1])))
+		return 0;
+	while (isspace((unsigned char)*v))
+		v++, n--;
+	while (n > 0 && isspace((unsigned char)v[n - 1]))
+		n--;
+	*copy = strndup(v, n);
+	if (*copy == NULL)
+		abort();
+	*value = *copy;
+	return 0;
+}
+
+int
+config_set_service(struct service *s, const char *key, const char *value,
+    const char *basedir, char *err, size_t errlen)
+{
+	char *copy;
+	int r;
+
+	if (value_norm(&value, &copy, err, errlen) == -1)
+		return -1;
+	r = set_service_key(s, key, value, basedir, err, errlen);
+	free(copy);
+	return r;
+}
+
+int
+config_set_global(struct config *c, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	char *copy;
+	int r;
+
+	if (value_norm(&value, &copy, err, errlen) == -1)
+		return -1;
+	r = set_global_key(c, key, value, err, errlen);
+	free(copy);
+	return r;
+}
+
 /* The file reader. */
 
 /*
  * inih reads with a fixed buffer and would silently split a long line, and
  * Debian's build tells the handler neither line numbers nor where a section
- * starts. Our reader sees every line first: it counts them, turns an
- * overlong one into an error, and opens sections itself, so that empty,
- * duplicate or misspelt sections are reported at their own line.
+ * starts. Our reader sees every line first: it counts them, opens sections
+ * itself, so that empty, duplicate or misspelt sections are reported at
+ * their own line, and refuses what inih would take silently or report only
+ * at the end: a NUL byte (inih would see the line end there), an overlong
+ * line, a line that is no comment, section or key = value. It stops at the
+ * first error, so that the error reported is the first in the file.
  */
 static int ctx_section(struct parse_ctx *, const char *);
+static int ctx_fail(struct parse_ctx *, const char *, const char *);
 
-/* A last line without its newline is not an overlong one. */
-static int
-at_eof(FILE *fp)
+/* What inih will make of a line, checked by the same rules first. */
+static void
+ctx_check_line(struct parse_ctx *ctx, char *str)
 {
-	int ch = fgetc(fp);
+	char *p, *end, *after;
 
-	if (ch == EOF)
-		return 1;
-	ungetc(ch, fp);
-	return 0;
+	for (p = str; isspace((unsigned char)*p); p++)
+		;
+	if (*p == '\0' || *p == ';' || *p == '#')
+		return;
+	if (*p != '[') {
+		size_t k = strcspn(p, "=:");
+
+		/* inih splits at the first '=' or ':'; a key is needed. */
+		if (p[k] == '\0' || k == 0)
+			ctx_fail(ctx, NULL, "syntax error (expected [section], "
+			    "key = value, or a comment)");
+		return;
+	}
+	if ((end = strchr(p, ']')) == NULL) {
+		ctx_fail(ctx, NULL, "syntax error (a section header needs its "
+		    "closing ']')");
+		return;
+	}
+	for (after = end + 1; isspace((unsigned char)*after); after++)
+		;
+	if (*after != '\0' && *after != ';' && *after != '#') {
+		ctx_fail(ctx, NULL, "syntax error (text after the section "
+		    "header's ']')");
+		return;
+	}
+	*end = '\0';
+	ctx_section(ctx, p + 1);
+	*end = ']';
 }
 
 static char *
 ctx_reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *ctx = stream;
-	char *p, *end;
-	size_t len;
+	size_t len = 0, cap = (size_t)num - 1;
+	int ch = EOF, nul = 0, over = 0;
 
-	if (fgets(str, num, ctx->fp) == NULL)
+	if (ctx->failed)
 		return NULL;
-	ctx->lineno++;
-	len = strlen(str);
-	if (len == (size_t)num - 1 && str[len - 1] != '\n' &&
-	    !at_eof(ctx->fp)) {
-		int ch;
-
-		if (!ctx->failed) {
-			seterr(ctx->err, ctx->errlen, "%s:%d: line longer "
-			    "than %d characters", ctx->path, ctx->lineno,
-			    num - 2);
-			ctx->failed = 1;
+	while ((ch = getc(ctx->fp)) != EOF) {
+		if (len == cap) {
+			over = 1;
+			break;
 		}
-		while ((ch = fgetc(ctx->fp)) != EOF && ch != '\n')
-			;
-		str[0] = '\0';
-		return str;
+		str[len++] = (char)ch;
+		if (ch == '\0')
+			nul = 1;
+		if (ch == '\n')
+			break;
 	}
-	for (p = str; isspace((unsigned char)*p); p++)
-		;
-	if (*p == '[' && !ctx->failed && (end = strchr(p, ']')) != NULL) {
-		char name[MAX_LINE];
-
-		snprintf(name, sizeof(name), "%.*s", (int)(end - p - 1),
-		    p + 1);
-		ctx_section(ctx, name);
+	if (ch == EOF && ferror(ctx->fp)) {
+		seterr(ctx->err, ctx->errlen, "%s: cannot read: %s", ctx->path,
+		    strerror(errno));
+		ctx->failed = 1;
+		return NULL;
 	}
-	return str;
+	if (len == 0 && !over)
+		return NULL;
+	str[len] = '\0';
+	ctx->lineno++;
+	/* A BOM, as some editors write, is not part of the first line. */
+	if (ctx->lineno == 1 && len >= 3 && memcmp(str, "\xef\xbb\xbf", 3) == 0)
+		memmove(str, str + 3, len - 2);
+	if (nul)
+		ctx_fail(ctx, NULL, "NUL byte (a configuration file is text)");
+	else if (over) {
+		seterr(ctx->err, ctx->errlen, "%s:%d: line longer than %d "
+		    "characters", ctx->path, ctx->lineno, num - 2);
+		ctx->failed = 1;
+	} else
+		ctx_check_line(ctx, str);
+	return ctx->failed ? NULL : str;
 }
 
 static int
@@ -1190,11 +1364,32 @@ ctx_section(struct parse_ctx *ctx, const char *section)
 	return 1;
 }
 
+/* Remembers where a key was set, for the errors config_finish() finds. */
+static void
+note_line(struct service *s, const char *key, int line)
+{
+	if (strcmp(key, "command") == 0)
+		s->argv_line = line;
+	else if (strcmp(key, "workdir") == 0)
+		s->workdir_line = line;
+	else if (strcmp(key, "port") == 0)
+		s->port_line = line;
+	else if (strcmp(key, "root") == 0)
+		s->root_line = line;
+	else if (strncmp(key, "seccomp", 7) == 0)
+		s->seccomp_line = line;
+	else if (strcmp(key, "bind-ro") == 0)
+		s->bind_ro_lines[s->nbind_ro - 1] = line;
+	else if (strcmp(key, "bind-rw") == 0)
+		s->bind_rw_lines[s->nbind_rw - 1] = line;
+}
+
 static int
 ctx_handler(void *user, const char *section, const char *key,
     const char *value)
 {
 	struct parse_ctx *ctx = user;
+	struct service *s = ctx->cur ? ctx->cur : ctx->defaults;
 	char msg[CHALD_ERRLEN];
 
 	(void)section;
@@ -1203,66 +1398,46 @@ ctx_handler(void *user, const char *section, const char *key,
 	if (ctx->cur == NULL && !ctx->in_global)
 		return ctx_fail(ctx, key, "key outside any section (start "
 		    "with [global] or [service NAME])");
-	if (ctx->cur != NULL) {
-		if (config_is_service_key(key)) {
-			if (config_set_service(ctx->cur, key, value,
-			    ctx->basedir, msg, sizeof(msg)) == -1)
-				return ctx_fail(ctx, key, msg);
-			if (strcmp(key, "command") == 0)
-				ctx->cur->argv_line = ctx->lineno;
-			if (strcmp(key, "workdir") == 0)
-				ctx->cur->workdir_line = ctx->lineno;
-			if (strcmp(key, "port") == 0)
-				ctx->cur->port_line = ctx->lineno;
-			return 1;
-		}
-		if (in_list(global_keys, key))
-			return ctx_fail(ctx, key, "belongs in [global]");
-		return ctx_fail(ctx, key, "unknown key");
-	}
-	if (in_list(global_keys, key)) {
+	if (ctx->cur == NULL && in_list(global_keys, key)) {
 		if (config_set_global(ctx->conf, key, value, msg,
 		    sizeof(msg)) == -1)
 			return ctx_fail(ctx, key, msg);
 		return 1;
 	}
 	if (config_is_service_key(key)) {
-		if (config_set_service(ctx->defaults, key, value,
-		    ctx->basedir, msg, sizeof(msg)) == -1)
+		if (config_set_service(s, key, value, ctx->basedir, msg,
+		    sizeof(msg)) == -1)
 			return ctx_fail(ctx, key, msg);
-		if (strcmp(key, "command") == 0)
-			ctx->defaults->argv_line = ctx->lineno;
+		note_line(s, key, ctx->lineno);
 		return 1;
 	}
+	if (ctx->cur != NULL && in_list(global_keys, key))
+		return ctx_fail(ctx, key, "belongs in [global]");
 	return ctx_fail(ctx, key, "unknown key");
 }
 
+/*
+ * Reads a configuration from fp; path names it in errors, and relative
+ * paths in it are taken from basedir. config_parse_file() opens a file for
+ * it; the fuzzer hands it bytes in memory.
+ */
 int
-config_parse_file(struct config *c, const char *path, char *err,
-    size_t errlen)
+config_parse_stream(struct config *c, FILE *fp, const char *path,
+    const char *basedir, char *err, size_t errlen)
 {
 	struct parse_ctx ctx;
-	char *slash, *abs;
 	int r;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.conf = c;
 	ctx.path = path;
+	ctx.basedir = basedir;
+	ctx.fp = fp;
 	ctx.err = err;
 	ctx.errlen = errlen;
-	ctx.fp = fopen(path, "re");
-	if (ctx.fp == NULL)
-		return seterr(err, errlen, "%s: %s", path, strerror(errno));
-	abs = realpath(path, NULL);
-	if (abs == NULL) {
-		fclose(ctx.fp);
-		return seterr(err, errlen, "%s: %s", path, strerror(errno));
-	}
-	slash = strrchr(abs, '/');
-	ctx.basedir = strndup(abs, slash == abs ? 1 : (size_t)(slash - abs));
-	free(c->file);
-	c->file = abs;
 	ctx.defaults = service_new("global", path, 0);
+	if (ctx.defaults == NULL)
+		return seterr(err, errlen, "%s: out of memory", path);
 	/*
 	 * Debian's inih makes its build options run-time settings: longer
 	 * lines than its 200 bytes, and no Python-style continuation lines
@@ -1275,21 +1450,56 @@ config_parse_file(struct config *c, const char *path, char *err,
 	/* "x ;y" in a value is the value, not a comment. */
 	ini_allow_inline_comments = false;
 	r = ini_parse_stream(ctx_reader, &ctx, ctx_handler, &ctx);
+	/* The reader checks every line first: inih finding an error of its
+	 * own would be a bug, but it is reported, not ignored. */
 	if (r > 0 && !ctx.failed) {
 		ctx.lineno = r;
 		ctx_fail(&ctx, NULL, "syntax error (expected [section], "
 		    "key = value, or a comment)");
 	} else if (r < 0 && !ctx.failed)
-		seterr(err, errlen, "%s: cannot read", path);
+		seterr(err, errlen, "%s: out of memory", path);
 	if (r < 0)
 		ctx.failed = 1;
-	fclose(ctx.fp);
-	free(ctx.basedir);
 	service_free(ctx.defaults);
 	if (!ctx.failed && c->services == NULL)
 		return seterr(err, errlen, "%s: no [service NAME] section",
 		    path);
 	return ctx.failed ? -1 : 0;
+}
+
+int
+config_parse_file(struct config *c, const char *path, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	char *slash, *abs, *basedir;
+	FILE *fp;
+	int r;
+
+	fp = fopen(path, "re");
+	if (fp == NULL)
+		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	/* A directory opens, and then reads as an error or as nothing. */
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		return seterr(err, errlen, "%s: is a directory, not a "
+		    "configuration file", path);
+	}
+	abs = realpath(path, NULL);
+	if (abs == NULL) {
+		fclose(fp);
+		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	}
+	slash = strrchr(abs, '/');
+	basedir = strndup(abs, slash == abs ? 1 : (size_t)(slash - abs));
+	if (basedir == NULL)
+		abort();
+	free(c->file);
+	c->file = abs;
+	r = config_parse_stream(c, fp, path, basedir, err, errlen);
+	fclose(fp);
+	free(basedir);
+	return r;
 }
 
 /* Checks that need the whole configuration or the file system. */
@@ -1388,9 +1598,12 @@ path_under(const char *path, const char *dir)
 	    path[n] == '/');
 }
 
-/* Bind sources must exist; an own root must have the mount points. */
+/*
+ * Bind sources must exist; an own root must have the mount points. *line
+ * is set to the line of the key at fault (0: the [service] line).
+ */
 static int
-check_sandbox(struct service *s, char *err, size_t errlen)
+check_sandbox(struct service *s, int *line, char *err, size_t errlen)
 {
 	struct stat st;
 	char p[PATH_MAX];
@@ -1401,6 +1614,8 @@ check_sandbox(struct service *s, char *err, size_t errlen)
 		const char *key = i < s->nbind_ro ? "bind-ro" : "bind-rw";
 		char *real;
 
+		*line = i < s->nbind_ro ? s->bind_ro_lines[i] :
+		    s->bind_rw_lines[i - s->nbind_ro];
 		if (stat(*b, &st) == -1)
 			return seterr(err, errlen, "%s: %s: %s", key, *b,
 			    strerror(errno));
@@ -1425,14 +1640,18 @@ check_sandbox(struct service *s, char *err, size_t errlen)
 		snprintf(dir, sizeof(dir), "%s", s->argv[0]);
 		slash = strrchr(dir, '/');
 		*(slash == dir ? slash + 1 : slash) = '\0';
-		for (const char **t = taken; *t != NULL; t++)
-			if (strcmp(dir, *t) == 0 || strcmp(s->workdir, *t) == 0)
-				return seterr(err, errlen, "sandbox: the "
-				    "challenge's directory %s would hide the "
-				    "jail's own %s: give the challenge a "
-				    "directory of its own", *t, *t);
+		for (const char **t = taken; *t != NULL; t++) {
+			if (strcmp(dir, *t) != 0 && strcmp(s->workdir, *t) != 0)
+				continue;
+			*line = strcmp(dir, *t) == 0 ? s->argv_line :
+			    s->workdir_line;
+			return seterr(err, errlen, "sandbox: the challenge's "
+			    "directory %s would hide the jail's own %s: give "
+			    "the challenge a directory of its own", *t, *t);
+		}
 	}
 	if (s->root != NULL) {
+		*line = s->root_line;
 		if (check_dir("root", s->root, err, errlen) == -1)
 			return -1;
 		/* Inside the root, the jail's own /tmp, /dev and /proc would
@@ -1460,11 +1679,14 @@ check_sandbox(struct service *s, char *err, size_t errlen)
 			    s->bind_rw[i - s->nbind_ro];
 
 			snprintf(p, sizeof(p), "%s%s", s->root, b);
+			*line = i < s->nbind_ro ? s->bind_ro_lines[i] :
+			    s->bind_rw_lines[i - s->nbind_ro];
 			if (stat(p, &st) == -1)
 				return seterr(err, errlen, "%s: %s: no mount "
 				    "point %s in root %s", i < s->nbind_ro ?
 				    "bind-ro" : "bind-rw", b, p, s->root);
 		}
+		*line = s->root_line;
 		for (int i = 0; i < 3; i++) {
 			const char *mp[] = { "proc", "dev", "tmp" };
 
@@ -1474,6 +1696,7 @@ check_sandbox(struct service *s, char *err, size_t errlen)
 		}
 	}
 	if (s->seccomp) {
+		*line = s->seccomp_line;
 		seccomp_filter_free(&s->filter);
 		if (seccomp_build(s->sc_allow, s->sc_deny, &s->filter, err,
 		    errlen) == -1)
@@ -1504,8 +1727,10 @@ int
 config_finish(struct config *c, char *err, size_t errlen)
 {
 	char pre[CHALD_ERRLEN], msg[CHALD_ERRLEN];
+	int line;
 
 	for (struct service *s = c->services; s != NULL; s = s->next) {
+		line = 0;
 		if (s->argv == NULL) {
 			where(s, s->line, pre, sizeof(pre));
 			return seterr(err, errlen, "%sservice %s: no command "
@@ -1523,8 +1748,9 @@ config_finish(struct config *c, char *err, size_t errlen)
 		}
 		if (s->rate > 0 && s->burst == 0)
 			s->burst = s->rate < 1 ? 1 : (int)ceil(s->rate);
-		if (s->sandbox && check_sandbox(s, msg, sizeof(msg)) == -1) {
-			where(s, s->line, pre, sizeof(pre));
+		if (s->sandbox && check_sandbox(s, &line, msg, sizeof(msg)) ==
+		    -1) {
+			where(s, line ? line : s->line, pre, sizeof(pre));
 			return seterr(err, errlen, "%s%s", pre, msg);
 		}
 		if (s->port == 0)
@@ -1547,10 +1773,28 @@ config_finish(struct config *c, char *err, size_t errlen)
 
 /* Printing back, with every default filled in. */
 
+/* Needs quotes to read back as one word, and the same word. */
+static int
+word_needs_quotes(const char *w)
+{
+	if (*w == '\0')
+		return 1;
+	for (; *w != '\0'; w++)
+		if (isspace((unsigned char)*w) || iscntrl((unsigned char)*w) ||
+		    strchr("'\"\\;#", *w) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * A word of the command as split_command() reads it back: in single
+ * quotes when it holds blanks (\v, \f and \r too, which the file's reader
+ * would strip at the end of the line), controls or quoting characters.
+ */
 static void
 print_word(FILE *fp, const char *w)
 {
-	if (*w != '\0' && strpbrk(w, " \t'\"\\;#") == NULL) {
+	if (!word_needs_quotes(w)) {
 		fputs(w, fp);
 		return;
 	}
@@ -1573,16 +1817,41 @@ print_duration(FILE *fp, const char *key, int64_t ms)
 		fprintf(fp, "%s = %lldms\n", key, (long long)ms);
 }
 
-/* The unit that shows the rate exactly, as it was most likely written. */
+/*
+ * The fewest decimals (0 to 25) of v*mult, followed by suffix, that read
+ * back through parse (parse_rate or parse_cpu) as exactly v: then -n prints
+ * a configuration that parses to the same one. 25 decimals always do for
+ * the values these keys take (at least 1e-5), so the fallback is never cut.
+ */
+static void
+fmt_exact(char *buf, size_t len, double v, double mult, const char *suffix,
+    int (*parse)(const char *, double *))
+{
+	double back;
+
+	for (int dec = 0; dec <= 25; dec++) {
+		snprintf(buf, len, "%.*f%s", dec, v * mult, suffix);
+		if (parse(buf, &back) >= 0 && back == v)
+			return;
+	}
+	snprintf(buf, len, "%.25f%s", v * mult, suffix);
+}
+
+/* The unit that shows the rate most simply: "10/s" rather than "600/m". */
 static void
 print_rate(FILE *fp, double r)
 {
-	if (r == 0 || r == floor(r) || r * 3600 != floor(r * 3600))
-		fprintf(fp, "rate = %.10g/s\n", r);
-	else if (r * 60 == floor(r * 60))
-		fprintf(fp, "rate = %.10g/m\n", r * 60);
-	else
-		fprintf(fp, "rate = %.10g/h\n", r * 3600);
+	static const char *unit[] = { "/s", "/m", "/h", "/d" };
+	static const double mult[] = { 1, 60, 3600, 86400 };
+	char buf[64], best[64];
+
+	fmt_exact(best, sizeof(best), r, 1, unit[0], parse_rate);
+	for (int i = 1; i < 4 && strchr(best, '.') != NULL; i++) {
+		fmt_exact(buf, sizeof(buf), r, mult[i], unit[i], parse_rate);
+		if (strlen(buf) < strlen(best))
+			memcpy(best, buf, sizeof(best));
+	}
+	fprintf(fp, "rate = %s\n", best);
 }
 
 static const char *
@@ -1675,6 +1944,8 @@ print_gate(FILE *fp, const struct gatecfg *g)
 static void
 print_sandbox(FILE *fp, const struct service *s)
 {
+	char num[64], pct[64];
+
 	fprintf(fp, "sandbox = %s\n", s->sandbox ? "on" : "off");
 	if (!s->sandbox)
 		return;
@@ -1682,7 +1953,10 @@ print_sandbox(FILE *fp, const struct service *s)
 	    (unsigned)s->uid_max);
 	print_size(fp, "memory", s->memory);
 	fprintf(fp, "pids = %d\n", s->pids);
-	fprintf(fp, "cpu = %g\n", s->cpu);
+	fmt_exact(num, sizeof(num), s->cpu, 1, "", parse_cpu);
+	/* "33.3%" is 0.333 only nearly, and then the shorter. */
+	fmt_exact(pct, sizeof(pct), s->cpu, 100, "%", parse_cpu);
+	fprintf(fp, "cpu = %s\n", strlen(pct) < strlen(num) ? pct : num);
 	print_duration(fp, "cpu-time", s->cpu_time_ms);
 	print_size(fp, "file-size", s->file_size);
 	fprintf(fp, "open-files = %d\n", s->open_files);

@@ -190,3 +190,32 @@ def test_port_in_use_ipv6(ipv6):
     assert r.returncode == 1
     assert r.stderr.splitlines()[-1] == (
         f"chald: service echo: bind [::1]:{port}: Address already in use")
+
+
+def test_directory_as_config(tmp_path):
+    r = run_chald(["-n", "-c", tmp_path])
+    assert r.returncode == 1
+    assert r.stderr == (f"chald: {os.path.realpath(tmp_path)}: is a "
+                        "directory, not a configuration file\n")
+
+
+def test_unit_words_and_round_trip(tmp_path):
+    """rate and durations take the same unit words (issue 11), and what -n
+    prints reads back as the same configuration."""
+    conf = tmp_path / "c.conf"
+    conf.write_text(f"[service a]\ncommand = {prog('echo')} 'x\v'\n"
+                    "rate = 10/min\ntimeout = 2min\ncpu-time = 1hour\n"
+                    "cpu = 33.3%\n")
+    first = run_chald(["-n", "-c", conf])
+    assert first.returncode == 0, first.stderr
+    # (str.splitlines() would split at the \v too)
+    svc = dict(line.split(" = ", 1) for line in first.stdout.split("\n")
+               if " = " in line)
+    assert (svc["rate"], svc["timeout"], svc["cpu-time"], svc["cpu"]) == (
+        "10/m", "120s", "3600s", "33.3%")
+    assert svc["command"].endswith("'x\v'")
+    again = tmp_path / "again.conf"
+    again.write_text(first.stdout)
+    second = run_chald(["-n", "-c", again])
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout

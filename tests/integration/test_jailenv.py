@@ -91,7 +91,7 @@ def test_settings_printed(srv):
     for line in ("[service app]", "port = 5000", "command = /app/run",
                  "workdir = /app", "root = /srv", "timeout = 20s",
                  "max-conns = 0", "per-ip = 0", "ipv6-prefix = 128",
-                 "memory = 10M", "pids = 6", "cpu = 0.25",
+                 "memory = 10M", "pids = 6", "cpu = 25%",
                  "cpu-time = 0s", "file-size = 0", "open-files = 0",
                  "tmp-size = 4K",
                  "seccomp-allow = ptrace",

@@ -54,9 +54,48 @@ test_units(void)
 	CHECK(parse_rate("3600/h", &r) == 0 && r == 1);
 	CHECK(parse_rate("5", &r) == 0 && r == 5);
 	CHECK(parse_rate("0", &r) == 0 && r == 0);
-	CHECK(parse_rate("10/d", &r) == -1);
 	CHECK(parse_rate("/s", &r) == -1);
 	CHECK(parse_rate("-1/s", &r) == -1);
+	CHECK(parse_rate("10/w", &r) == -1);
+	CHECK(parse_rate("10/ s", &r) == -1);
+
+	/* The same unit words for durations and rates (issue 11). */
+	CHECK(parse_rate("10/min", &r) == 0 && r == 10.0 / 60);
+	CHECK(parse_rate("30/minute", &r) == 0 && r == 0.5);
+	CHECK(parse_rate("5/sec", &r) == 0 && r == 5);
+	CHECK(parse_rate("7200/hour", &r) == 0 && r == 2);
+	CHECK(parse_rate("86400/d", &r) == 0 && r == 1);
+	CHECK(parse_rate("1/day", &r) == 0 && r == 1.0 / 86400);
+	CHECK(parse_rate("1/ms", &r) == 0 && r == 1000);
+	CHECK(parse_duration("2min", &ms) == 0 && ms == 120000);
+	CHECK(parse_duration("3sec", &ms) == 0 && ms == 3000);
+	CHECK(parse_duration("1second", &ms) == 0 && ms == 1000);
+	CHECK(parse_duration("2hours", &ms) == 0 && ms == 7200000);
+	CHECK(parse_duration("1hr", &ms) == 0 && ms == 3600000);
+	CHECK(parse_duration("1day", &ms) == 0 && ms == 86400000);
+	CHECK(parse_duration("5msec", &ms) == 0 && ms == 5);
+	CHECK(parse_duration("1mins", &ms) == -1);
+
+	/* Decimal only: no hex, exponents, inf or nan, which made a bucket
+	 * that never refills (issue 12). And between 1/d and 1000000/s. */
+	CHECK(parse_rate("0x1p-1074/s", &r) == -1);
+	CHECK(parse_rate("0x10", &r) == -1);
+	CHECK(parse_rate("1e3/s", &r) == -1);
+	CHECK(parse_rate("1e-400", &r) == -1);
+	CHECK(parse_rate("inf", &r) == -1);
+	CHECK(parse_rate("nan/s", &r) == -1);
+	CHECK(parse_rate("1./s", &r) == -1);
+	CHECK(parse_rate(".5/s", &r) == -1);
+	CHECK(parse_rate("0.5/d", &r) == -2);
+	CHECK(parse_rate("0.00001", &r) == -2);
+	CHECK(parse_rate("1000000/s", &r) == 0 && r == 1e6);
+	CHECK(parse_rate("1000001/s", &r) == -2);
+	CHECK(parse_rate("2000/ms", &r) == -2);
+	CHECK(parse_rate("1000000/h", &r) == 0);
+	CHECK(parse_rate("0/s", &r) == 0 && r == 0);
+	CHECK(parse_duration("1.5.5s", &ms) == -1);
+	CHECK(parse_duration(".5s", &ms) == -1);
+	CHECK(parse_duration("0x1p4", &ms) == -1);
 
 	CHECK(parse_int("42", 0, 100, &n) == 0 && n == 42);
 	CHECK(parse_int("101", 0, 100, &n) == -1);
@@ -97,9 +136,10 @@ test_split(void)
 	CHECK(split_command("prog \"open", &argv, &argc) == -1);
 }
 
-/* Writes a config into the temp dir and parses + finishes it. */
+/* Writes len bytes of config into the temp dir, parses + finishes it. */
 static int
-parse(const char *text, char *err, size_t errlen, struct config **out)
+parse_n(const char *text, size_t len, char *err, size_t errlen,
+    struct config **out)
 {
 	char path[256];
 	FILE *fp;
@@ -108,7 +148,7 @@ parse(const char *text, char *err, size_t errlen, struct config **out)
 
 	snprintf(path, sizeof(path), "%s/t.conf", dir);
 	fp = fopen(path, "w");
-	fputs(text, fp);
+	fwrite(text, 1, len, fp);
 	fclose(fp);
 	err[0] = '\0';
 	r = config_parse_file(c, path, err, errlen);
@@ -121,13 +161,19 @@ parse(const char *text, char *err, size_t errlen, struct config **out)
 	return r;
 }
 
+static int
+parse(const char *text, char *err, size_t errlen, struct config **out)
+{
+	return parse_n(text, strlen(text), err, errlen, out);
+}
+
 /* The error must be "<dir>/t.conf:<rest>". */
 static void
-expect_error(const char *text, const char *rest, int line)
+expect_error_n(const char *text, size_t len, const char *rest, int line)
 {
 	char err[CHALD_ERRLEN], want[CHALD_ERRLEN];
 
-	CHECK(parse(text, err, sizeof(err), NULL) == -1);
+	CHECK(parse_n(text, len, err, sizeof(err), NULL) == -1);
 	snprintf(want, sizeof(want), "%s/t.conf:%s", dir, rest);
 	if (strcmp(err, want) != 0) {
 		t_failed++;
@@ -136,7 +182,11 @@ expect_error(const char *text, const char *rest, int line)
 	} else
 		t_passed++;
 }
-#define EXPECT_ERROR(text, rest) expect_error(text, rest, __LINE__)
+#define EXPECT_ERROR(text, rest) \
+	expect_error_n(text, strlen(text), rest, __LINE__)
+/* For texts with NUL bytes: a literal's length, without its own NUL. */
+#define EXPECT_ERROR_LIT(text, rest) \
+	expect_error_n(text, sizeof(text) - 1, rest, __LINE__)
 
 static void
 test_files(void)
@@ -395,6 +445,161 @@ test_reject(void)
 	config_free(c);
 }
 
+/* Round trip of what -n prints: the same configuration comes back. */
+static struct config *
+reprint(struct config *c)
+{
+	char err[CHALD_ERRLEN], path[300];
+	struct config *c2 = config_new();
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/printed.conf", dir);
+	fp = fopen(path, "w");
+	config_print(c, fp);
+	fclose(fp);
+	if (config_parse_file(c2, path, err, sizeof(err)) == -1 ||
+	    config_finish(c2, err, sizeof(err)) == -1) {
+		fprintf(stderr, "reprint: %s\n", err);
+		config_free(c2);
+		return NULL;
+	}
+	return c2;
+}
+
+/* The parser's defects found by fuzzing and reading (issue 12). */
+static void
+test_defects(void)
+{
+	char err[CHALD_ERRLEN], want[CHALD_ERRLEN], *big;
+	struct config *c = NULL, *c2;
+	size_t n;
+
+	/* A NUL byte is an error at its own line, not the end of it. */
+	EXPECT_ERROR_LIT("[service a]\ncommand = ./chal\n"
+	    "reject-message = x\0port = 1\nbogus\n",
+	    "3: NUL byte (a configuration file is text)");
+	/* It hid the rest of a long line, which came back as a line of its
+	 * own: here "port = 7777" took effect. */
+	big = malloc(9000);
+	n = (size_t)snprintf(big, 9000, "[service a]\ncommand = ./chal\n"
+	    "reject-message = ");
+	memset(big + n, 'x', 4000);
+	n += 4000;
+	big[n++] = '\0';
+	memset(big + n, 'y', 77);	/* fgets() then stops before "port" */
+	n += 77;
+	n += (size_t)snprintf(big + n, 9000 - n, "port = 7777\n");
+	CHECK(parse_n(big, n, err, sizeof(err), NULL) == -1);
+	snprintf(want, sizeof(want), "%s/t.conf:3: NUL byte (a configuration "
+	    "file is text)", dir);
+	CHECK_STR(err, want);
+	free(big);
+
+	/* A UTF-8 BOM at the start is not part of the first line. */
+	CHECK(parse("\xef\xbb\xbf[service a]\ncommand = ./chal\n", err,
+	    sizeof(err), &c) == 0);
+	if (c != NULL)
+		CHECK_STR(c->services->name, "a");
+	config_free(c);
+	c = NULL;
+	CHECK(parse("\xef\xbb\xbf# made on Windows\r\n[global]\r\n"
+	    "[service a]\r\ncommand = ./chal\r\n", err, sizeof(err), NULL) == 0);
+	EXPECT_ERROR("[service a]\n\xef\xbb\xbf[service b]\n",
+	    "2: syntax error (expected [section], key = value, or a comment)");
+
+	/* The first error in the file is the one reported. */
+	EXPECT_ERROR("[service a]\ncommand = ./chal\nthis is junk\nport = x\n",
+	    "3: syntax error (expected [section], key = value, or a comment)");
+	EXPECT_ERROR("[service a]\ncommand = ./chal\n[service b\nport = x\n",
+	    "3: syntax error (a section header needs its closing ']')");
+	/* ...and keys after a broken header never go to the previous one. */
+	EXPECT_ERROR("[service a]\ncommand = ./chal\n[service b\n"
+	    "port = 6000\n",
+	    "3: syntax error (a section header needs its closing ']')");
+	EXPECT_ERROR("[service a] port = 1\ncommand = ./chal\n",
+	    "1: syntax error (text after the section header's ']')");
+	EXPECT_ERROR("[service a]\n = ./chal\n",
+	    "2: syntax error (expected [section], key = value, or a comment)");
+	CHECK(parse("[service a] # the first\ncommand = ./chal\n", err,
+	    sizeof(err), NULL) == 0);
+
+	/* cpu: decimal only, checked for range after the conversion. */
+	EXPECT_ERROR("[service a]\ncommand = ./chal\ncpu = 1e-400\n",
+	    "3: cpu: not a share of a core (e.g. 0.5, 50%, 2, 0 for no cap): "
+	    "\"1e-400\"");
+	EXPECT_ERROR("[service a]\ncommand = ./chal\ncpu = 0x1\n",
+	    "3: cpu: not a share of a core (e.g. 0.5, 50%, 2, 0 for no cap): "
+	    "\"0x1\"");
+	EXPECT_ERROR("[service a]\ncommand = ./chal\ncpu = 0.001\n",
+	    "3: cpu: not a share of a core (e.g. 0.5, 50%, 2, 0 for no cap): "
+	    "\"0.001\"");
+	EXPECT_ERROR("[service a]\ncommand = ./chal\nrate = 1/w\n",
+	    "3: rate: not a rate (e.g. 10/s, 100/m, 0 for none): \"1/w\"");
+	EXPECT_ERROR("[service a]\ncommand = ./chal\nrate = 0.5/day\n",
+	    "3: rate: at least 1/d and at most 1000000/s, or 0 for none: "
+	    "\"0.5/day\"");
+	EXPECT_ERROR("[service a]\ncommand = ./chal\nrate = 0x1p-1074/s\n",
+	    "3: rate: not a rate (e.g. 10/s, 100/m, 0 for none): "
+	    "\"0x1p-1074/s\"");
+
+	/* Errors of the sandbox checks name the key's own line. */
+	EXPECT_ERROR("[service a]\ncommand = ./chal\nbind-ro = /etc\n"
+	    "bind-ro = /nonexistent-chald\n",
+	    "4: bind-ro: /nonexistent-chald: No such file or directory");
+	EXPECT_ERROR("[global]\nbind-rw = /nonexistent-chald\n[service a]\n"
+	    "command = ./chal\n",
+	    "2: bind-rw: /nonexistent-chald: No such file or directory");
+	EXPECT_ERROR("[service a]\ncommand = ./chal\nbind-ro = /sys/kernel\n",
+	    "3: bind-ro: /sys/kernel: not allowed (the host's root, /tmp, "
+	    "/proc, /dev and /sys stay outside the jail)");
+	snprintf(want, sizeof(want), "4: root: %s/noroot: No such file or "
+	    "directory", dir);
+	EXPECT_ERROR("[service a]\ncommand = ./chal\n\nroot = noroot\n", want);
+
+	/* A directory is not a configuration file. */
+	c2 = config_new();
+	CHECK(config_parse_file(c2, dir, err, sizeof(err)) == -1);
+	snprintf(want, sizeof(want), "%s: is a directory, not a "
+	    "configuration file", dir);
+	CHECK_STR(err, want);
+	config_free(c2);
+
+	/* -n prints words that read back the same: \v, \f and \r at the end
+	 * of the line would be stripped, so they are quoted. */
+	CHECK(parse("[service a]\ncommand = ./chal 'a\fb' '\v'\ncpu = 0.333\n"
+	    "rate = 7/h\n", err, sizeof(err), &c) == 0);
+	if (c == NULL)
+		return;
+	free(c->services->argv[2]);
+	c->services->argv[2] = strdup("x\r");
+	c2 = reprint(c);
+	CHECK(c2 != NULL);
+	if (c2 != NULL) {
+		struct service *s = c->services, *t = c2->services;
+
+		CHECK(t->argc == 3);
+		for (int i = 0; i < 3 && i < t->argc; i++)
+			CHECK_STR(t->argv[i], s->argv[i]);
+		CHECK(t->cpu == s->cpu && t->rate == s->rate);
+		CHECK(t->rate == 7.0 / 3600);
+	}
+	config_free(c2);
+	/* A value from the command line means what it would in the file. */
+	CHECK(config_set_service(c->services, "reject-message", " hi\v\f",
+	    NULL, err, sizeof(err)) == 0);
+	CHECK_STR(c->services->reject_msg, "hi");
+	CHECK(config_set_service(c->services, "reject-message",
+	    "x\nport = 1", NULL, err, sizeof(err)) == -1);
+	CHECK_STR(err, "a value cannot hold a line break");
+	CHECK(config_set_service(c->services, "rate", "1/d", NULL, err,
+	    sizeof(err)) == 0);
+	c2 = reprint(c);
+	CHECK(c2 != NULL && c2->services->rate == c->services->rate);
+	CHECK(c2 != NULL && strcmp(c2->services->reject_msg, "hi") == 0);
+	config_free(c2);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -408,6 +613,7 @@ main(void)
 	test_loose();
 	test_print();
 	test_reject();
+	test_defects();
 	{
 		char cmd[300];
 
