@@ -36,7 +36,8 @@ PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
 	   $(BUILD)/jailspec.o
 UNIT	:= test_config test_sessions test_log test_jailspec
-PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
+PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c)) \
+	   $(BUILD)/progs/jailprobe32
 
 .PHONY: all run check unit integration clean deps deps-test install examples
 
@@ -106,6 +107,15 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(PURE)
 
 $(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps
 	$(CC) -O2 -Wall -Wextra -o $@ $<
+
+# i386 programs (gcc-multilib): NAME32.c, and jailprobe as a 32-bit program.
+# Dynamically linked, like the 32-bit challenges they stand for; vuln32 is a
+# pwnable, so without PIE or stack protector.
+$(BUILD)/progs/%32: tests/progs/%32.c $(BUILD)/.deps-test
+	$(CC) -m32 -O0 -Wall -Wextra -Wno-stringop-overflow -fno-stack-protector -no-pie -o $@ $<
+
+$(BUILD)/progs/jailprobe32: tests/progs/jailprobe.c $(BUILD)/.deps-test
+	$(CC) -m32 -O2 -Wall -Wextra -o $@ $<
 
 unit: $(UNIT:%=$(BUILD)/unit/%)
 
