@@ -255,9 +255,10 @@ deny_dnotify(scmp_filter_ctx ctx)
  * with rules on its arguments is refused whole. libseccomp adds such rules
  * itself for rules on the first argument (with the action of the call's
  * first rule), but carries the others over unchanged, where socketcall has
- * its pointer: so they are added here too, after the call's own rules and
- * with the same action, which libseccomp merges. Nothing when socketcall is
- * denied outright.
+ * its pointer: so they are added here, before the call's own rules (the
+ * other order leaks libseccomp's pruned rules) and with the action of its
+ * first rule, since libseccomp refuses a second action for the same test.
+ * Nothing when socketcall is denied outright.
  */
 static int
 deny_socketcall(scmp_filter_ctx ctx, int sub, int err, char **extra)
@@ -274,19 +275,17 @@ static int
 deny_arguments(scmp_filter_ctx ctx, char **allow, char **extra)
 {
 	if (argument_rules("socket", allow, extra) &&
-	    (deny_families(ctx, SCMP_SYS(socket)) == -1 ||
-	    deny_protocols(ctx) == -1 ||
-	    deny_socketcall(ctx, 1 /* SYS_SOCKET */, EAFNOSUPPORT, extra) ==
-	    -1))
+	    (deny_socketcall(ctx, 1 /* SYS_SOCKET */, EAFNOSUPPORT, extra) ==
+	    -1 || deny_families(ctx, SCMP_SYS(socket)) == -1 ||
+	    deny_protocols(ctx) == -1))
 		return -1;
 	if (argument_rules("socketpair", allow, extra) &&
-	    (deny_families(ctx, SCMP_SYS(socketpair)) == -1 ||
-	    deny_socketcall(ctx, 8 /* SYS_SOCKETPAIR */, EAFNOSUPPORT,
-	    extra) == -1))
+	    (deny_socketcall(ctx, 8 /* SYS_SOCKETPAIR */, EAFNOSUPPORT,
+	    extra) == -1 || deny_families(ctx, SCMP_SYS(socketpair)) == -1))
 		return -1;
 	if (argument_rules("setsockopt", allow, extra) &&
-	    (deny_sockopts(ctx) == -1 ||
-	    deny_socketcall(ctx, 14 /* SYS_SETSOCKOPT */, EPERM, extra) == -1))
+	    (deny_socketcall(ctx, 14 /* SYS_SETSOCKOPT */, EPERM, extra) ==
+	    -1 || deny_sockopts(ctx) == -1))
 		return -1;
 	if (argument_rules("ioctl", allow, extra) && deny_runs(ctx,
 	    SCMP_SYS(ioctl), 1, if_ioctls, NELEM(if_ioctls)) == -1)
