@@ -238,15 +238,19 @@ deny_sockopts(scmp_filter_ctx ctx)
 }
 
 /* dnotify, inotify's ancestor: fcntl(F_NOTIFY) on a shared directory
- * reports another session's reads in it. */
+ * reports another session's reads in it. i386 also has fcntl64. */
 static int
-deny_dnotify(scmp_filter_ctx ctx)
+deny_dnotify(scmp_filter_ctx ctx, char **allow, char **extra)
 {
-	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fcntl), 1,
-	    INT_EQ(1, F_NOTIFY)) < 0)
+	if (argument_rules("fcntl", allow, extra) && seccomp_rule_add(ctx,
+	    SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fcntl), 1, INT_EQ(1, F_NOTIFY)) <
+	    0)
 		return -1;
-	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fcntl64),
-	    1, INT_EQ(1, F_NOTIFY)) < 0 ? -1 : 0;
+	if (!list_has(allow, "fcntl") && argument_rules("fcntl64", allow,
+	    extra) && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+	    SCMP_SYS(fcntl64), 1, INT_EQ(1, F_NOTIFY)) < 0)
+		return -1;
+	return 0;
 }
 
 /*
@@ -290,8 +294,7 @@ deny_arguments(scmp_filter_ctx ctx, char **allow, char **extra)
 	if (argument_rules("ioctl", allow, extra) && deny_runs(ctx,
 	    SCMP_SYS(ioctl), 1, if_ioctls, NELEM(if_ioctls)) == -1)
 		return -1;
-	if (argument_rules("fcntl", allow, extra) &&
-	    !list_has(extra, "fcntl64") && deny_dnotify(ctx) == -1)
+	if (deny_dnotify(ctx, allow, extra) == -1)
 		return -1;
 	return deny_namespaces(ctx, allow, extra);
 }
