@@ -38,15 +38,17 @@ SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
 	   reload.c loop.c gate.c notify.c \
 	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c seccomp.c \
-	   initbin.c proxy.c pow.c jailenv.c image.c
+	   audit.c peerlock.c initbin.c proxy.c pow.c jailenv.c image.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
 	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o \
-	   $(BUILD)/jailenv.o $(BUILD)/notify.o
+	   $(BUILD)/jailenv.o $(BUILD)/notify.o $(BUILD)/audit.o \
+	   $(BUILD)/peerlock.o
 UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow \
-	   test_jailenv test_notify
-PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
+	   test_jailenv test_notify test_seccomp
+PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c)) \
+	   $(BUILD)/progs/jailprobe32
 
 .PHONY: all run check unit integration clean deps deps-test install examples
 
@@ -81,7 +83,8 @@ $(BUILD)/chald: $(OBJS)
 # kernel's headers are reached through a directory of links. Never built
 # with sanitizers: it runs as pid 1 of a jail, after pivot_root, where
 # their runtimes find nothing they need.
-INIT_SRCS := src/jail.c src/jailfs.c src/child.c src/jailspec.c
+INIT_SRCS := src/jail.c src/jailfs.c src/child.c src/jailspec.c \
+	   src/peerlock.c
 INIT_FLAGS := -O2 -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
 	   -static
 $(BUILD)/chald-init: $(INIT_SRCS) src/chald.h $(BUILD)/.deps
@@ -123,6 +126,15 @@ $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HDRS) $(PURE)
 
 $(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps
 	$(CC) -O2 -Wall -Wextra -o $@ $<
+
+# i386 programs (gcc-multilib): NAME32.c, and jailprobe as a 32-bit program.
+# Dynamically linked, like the 32-bit challenges they stand for; vuln32 is a
+# pwnable, so without PIE or stack protector.
+$(BUILD)/progs/%32: tests/progs/%32.c $(BUILD)/.deps-test
+	$(CC) -m32 -O0 -Wall -Wextra -Wno-stringop-overflow -fno-stack-protector -no-pie -o $@ $<
+
+$(BUILD)/progs/jailprobe32: tests/progs/jailprobe.c $(BUILD)/.deps-test
+	$(CC) -m32 -O2 -Wall -Wextra -o $@ $<
 
 unit: $(UNIT:%=$(BUILD)/unit/%)
 

@@ -258,6 +258,25 @@ struct cgstats {
 	int		 pids_max;	/* a fork hit pids.max */
 	long long	 peak;		/* bytes, -1: unknown */
 	long long	 cpu_us;	/* whole session, -1: unknown */
+	int		 seccomp;	/* the session ran under the filter */
+	char		 syscall[48];	/* "ABI:name" the filter last killed
+					   a process of it for, or "" */
+};
+
+/* A kill by a seccomp filter, as the kernel's audit reports it (audit.c). */
+struct audit_kill {
+	uid_t		 uid;
+	uint32_t	 arch;		/* AUDIT_ARCH_* */
+	long		 nr;
+	int64_t		 ms;		/* CLOCK_REALTIME_COARSE */
+};
+
+#define AUDIT_RING	32
+struct audit {
+	int		 on;		/* fd is the audit socket */
+	int		 fd;
+	struct audit_kill ring[AUDIT_RING];
+	unsigned	 next;
 };
 
 /* A set of uids in use by live or not yet cleaned-up sessions. */
@@ -296,6 +315,7 @@ struct sandbox {
 	struct skel	*skels;
 	struct skel	*building;	/* for a load not yet committed */
 	unsigned long long next_skel;
+	struct audit	 audit;		/* the filter's kills */
 };
 
 /* A min-heap of deadlines, of nodes embedded in their owners. */
@@ -353,6 +373,8 @@ struct session {
 	unsigned long long cgid;	/* cgroup id, when jailed */
 	uid_t		 uid;
 	int64_t		 cpu_time_ms;	/* the service's cap, for the cause */
+	int		 seccomp;	/* its jail has the filter */
+	int64_t		 jail_start_ms;	/* CLOCK_REALTIME_COARSE, for audit */
 	struct session	*hnext;
 };
 
@@ -701,7 +723,7 @@ enum spawn_step {
 	STEP_NONE, STEP_SIGNALS, STEP_SETSID, STEP_FDS, STEP_ENV, STEP_CHDIR,
 	STEP_EXEC, STEP_CGROUP, STEP_MOUNTS, STEP_PIVOT, STEP_NETWORK,
 	STEP_HOSTNAME, STEP_FORK, STEP_RLIMITS, STEP_PRIVILEGES, STEP_SECCOMP,
-	STEP_CLONE, STEP_SPEC,
+	STEP_CLONE, STEP_SPEC, STEP_PEERLOCK,
 };
 
 /* sandbox.c */
@@ -738,6 +760,20 @@ int		 seccomp_build(char **allow, char **deny, struct sock_fprog *,
 		    char *err, size_t errlen);
 void		 seccomp_filter_free(struct sock_fprog *);
 int		 seccomp_known(const char *);
+void		 seccomp_name(uint32_t arch, long nr, char *, size_t);
+
+/* audit.c */
+int		 audit_open(struct audit *, char *err, size_t errlen);
+int		 audit_parse(const char *rec, size_t len, struct audit_kill *);
+void		 audit_drain(struct audit *);
+int		 audit_take(struct audit *, uid_t, int64_t since_ms,
+		    struct audit_kill *);
+int64_t		 audit_now_ms(void);
+
+/* peerlock.c: the player's socket answers its player only */
+size_t		 peerlock_build(const struct sockaddr *, struct sock_filter *,
+		    size_t max);
+int		 peerlock_apply(int sock);
 
 /* sessions.c: deadlines and address ranges */
 int		 dheap_push(struct dheap *, struct dnode *, int64_t at);

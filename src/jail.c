@@ -13,10 +13,11 @@
  * root with bind mounts, device nodes, /proc with hidepid, a size-capped
  * /tmp: jailfs.c; then pivot_root, loopback, the
  * rlimits, bounding set and seccomp filter), reports ready, and waits for
- * its player. Then it vforks the challenge, which drops to the session's
- * uid and execs, and reaps until the challenge exits. When it dies, the
- * kernel kills everything left in the pid namespace, whatever it did to
- * escape (double fork, setsid, ignoring signals).
+ * its player. It locks the player's socket to the player (peerlock.c), then
+ * vforks the challenge, which drops to the session's uid and execs, and
+ * reaps until the challenge exits. When it dies, the kernel kills
+ * everything left in the pid namespace, whatever it did to escape (double
+ * fork, setsid, ignoring signals).
  *
  * Messages on the control socket: the spec from the daemon; "ready" from
  * init once the jail is built; the player's socket (SCM_RIGHTS) from the
@@ -353,6 +354,10 @@ init_main(void)
 	sock = init_receive(ctl, &pl);
 	if (sock == -1)
 		_exit(0);
+	/* The socket is the host's network namespace's: it must not be
+	 * pointed anywhere else (peerlock.c). */
+	if (!s->net_host && peerlock_apply(sock) == -1)
+		report(ctl, STEP_PEERLOCK);
 	/* vfork: the challenge execs at once, nothing to copy. It writes
 	 * only its own stack and never returns. */
 	child = vfork();

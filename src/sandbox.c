@@ -80,6 +80,21 @@ needs(const struct config *c, int need[CG_NCTRL], int *any)
 }
 
 /*
+ * The kernel's records of the filter's kills, so that a session's end can
+ * name the call (audit.c): "yes", or "no" with a debug line saying why.
+ */
+static const char *
+sandbox_audit(struct sandbox *sb)
+{
+	char why[128];
+
+	if (audit_open(&sb->audit, why, sizeof(why)) == 0)
+		return "yes";
+	log_debug("seccomp-audit %s", why);
+	return "no";
+}
+
+/*
  * Checks that the jail can be built for every sandboxed service of c, and
  * prepares the host side once: the cgroup hierarchy and the mount point.
  */
@@ -121,8 +136,9 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		if (init_load(err, errlen) == -1)
 			return -1;
 		sb->ready = 1;
-		log_event("sandbox cgroup=%s", log_quote(cgroup_describe(
-		    &sb->cg, desc, sizeof(desc))));
+		log_event("sandbox cgroup=%s seccomp-audit=%s",
+		    log_quote(cgroup_describe(&sb->cg, desc, sizeof(desc))),
+		    sandbox_audit(sb));
 	}
 	return sandbox_check(sb, c, err, errlen);
 }
@@ -749,6 +765,8 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	sess->cgid = id;
 	sess->uid = uid;
 	sess->cpu_time_ms = s->cpu_time_ms;
+	sess->seccomp = s->seccomp;
+	sess->jail_start_ms = audit_now_ms();
 	sess->skel = s->skel;
 	if (sess->skel != NULL)
 		sess->skel->jails++;
@@ -847,7 +865,15 @@ sandbox_ctl_read(struct session *sess, char *err, size_t errlen)
 void
 sandbox_end(struct sandbox *sb, struct session *sess, struct cgstats *st)
 {
+	struct audit_kill k;
+
 	cgroup_stats(&sb->cg, sess->cgid, st);
+	/* Taken at every end, so that the kills of children do not pile up. */
+	st->seccomp = sess->seccomp;
+	st->syscall[0] = '\0';
+	if (audit_take(&sb->audit, sess->uid, sess->jail_start_ms, &k) == 0 &&
+	    sess->seccomp)
+		seccomp_name(k.arch, k.nr, st->syscall, sizeof(st->syscall));
 	if (sess->pidfd >= 0)
 		close(sess->pidfd);
 	sess->pidfd = -1;

@@ -407,6 +407,8 @@ cause_name(const struct session *sess, int sig, int code,
 	case CAUSE_NONE:
 		break;
 	}
+	if (sig == SIGSYS && cg->seccomp)
+		return "seccomp";	/* the filter's only kill */
 	if (cg->oom)
 		return "oom";
 	if (sig == SIGXCPU || (sig == SIGKILL && sess->cpu_time_ms > 0 &&
@@ -427,6 +429,7 @@ session_end(struct daemon *d, struct session *sess, int status,
 	int64_t now = now_ms(), cpu_ms;
 	long long peak;
 	char how[32], extra[96] = "";
+	const char *cause;
 	int sig, code;
 
 	cpu_ms = (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
@@ -452,10 +455,13 @@ session_end(struct daemon *d, struct session *sess, int status,
 		snprintf(how, sizeof(how), "signal:%d", sig);
 	else
 		snprintf(how, sizeof(how), "exit:%d", code);
+	cause = cause_name(sess, sig, code, &cg, cpu_ms);
+	if (strcmp(cause, "seccomp") == 0 && cg.syscall[0] != '\0')
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+		    " syscall=%s", cg.syscall);
 	log_event("end service=%s pid=%d ip=%s port=%d status=%s cause=%s "
 	    "secs=%.3f cpu_secs=%.3f peak_mem=%lld%s", st->name,
-	    (int)sess->pid, sess->ip, sess->port, how,
-	    cause_name(sess, sig, code, &cg, cpu_ms),
+	    (int)sess->pid, sess->ip, sess->port, how, cause,
 	    (double)(now - sess->start_ms) / 1000, (double)cpu_ms / 1000, peak,
 	    extra);
 	if (sess->pidfd >= 0)		/* a jail's is closed by sandbox_end */

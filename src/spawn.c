@@ -33,7 +33,7 @@
 static const char *step_names[] = {
 	"none", "signals", "setsid", "fds", "env", "chdir", "exec", "cgroup",
 	"mounts", "pivot_root", "network", "hostname", "fork", "rlimits",
-	"privileges", "seccomp", "clone", "spec",
+	"privileges", "seccomp", "clone", "spec", "peer-lock",
 };
 
 const char *

@@ -2,19 +2,40 @@
  * jailprobe.c: a hostile player's shell. Reads one command per line and
  * answers one line, "ok ..." or "err ERRNO", so tests can try what a player
  * who got code execution would try: other processes, the network, the file
- * system, fds, setuid programs.
+ * system, fds, setuid programs, the kernel's interfaces. Built as a 64-bit
+ * program and, as jailprobe32, as an i386 one (int 0x80, socketcall).
  *   id | procs | kill PID | ptrace PID | connect IP PORT | write PATH |
- *   fill PATH | ls DIR | fds | exec PATH | sleep
+ *   fill PATH | ls DIR | fds | exec PATH | sleep |
+ *   socket FAM TYPE PROTO      socket() through the C library
+ *   rawsocket FAM TYPE PROTO   the direct socket system call; FAM may have
+ *                              bits above 32 (e.g. 0x100000028)
+ *   socketpair FAM TYPE        socketpair()
+ *   ifconf FD                  SIOCGIFCONF: the interface names FD's
+ *                              namespace has
+ *   ioctl FD REQ [NAME]        an interface ioctl (ifreq for NAME, index 1)
+ *   setsockopt FD LEVEL OPT STR
+ *   reconnect IP PORT          fd 0 disconnected (AF_UNSPEC) and connected to
+ *                              IP PORT; the result goes to stderr, since
+ *                              stdout is that socket
+ *   inotify PATH | inotify0 PATH | dnotify DIR | unshare | ldt | x32
  */
 #define _GNU_SOURCE
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,11 +176,139 @@ run(const char *path)
 	fflush(stdout);
 }
 
+/* The interface names of fd's network namespace, as SIOCGIFCONF lists them. */
+static void
+ifconf(int fd)
+{
+	struct ifreq ifr[32];
+	struct ifconf ifc = { .ifc_len = sizeof(ifr), .ifc_req = ifr };
+
+	if (ioctl(fd, SIOCGIFCONF, &ifc) == -1) {
+		result(-1);
+		return;
+	}
+	printf("ok");
+	for (size_t i = 0; i < ifc.ifc_len / sizeof(ifr[0]); i++)
+		printf(" %.*s", IFNAMSIZ, ifr[i].ifr_name);
+	printf("\n");
+	fflush(stdout);
+}
+
+static int
+if_ioctl(int fd, unsigned long req, const char *name)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (req == SIOCETHTOOL)
+		ifr.ifr_data = (void *)&info;
+	else
+		ifr.ifr_ifindex = 1;
+	return ioctl(fd, req, &ifr);
+}
+
+/* fd 0 is the player's socket, in the host's network namespace: can it be
+ * pointed somewhere else? The answer goes to stderr. */
+static void
+reconnect(const char *ip, int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr un = { .sa_family = AF_UNSPEC };
+	struct pollfd pfd = { .fd = 0, .events = POLLOUT };
+	int err = 0, r;
+	socklen_t len = sizeof(err);
+
+	sin.sin_port = htons(port);
+	inet_pton(AF_INET, ip, &sin.sin_addr);
+	reply("reconnecting");
+	if (connect(0, &un, sizeof(un)) == -1) {
+		fprintf(stderr, "disconnect err %s\n", strerrorname_np(errno));
+		return;
+	}
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	r = connect(0, (struct sockaddr *)&sin, sizeof(sin));
+	if (r == -1 && errno == EINPROGRESS) {
+		r = poll(&pfd, 1, 1500);
+		if (r == 0) {
+			fprintf(stderr, "reconnect err timeout\n");
+			return;
+		}
+		getsockopt(0, SOL_SOCKET, SO_ERROR, &err, &len);
+		r = err != 0 ? -1 : 0;
+		errno = err;
+	}
+	if (r == -1) {
+		fprintf(stderr, "reconnect err %s\n", strerrorname_np(errno));
+		return;
+	}
+	fprintf(stderr, "reconnect ok\n");
+	if (write(0, "escaped\n", 8) != 8)
+		fprintf(stderr, "write err %s\n", strerrorname_np(errno));
+}
+
+static int
+watch(const char *path, int old)
+{
+	int fd = old ? inotify_init() : inotify_init1(IN_CLOEXEC);
+
+	if (fd == -1)
+		return -1;
+	return inotify_add_watch(fd, path, IN_ALL_EVENTS);
+}
+
+static int
+dnotify(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	if (fd == -1)
+		return -1;
+	return fcntl(fd, F_NOTIFY, DN_ACCESS | DN_MULTISHOT);
+}
+
+static int
+try_socket(int direct, unsigned long long fam, int type, int proto)
+{
+	int fd = direct ? (int)syscall(SYS_socket, (unsigned long)fam, type,
+	    proto) : socket((int)fam, type, proto);
+
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? -1 : 0;
+}
+
+static int
+try_socketpair(int fam, int type)
+{
+	int sv[2];
+
+	if (socketpair(fam, type, 0, sv) == -1)
+		return -1;
+	close(sv[0]);
+	close(sv[1]);
+	return 0;
+}
+
+/* Only an x86-64 process can make an x32 call: the filter kills it. */
+static int
+x32(void)
+{
+#ifdef __x86_64__
+	return (int)syscall(0x40000000 | SYS_getpid);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 int
 main(void)
 {
-	char line[512], a[256];
-	long n;
+	char line[512], a[256], b[64];
+	unsigned long long u;
+	long n, t, p, q;
 
 	reply("ready");
 	while (fgets(line, sizeof(line), stdin) != NULL) {
@@ -188,6 +337,37 @@ main(void)
 			run(a);
 		else if (strcmp(line, "sleep") == 0)
 			pause();
+		else if (sscanf(line, "socket %lli %li %li", &u, &t, &p) == 3)
+			result(try_socket(0, u, (int)t, (int)p));
+		else if (sscanf(line, "rawsocket %lli %li %li", &u, &t, &p) == 3)
+			result(try_socket(1, u, (int)t, (int)p));
+		else if (sscanf(line, "socketpair %li %li", &n, &t) == 2)
+			result(try_socketpair((int)n, (int)t));
+		else if (sscanf(line, "ifconf %ld", &n) == 1)
+			ifconf((int)n);
+		else if (sscanf(line, "ioctl %ld %li %63s", &n, &t, b) == 3)
+			result(if_ioctl((int)n, (unsigned long)t, b));
+		else if (sscanf(line, "ioctl %ld %li", &n, &t) == 2)
+			result(if_ioctl((int)n, (unsigned long)t, "lo"));
+		else if (sscanf(line, "setsockopt %ld %li %li %63s", &n, &p, &q,
+		    b) == 4)
+			result(setsockopt((int)n, (int)p, (int)q, b, strlen(b)));
+		else if (sscanf(line, "reconnect %255s %ld", a, &n) == 2)
+			reconnect(a, (int)n);
+		else if (sscanf(line, "inotify0 %255s", a) == 1)
+			result(watch(a, 1));
+		else if (sscanf(line, "inotify %255s", a) == 1)
+			result(watch(a, 0));
+		else if (sscanf(line, "dnotify %255s", a) == 1)
+			result(dnotify(a));
+		else if (strcmp(line, "unshare") == 0)
+			result(unshare(CLONE_NEWUSER));
+		else if (strcmp(line, "ldt") == 0) {
+			char ldt[16];
+
+			result((int)syscall(SYS_modify_ldt, 0, ldt, sizeof(ldt)));
+		} else if (strcmp(line, "x32") == 0)
+			result(x32());
 		else
 			reply("err unknown-command");
 	}
