@@ -184,6 +184,7 @@ struct cgroups {
 	char		 v1[CG_NCTRL][PATH_MAX];	/* v1: per controller */
 	int		 have[CG_NCTRL];
 	int		 memsw;		/* v1: swap is accounted */
+	int		 tcpmem;	/* v1: socket buffers can be capped */
 	int		 cpuacct_alias;	/* v1: cpuacct is cpu's hierarchy */
 };
 

@@ -123,6 +123,12 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		sb->ready = 1;
 		log_event("sandbox cgroup=%s", log_quote(cgroup_describe(
 		    &sb->cg, desc, sizeof(desc))));
+		if (sb->cg.version == 1 && sb->cg.have[CG_MEMORY] &&
+		    !sb->cg.tcpmem)
+			log_event("sandbox-tcpmem warning=%s", log_quote(
+			    "this kernel has no memory.kmem.tcp.limit_in_bytes:"
+			    " the memory limit does not hold sessions' socket "
+			    "buffers"));
 	}
 	return sandbox_check(sb, c, err, errlen);
 }

@@ -400,6 +400,50 @@ else
 fi
 stop_chald "$CPID"
 
+# --- 7b: socket buffers count against the memory limit -------------------
+# sockhog: four processes each fill 64 connections to themselves on the
+# jail's loopback and never read (each stops at 64 MiB). v2 charges socket
+# buffers to the session's memory (memory.stat "sock"): the session must
+# be held to about its 16 MiB, or OOM-killed for it.
+if start_chald sockhog 7012 --uid-range 212000-212999 --memory 16M \
+    --timeout 60s -- /t/progs/sockhog tcp 64 4 64; then
+	base=$(sed -n 's/.*cgroup="v2 base=\([^ ]*\) .*/\1/p' "$LOG" | head -n 1)
+	/t/vmclient -t 70 7012 >/tmp/sh.out 2>&1 &
+	cl=$!
+	wait_grep ready /tmp/sh.out 100
+	sdir=$(session_dir "$base" 50)
+	sock=0 i=0
+	while [ "$i" -lt 600 ]; do
+		v=$(awk '$1 == "sock" { print $2 }' "$sdir/memory.stat" \
+		    2>/dev/null)
+		[ -n "$v" ] && [ "$v" -gt "$sock" ] && sock=$v
+		[ "$(grep -c ' done ' /tmp/sh.out)" -ge 4 ] && break
+		grep -q "end service=" "$LOG" && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	mmax=$(cat "$sdir/memory.max" 2>/dev/null)
+	peak=$(cat "$sdir/memory.peak" 2>/dev/null)
+	# What the hog holds: the last "mem" each of its processes reported.
+	held=$(awk '$2 == "conns" || $2 == "done" { m[$1] = $NF }
+	    END { t = 0; for (k in m) t += m[k]; print t }' /tmp/sh.out)
+	stop_chald "$CPID"
+	wait "$cl"
+	end=$(endline "$LOG")
+	cause=$(field cause "$end")
+	d="memory.max=$mmax sock_max=$sock memory.peak=$peak held=$held dones=$(grep -c ' done ' /tmp/sh.out) cause=$cause"
+	if [ "$mmax" = 16777216 ] && [ "$sock" -gt 1048576 ] &&
+	    [ -n "$held" ] && { [ "$cause" = oom ] ||
+	    [ "$held" -le 25165824 ]; }; then
+		result socket-memory PASS "$d" "$LOG"
+	else
+		result socket-memory FAIL "$d end='$end' last='$(tail -n 2 /tmp/sh.out | tr '\n' '|')'" "$LOG"
+	fi
+else
+	result socket-memory FAIL "chald did not start listening in 20s" "$LOG"
+	stop_chald "$CPID"
+fi
+
 # --- 8: chald in a delegated child cgroup (systemd's Delegate=yes) --------
 # As systemd would: controllers enabled down to the service's cgroup, and
 # chald started inside it. chald must move itself into svc/chald-daemon
