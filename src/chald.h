@@ -411,6 +411,7 @@ void		 jailspec_free(struct jailspec *);
 
 /* The jail's control socket, between the daemon and the jail's init. */
 #define JAIL_CTL_FD	3	/* in the init */
+#define JAIL_HOSTNAME	"chald"	/* every jail's, and in its /etc/hosts */
 struct jail_report {
 	int	step;		/* STEP_READY, or the step that failed */
 	int	err;

@@ -46,6 +46,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,6 +352,35 @@ init_spec(struct jailspec *js, char **buf)
 	return 0;
 }
 
+/*
+ * On v1 (or without clone3) init joins the session's cgroups itself, after
+ * the clone made its cgroup namespace: that namespace's root is still the
+ * daemon's group, and /proc/self/cgroup would show /chald.PID/sN, the
+ * daemon's pid and how many sessions it started. A namespace of its own
+ * once it is in them shows "/". (On v2, clone3 puts the init into its
+ * cgroup and roots the new namespace there at once.)
+ */
+static int
+init_cgroups(const struct jailspec *js)
+{
+	int joined = 0;
+
+	for (int i = 0; i < CG_NCTRL; i++) {
+		int fd;
+
+		if (js->procs[i][0] == '\0')
+			continue;
+		fd = open(js->procs[i], O_WRONLY | O_CLOEXEC);
+		if (fd == -1 || write(fd, "0", 1) != 1)
+			return -1;
+		close(fd);
+		joined = 1;
+	}
+	if (joined && unshare(CLONE_NEWCGROUP) == -1)
+		return -1;
+	return 0;
+}
+
 static void __attribute__((noreturn))
 init_main(void)
 {
@@ -380,23 +410,15 @@ init_main(void)
 		_exit(0);	/* the daemon is gone or gave up on this jail */
 	}
 	s = &js.svc;
-	for (int i = 0; i < CG_NCTRL; i++) {
-		int fd;
-
-		if (js.procs[i][0] == '\0')
-			continue;
-		fd = open(js.procs[i], O_WRONLY | O_CLOEXEC);
-		if (fd == -1 || write(fd, "0", 1) != 1)
-			report(ctl, STEP_CGROUP);
-		close(fd);
-	}
+	if (init_cgroups(&js) == -1)
+		report(ctl, STEP_CGROUP);
 	if (jailfs_mount(s, js.rootdir, js.skel) == -1)
 		report(ctl, STEP_MOUNTS);
 	if (jail_pivot(js.rootdir) == -1)
 		report(ctl, STEP_PIVOT);
 	if (!s->net_host && jail_network() == -1)
 		report(ctl, STEP_NETWORK);
-	if (sethostname("chald", 5) == -1)
+	if (sethostname(JAIL_HOSTNAME, strlen(JAIL_HOSTNAME)) == -1)
 		report(ctl, STEP_HOSTNAME);
 	if ((step = jail_lock(s)) != 0)
 		report(ctl, step);

@@ -16,6 +16,7 @@
  */
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -239,12 +240,15 @@ uid_ranges_claim(struct sandbox *sb, struct config *c, char *err,
 
 /*
  * Skeletons (jailfs.c): one per sandboxed service without "root =" and
- * configuration load, in /run/chald/skel.PID.N, which every jail of the
- * service binds read-only as its root. One is removed only once no
- * service of the live configuration uses it and no jail is built on it:
- * deleting a directory that another mount namespace mounts on unmounts it
- * there, under a running challenge.
+ * configuration load, a tmpfs mounted at /run/chald/skel.PID.N, which
+ * every jail of the service binds read-only as its root. Being a file
+ * system of its own, it shows in a jail's mountinfo as "/" of a tmpfs, not
+ * as the host path with the daemon's pid. One is unmounted once no service
+ * of the live configuration uses it and no jail is built on it: a jail
+ * being built finds it by its path.
  */
+#define SKEL_OPTS	"mode=755,size=16m,nr_inodes=16384"
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -263,6 +267,15 @@ rm_tree(const char *path)
 }
 
 static void
+skel_remove(const char *path)
+{
+	if (umount2(path, MNT_DETACH) == -1 && errno != EINVAL &&
+	    errno != ENOENT)
+		log_warn("umount %s", path);
+	rm_tree(path);	/* empty now, or a plain directory of old */
+}
+
+static void
 skels_sweep(struct sandbox *sb)
 {
 	struct skel **pp = &sb->skels;
@@ -274,7 +287,7 @@ skels_sweep(struct sandbox *sb)
 			pp = &k->next;
 			continue;
 		}
-		rm_tree(k->path);
+		skel_remove(k->path);
 		*pp = k->next;
 		free(k);
 	}
@@ -297,7 +310,7 @@ skels_remove_stale(void)
 		    errno == ESRCH))) {
 			snprintf(path, sizeof(path), "/run/chald/%s",
 			    e->d_name);
-			rm_tree(path);
+			skel_remove(path);
 		}
 	closedir(d);
 }
@@ -310,7 +323,7 @@ skels_discard(struct sandbox *sb, struct config *c)
 
 	while ((k = sb->building) != NULL) {
 		sb->building = k->next;
-		rm_tree(k->path);
+		skel_remove(k->path);
 		free(k);
 	}
 	for (struct service *s = c->services; s != NULL; s = s->next)
@@ -345,8 +358,11 @@ skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		snprintf(k->path, sizeof(k->path), "/run/chald/skel.%ld.%llu",
 		    (long)getpid(), ++sb->next_skel);
 		snprintf(where, sizeof(where), "%s", k->path);
-		if (mkdir(k->path, 0755) == -1 ||
-		    jailfs_build(s, k->path, where, sizeof(where)) == -1) {
+		if (mkdir(k->path, 0755) == -1 || mount("tmpfs", k->path,
+		    "tmpfs", MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1 ||
+		    jailfs_build(s, k->path, where, sizeof(where)) == -1 ||
+		    mount(NULL, k->path, NULL, MS_REMOUNT | MS_RDONLY |
+		    MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1) {
 			snprintf(err, errlen, "service %s: the jail's files: "
 			    "%s: %s", s->name, where, strerror(errno));
 			ret = -1;

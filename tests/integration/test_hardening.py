@@ -92,3 +92,63 @@ def test_loopback_buffers_held_to_memory(chald, mode):
         (total, mem, queued, end)
     assert total > 0 or ended, mem
     s.close()
+
+
+# --- class 7: information leaks -------------------------------------------
+
+def probe(sock, cmd, timeout=5.0):
+    sock.sendall(cmd.encode() + b"\n")
+    return recv_line(sock, timeout=timeout).decode().rstrip("\n")
+
+
+def probe_file(sock, path):
+    """A file as jailprobe's cat sees it, as lines."""
+    r = probe(sock, f"cat {path}")
+    assert r.startswith("ok "), (path, r)
+    return [x for x in r[3:].split("|") if x]
+
+
+@pytest.mark.timeout(30)
+def test_jail_tells_nothing_of_host_or_daemon(chald):
+    """What a session reads of its own process and of /etc names neither the
+    host, nor the daemon (its pid was in /proc/self/cgroup on v1, and in
+    /proc/self/mountinfo through the skeleton's path
+    /run/chald/skel.PID.N), nor other sessions (the cgroup's sN counts the
+    sessions started). /etc/hosts was the host's, with its hostname."""
+    host = socket.gethostname()
+    c = jail(chald)
+    s = connect(c.port)
+    assert recv_line(s) == b"ready\n"
+    pid = str(c.pid)
+    cgroup = probe_file(s, "/proc/self/cgroup")
+    # every hierarchy's path is the session's own root
+    assert cgroup and all(line.split(":", 2)[2] == "/" for line in cgroup), \
+        cgroup
+    for f in ("/proc/self/mountinfo", "/proc/self/mounts"):
+        text = "\n".join(probe_file(s, f))
+        assert "/run/chald" not in text and "skel." not in text, text
+        assert f"chald.{pid}" not in text and f".{pid}." not in text, text
+    root = [line.split() for line in probe_file(s, "/proc/self/mountinfo")
+            if line.split()[4] == "/"]
+    # the root's source is a file system of its own, not a host directory
+    assert len(root) == 1 and root[0][3] == "/", root
+    status = dict(line.split(":?", 1) for line in
+                  probe_file(s, "/proc/self/status") if ":?" in line)
+    assert status["NSpid"] == status["Pid"], status
+    assert pid not in status["NSpid"].split("?"), status
+    hosts = probe_file(s, "/etc/hosts")
+    # (jailprobe shows each tab as "?")
+    names = {n for line in hosts if not line.startswith("#")
+             for n in line.replace("?", " ").split()[1:]}
+    assert names <= {"localhost", "ip6-localhost", "ip6-loopback",
+                     "chald"}, hosts
+    assert "chald" in names and "localhost" in names, hosts
+    assert host == "chald" or host not in "\n".join(hosts), hosts
+    # host accounts: only what every system has
+    users = {line.split(":")[0] for line in probe_file(s, "/etc/passwd")}
+    groups = {line.split(":")[0] for line in probe_file(s, "/etc/group")}
+    assert users == {"root", "nobody"}, users
+    assert groups == {"root", "nogroup"}, groups
+    uname = probe(s, "uname").split()
+    assert uname[0] == "ok" and uname[2] == "chald", uname
+    s.close()

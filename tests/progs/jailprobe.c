@@ -4,11 +4,14 @@
  * who got code execution would try: other processes, the network, the file
  * system, fds, setuid programs.
  *   id | procs | kill PID | ptrace PID | connect IP PORT | write PATH |
- *   fill PATH | ls DIR | fds | exec PATH | sleep
+ *   fill PATH | ls DIR | fds | exec PATH | sleep | cat PATH | uname
+ * cat answers with the file's first 64 KiB on one line: "|" for each
+ * newline, "?" for each other byte that is not printable ASCII.
  */
 #define _GNU_SOURCE
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -128,6 +131,32 @@ fds(void)
 }
 
 static void
+cat(const char *path)
+{
+	static char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd == -1) {
+		result(-1);
+		return;
+	}
+	while (len < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\n')
+			buf[i] = '|';
+		else if (buf[i] < 0x20 || buf[i] > 0x7e)
+			buf[i] = '?';
+	buf[len] = '\0';
+	printf("ok %s\n", buf);
+	fflush(stdout);
+}
+
+static void
 run(const char *path)
 {
 	int st, p[2];
@@ -188,6 +217,16 @@ main(void)
 			run(a);
 		else if (strcmp(line, "sleep") == 0)
 			pause();
+		else if (sscanf(line, "cat %255s", a) == 1)
+			cat(a);
+		else if (strcmp(line, "uname") == 0) {
+			struct utsname u;
+
+			uname(&u);
+			printf("ok %s %s %s %s %s %s\n", u.sysname, u.nodename,
+			    u.release, u.version, u.machine, u.domainname);
+			fflush(stdout);
+		}
 		else
 			reply("err unknown-command");
 	}
