@@ -81,6 +81,38 @@ needs(const struct config *c, int need[CG_NCTRL], int *any)
 }
 
 /*
+ * RLIMIT_CORE is 0 in a jail, but when the host's core_pattern pipes cores
+ * to a helper ("|", apport, systemd-coredump) or hands them to a socket
+ * ("@", Linux 6.16), the kernel runs that helper for every crash whatever
+ * RLIMIT_CORE says: as root, in the host's namespaces, reading what the
+ * crashed process made of its memory. chald cannot stop that from inside
+ * a jail; it says so at start, once, with the setting (chald(8)).
+ */
+static void
+core_pattern_check(void)
+{
+	char pat[512];
+	ssize_t n;
+	int fd = open("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return;
+	n = read(fd, pat, sizeof(pat) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	pat[n] = '\0';
+	pat[strcspn(pat, "\n")] = '\0';
+	if (pat[0] != '|' && pat[0] != '@')
+		return;
+	log_event("core-pattern pattern=%s warning=%s", log_quote(pat),
+	    log_quote("a crashing session makes the kernel run this core "
+	    "dump helper as root on the host, whatever RLIMIT_CORE says; set "
+	    "kernel.core_pattern to a file name (sysctl -w "
+	    "kernel.core_pattern=core) and disable the helper, see chald(8)"));
+}
+
+/*
  * Checks that the jail can be built for every sandboxed service of c, and
  * prepares the host side once: the cgroup hierarchy and the mount point.
  */
@@ -90,8 +122,10 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	int need[CG_NCTRL], any;
 	char desc[PATH_MAX * 2];
 
-	if (!sb->ready)
+	if (!sb->ready) {
+		core_pattern_check();
 		skels_remove_stale();
+	}
 	needs(c, need, &any);
 	if (!any)
 		return sandbox_check(sb, c, err, errlen);

@@ -22,9 +22,9 @@ HOG_RE = re.compile(r"^(\d+) (?:conns|done conns) (\d+) queued (\d+) "
                     r"mem (\d+)$")
 
 
-def jail(chald, *opts, program="jailprobe", args=()):
+def jail(chald, *opts, program="jailprobe", args=(), start=True):
     return chald("-b", "127.0.0.1", "-p", "0", "--per-ip", "0", "--pool",
-                 "0", *opts, "--", prog(program), *args)
+                 "0", *opts, "--", prog(program), *args, start=start)
 
 
 def v1_memory():
@@ -152,3 +152,57 @@ def test_jail_tells_nothing_of_host_or_daemon(chald):
     uname = probe(s, "uname").split()
     assert uname[0] == "ok" and uname[2] == "chald", uname
     s.close()
+
+
+# --- class 8: core dumps through a pipe -----------------------------------
+
+APPORT = "|/usr/share/apport/apport -p%p -s%s -c%c -d%d -P%P -u%u -g%g -- %E"
+
+
+def with_core_pattern(c, tmp_path, pattern):
+    """Makes chald c start in a mount namespace of its own in which a file
+    holding pattern is bound over /proc/sys/kernel/core_pattern: the host's
+    setting is never touched."""
+    f = tmp_path / "core_pattern"
+    f.write_text(pattern + "\n")
+    c.args = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+              'mount --bind "$0" /proc/sys/kernel/core_pattern && '
+              'exec "$@"', str(f)] + c.args
+    return c.start()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("pattern", [APPORT,
+                                     "|/usr/lib/systemd/systemd-coredump "
+                                     "%P %u %g %s %t %c %h",
+                                     "@/run/systemd/coredump.socket"])
+def test_core_pattern_helper_warned(chald, tmp_path, pattern):
+    """A core_pattern that pipes to a helper (or, since Linux 6.16, hands
+    the core to a socket) runs that helper as root on the host for every
+    crash in a session, RLIMIT_CORE or not: chald says so at start, once,
+    with the exact setting and what to do."""
+    if not os.path.exists("/proc/sys/kernel/core_pattern"):
+        pytest.skip("no /proc/sys/kernel/core_pattern")
+    c = with_core_pattern(jail(chald, program="echo", start=False),
+                          tmp_path, pattern)
+    # the value as key=value logging writes it: quoted if it has blanks
+    want = pattern if not re.search(r'[ \t"=\\]', pattern) else \
+        '"' + pattern.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    m = c.wait_log(r"core-pattern pattern=(\"(?:[^\"\\]|\\.)*\"|\S+) "
+                   r"warning=\"([^\"]*)\"")
+    assert m.group(1) == want, m.group(0)
+    assert "as root on the host" in m.group(2), m.group(0)
+    assert "kernel.core_pattern=core" in m.group(2), m.group(0)
+    assert c.count_log(r"core-pattern ") == 1
+    # it still serves
+    s = connect(c.port)
+    assert recv_line(s) == b"hello\n"
+    s.close()
+
+
+@pytest.mark.timeout(30)
+def test_core_pattern_file_not_warned(chald, tmp_path):
+    c = with_core_pattern(jail(chald, program="echo", start=False),
+                          tmp_path, "core")
+    c.wait_log(r"start version=")
+    assert c.count_log(r"core-pattern") == 0, c.log_text()
