@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chald.h"
@@ -735,7 +736,9 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 {
 	char procs[CG_NCTRL][PATH_MAX], spec[16384], *buf = spec;
 	const char *skel;
+	struct uidturn *turn;
 	struct init_ctx c = { NULL, 0 };
+	struct timespec now;
 	int sp[2], cgfd = -1, pidfd = -1;
 	unsigned long long id = ++sb->next_id;
 	uint64_t flags;
@@ -743,10 +746,13 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	uid_t uid;
 	pid_t pid;
 
-	if (uid_alloc(&sb->uids, s->uid_min, s->uid_max, &sb->uid_cursor,
+	clock_gettime(CLOCK_REALTIME, &now);
+	turn = uid_turn(&sb->turns, s->uid_min, s->uid_max);
+	if (turn == NULL || uid_alloc(&sb->uids, turn, now.tv_sec > 0 ?
+	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000 : 0,
 	    &uid) == -1) {
-		snprintf(err, errlen, "step=uid error=%s", log_quote(
-		    "every uid of uid-range is in use"));
+		snprintf(err, errlen, "step=uid error=%s", log_quote(turn ==
+		    NULL ? "out of memory" : "every uid of uid-range is in use"));
 		return -1;
 	}
 	if (cgroup_create(&sb->cg, id, s, &cgfd, procs) == -1) {
@@ -956,4 +962,5 @@ sandbox_shutdown(struct sandbox *sb)
 	if (sb->ready)
 		cgroup_cleanup(&sb->cg);
 	uidset_free(&sb->uids);
+	uid_turns_free(&sb->turns);
 }

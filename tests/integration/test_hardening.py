@@ -206,3 +206,90 @@ def test_core_pattern_file_not_warned(chald, tmp_path):
                           tmp_path, "core")
     c.wait_log(r"start version=")
     assert c.count_log(r"core-pattern") == 0, c.log_text()
+
+
+# --- class 10: uid reuse --------------------------------------------------
+
+def session_uid(c, port=None):
+    """The uid of one whole session of showid, as the session saw it; the
+    session has ended (its end is logged) when this returns."""
+    n = c.count_log(r"end service=")
+    s = connect(port or c.port)
+    line = recv_line(s).decode().split()
+    s.close()
+    c.wait_log(r"end service=", count=n + 1, timeout=10)
+    assert len(line) == 2 and line[0] == line[1], line
+    return int(line[0])
+
+
+def test_default_uid_range_lasts_a_day():
+    """The default uid-range holds a day of sessions at 1000 a second (the
+    daemon starts some 126 jails a second on the 2-core test machine, and
+    short sessions are bounded by nothing else): 86,400,000 uids. It was
+    200000-299999, used up in 13 minutes at the test machine's rate."""
+    r = subprocess.run([os.environ.get("CHALD", "build/chald"), "-nv",
+                        "--", prog("showid")], capture_output=True,
+                       text=True, timeout=10)
+    m = re.search(r"^uid-range = (\d+)-(\d+)$", r.stdout, re.M)
+    assert r.returncode == 0 and m, (r.stdout, r.stderr)
+    lo, hi = int(m.group(1)), int(m.group(2))
+    assert hi - lo + 1 >= 86400 * 1000, (lo, hi)
+    # clear of the ranges systems hand out: login.defs' subordinate uids
+    # (up to 600100000), systemd's containers (up to 1879048191) and its
+    # foreign range (from 0x7FFE0000), and below 2^31
+    assert lo > 1879048191 and hi < 0x7FFE0000, (lo, hi)
+
+
+@pytest.mark.timeout(60)
+def test_uids_in_turn_per_range(chald, tmp_path):
+    """Two services with ranges of their own, their sessions alternating,
+    each ending before the next starts: every session of a service gets a
+    uid its service has not given out before, until the whole range has
+    been given out. The turn was shared by all ranges, and a service's turn
+    fell back to the start of its range whenever the other had had a
+    session: service a gave 3711000000 to every session."""
+    conf = tmp_path / "c.conf"
+    conf.write_text(f"""
+[global]
+listen = 127.0.0.1
+port = 0
+per-ip = 0
+pool = 0
+[service a]
+command = {prog('showid')}
+uid-range = 3711000000-3711000009
+[service b]
+command = {prog('showid')}
+uid-range = 3712000000-3712000009
+""")
+    c = chald("-c", conf, services=2)
+    pa, pb = c.ports["a"], c.ports["b"]
+    got_a, got_b = [], []
+    for _ in range(10):
+        got_a.append(session_uid(c, pa))
+        got_b.append(session_uid(c, pb))
+    assert len(set(got_a)) == 10 and len(set(got_b)) == 10, (got_a, got_b)
+    assert all(3711000000 <= u <= 3711000009 for u in got_a), got_a
+    assert all(3712000000 <= u <= 3712000009 for u in got_b), got_b
+    # in turn: the range wrapped, so the first comes back now
+    assert session_uid(c, pa) == got_a[0], got_a
+
+
+@pytest.mark.timeout(60)
+def test_restart_goes_on_past_the_uids_used(chald):
+    """A restarted chald must not hand out the uids its last life gave to
+    sessions that may have left files in a bind-rw path: it began at the
+    start of the range again, and the first session of each life got the
+    same uid."""
+    lo, width = 3713000000, 10000000
+    rng = ("--uid-range", f"{lo}-{lo + width - 1}")
+    c = jail(chald, *rng, program="showid")
+    first = [session_uid(c) for _ in range(3)]
+    assert len(set(first)) == 3, first
+    assert c.stop() == 0
+    c2 = jail(chald, *rng, program="showid")
+    again = [session_uid(c2) for _ in range(3)]
+    assert not set(first) & set(again), (first, again)
+    # ahead of them in the range's turn (which wraps at its end)
+    assert all(0 < (u - first[-1]) % width < width // 2 for u in again), \
+        (first, again)
