@@ -381,6 +381,28 @@ init_cgroups(const struct jailspec *js)
 	return 0;
 }
 
+/*
+ * The audit login uid and session are inherited from whoever started
+ * chald: from a login shell, the admin's uid and the host's count of
+ * logins, which the session would read in /proc/self/loginuid and
+ * sessionid. Unset them, as for a service that init started; where audit
+ * makes them immutable they stay, which tells nothing new.
+ */
+static void
+init_loginuid(void)
+{
+	char buf[16];
+	ssize_t n;
+	int fd = open("/proc/self/loginuid", O_RDWR | O_CLOEXEC);
+
+	if (fd == -1)
+		return;		/* no audit */
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 0 && strncmp(buf, "4294967295", 10) != 0)
+		(void)!pwrite(fd, "4294967295", 10, 0);
+	close(fd);
+}
+
 static void __attribute__((noreturn))
 init_main(void)
 {
@@ -412,6 +434,7 @@ init_main(void)
 	s = &js.svc;
 	if (init_cgroups(&js) == -1)
 		report(ctl, STEP_CGROUP);
+	init_loginuid();
 	if (jailfs_mount(s, js.rootdir, js.skel) == -1)
 		report(ctl, STEP_MOUNTS);
 	if (jail_pivot(js.rootdir) == -1)

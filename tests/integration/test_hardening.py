@@ -293,3 +293,23 @@ def test_restart_goes_on_past_the_uids_used(chald):
     # ahead of them in the range's turn (which wraps at its end)
     assert all(0 < (u - first[-1]) % width < width // 2 for u in again), \
         (first, again)
+
+
+@pytest.mark.timeout(30)
+def test_jail_hides_the_login_of_whoever_started_chald(chald):
+    """chald started from a login session (an admin's shell, sudo) passed
+    its audit login uid and session id on to every session, which read
+    them in /proc/self/loginuid and sessionid."""
+    if not os.path.exists("/proc/self/loginuid"):
+        pytest.skip("no audit login uid in this kernel")
+    c = jail(chald, start=False)
+    c.args = ["sh", "-c", 'echo 4242 >/proc/self/loginuid && exec "$@"',
+              "sh"] + c.args
+    c.start()
+    with open(f"/proc/{c.pid}/loginuid") as f:
+        assert f.read() == "4242", "could not set up a login uid"
+    s = connect(c.port)
+    assert recv_line(s) == b"ready\n"
+    assert probe(s, "cat /proc/self/loginuid") == "ok 4294967295"
+    assert probe(s, "cat /proc/self/sessionid") == "ok 4294967295"
+    s.close()
