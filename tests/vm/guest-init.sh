@@ -412,18 +412,19 @@ if start_chald sockhog 7012 --uid-range 212000-212999 --memory 16M \
 	cl=$!
 	wait_grep ready /tmp/sh.out 100
 	sdir=$(session_dir "$base" 50)
-	sock=0 i=0
+	mmax=$(cat "$sdir/memory.max" 2>/dev/null)
+	sock=0 peak=0 i=0
 	while [ "$i" -lt 600 ]; do
 		v=$(awk '$1 == "sock" { print $2 }' "$sdir/memory.stat" \
 		    2>/dev/null)
 		[ -n "$v" ] && [ "$v" -gt "$sock" ] && sock=$v
+		v=$(cat "$sdir/memory.peak" 2>/dev/null)
+		[ -n "$v" ] && [ "$v" -gt "$peak" ] && peak=$v
 		[ "$(grep -c ' done ' /tmp/sh.out)" -ge 4 ] && break
 		grep -q "end service=" "$LOG" && break
 		sleep 0.1
 		i=$((i + 1))
 	done
-	mmax=$(cat "$sdir/memory.max" 2>/dev/null)
-	peak=$(cat "$sdir/memory.peak" 2>/dev/null)
 	# What the hog holds: the last "mem" each of its processes reported.
 	held=$(awk '$2 == "conns" || $2 == "done" { m[$1] = $NF }
 	    END { t = 0; for (k in m) t += m[k]; print t }' /tmp/sh.out)
