@@ -206,9 +206,11 @@ if start_chald forkbomb 7002 --uid-range 202000-202999 --pids 16 \
 	max=0 samples=0 i=0 pmax= hits=
 	while [ "$i" -lt 30 ]; do
 		v=$(cat "$sdir/pids.current" 2>/dev/null) || break
-		pmax=$(cat "$sdir/pids.max" 2>/dev/null)
-		hits=$(awk '$1 == "max" { print $2 }' "$sdir/pids.events" \
-		    2>/dev/null)
+		# The session may end between two reads (its timeout): keep
+		# what the last read that worked said.
+		_p=$(cat "$sdir/pids.max" 2>/dev/null) && pmax=$_p
+		_h=$(awk '$1 == "max" { print $2 }' "$sdir/pids.events" \
+		    2>/dev/null) && [ -n "$_h" ] && hits=$_h
 		samples=$((samples + 1))
 		[ "$v" -gt "$max" ] && max=$v
 		[ "$samples" -ge 5 ] && ! kill -0 "$ec" 2>/dev/null && break
@@ -444,6 +446,35 @@ else
 	result socket-memory FAIL "chald did not start listening in 20s" "$LOG"
 	stop_chald "$CPID"
 fi
+
+# --- 7c: the jail tells nothing of the daemon on v2 either ---------------
+# clone3 with CLONE_INTO_CGROUP roots the new cgroup namespace in the
+# session's group: /proc/self/cgroup is "0::/". The root in mountinfo is "/"
+# of the skeleton's tmpfs, not /run/chald/skel.PID.N.
+if start_chald leaks 7013 --uid-range 213000-213999 --timeout 20s \
+    -- /t/progs/jailprobe; then
+	/t/vmclient -t 6 -s "cat /proc/self/cgroup" \
+	    -s "cat /proc/self/mountinfo" 7013 >/tmp/lk.out 2>&1
+	cgl=$(sed -n 2p /tmp/lk.out)
+	mi=$(sed -n 3p /tmp/lk.out)
+	root=$(printf '%s\n' "$mi" | sed 's/^ok //' | tr '|' '\n' |
+	    awk '$5 == "/" { for (i = 7; i < NF; i++) if ($i == "-") {
+	    print $4, $(i + 1); break } }')
+	d="cgroup='$cgl' root='$root' daemon=$CPID"
+	case "$mi" in
+	*/run/chald*|*skel.*) mleak=yes ;;
+	*) mleak=no ;;
+	esac
+	if [ "$cgl" = "ok 0::/|" ] && [ "$root" = "/ tmpfs" ] &&
+	    [ "$mleak" = no ]; then
+		result leaks-v2 PASS "$d" "$LOG"
+	else
+		result leaks-v2 FAIL "$d mountinfo='$mi'" "$LOG"
+	fi
+else
+	result leaks-v2 FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
 
 # --- 8: chald in a delegated child cgroup (systemd's Delegate=yes) --------
 # As systemd would: controllers enabled down to the service's cgroup, and
