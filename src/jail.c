@@ -30,6 +30,7 @@
  * nothing it loads can come from the host's library path, and a start-up
  * that costs half of glibc's.
  */
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
