@@ -343,6 +343,9 @@ init_v1(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 		snprintf(f, sizeof(f), "%s/memory.memsw.limit_in_bytes",
 		    cg->v1[CG_MEMORY]);
 		cg->memsw = access(f, F_OK) == 0;
+		snprintf(f, sizeof(f), "%s/memory.kmem.tcp.limit_in_bytes",
+		    cg->v1[CG_MEMORY]);
+		cg->tcpmem = access(f, F_OK) == 0;
 	}
 	cg->version = 1;
 	return 0;
@@ -400,11 +403,12 @@ cgroup_describe(const struct cgroups *cg, char *buf, size_t len)
 		    cg->have[CG_CPU] ? "," : "",
 		    cg->have[CG_CPU] ? "cpu" : "");
 	else if (cg->version == 1)
-		snprintf(buf, len, "v1 pids=%s memory=%s cpu=%s memsw=%s",
+		snprintf(buf, len, "v1 pids=%s memory=%s cpu=%s memsw=%s "
+		    "tcpmem=%s",
 		    cg->have[CG_PIDS] ? cg->v1[CG_PIDS] : "none",
 		    cg->have[CG_MEMORY] ? cg->v1[CG_MEMORY] : "none",
 		    cg->have[CG_CPU] ? cg->v1[CG_CPU] : "none",
-		    cg->memsw ? "yes" : "no");
+		    cg->memsw ? "yes" : "no", cg->tcpmem ? "yes" : "no");
 	else
 		snprintf(buf, len, "none");
 	return buf;
@@ -485,6 +489,15 @@ cgroup_create(const struct cgroups *cg, unsigned long long id,
 				goto fail;
 			if (cg->memsw && write_file(dir,
 			    "memory.memsw.limit_in_bytes", val) == -1)
+				goto fail;
+			/* v1 counts TCP and UDP buffers apart from the rest,
+			 * and only once this limit is set: before, a session
+			 * could park memory without bound in buffers of
+			 * connections to itself on its own loopback. Set
+			 * before any process joins: a socket is charged to
+			 * the group it was made in, if it counts by then. */
+			if (cg->tcpmem && write_file(dir,
+			    "memory.kmem.tcp.limit_in_bytes", val) == -1)
 				goto fail;
 			write_file(dir, "memory.swappiness", "0");
 		} else if (i == CG_CPU && s->cpu > 0) {

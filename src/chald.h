@@ -250,6 +250,7 @@ struct cgroups {
 	char		 v1[CG_NCTRL][PATH_MAX];	/* v1: per controller */
 	int		 have[CG_NCTRL];
 	int		 memsw;		/* v1: swap is accounted */
+	int		 tcpmem;	/* v1: socket buffers can be capped */
 	int		 cpuacct_alias;	/* v1: cpuacct is cpu's hierarchy */
 };
 
@@ -277,6 +278,28 @@ struct audit {
 	int		 fd;
 	struct audit_kill ring[AUDIT_RING];
 	unsigned	 next;
+};
+
+/*
+ * Where a uid range's turn is (sessions.c). uids are handed out in turn, so
+ * that one is used again only after the whole range, and the turn never
+ * falls behind a mark that the clock moves through the range once every
+ * UID_SWEEP_SECS. A new turn (chald started, even after a reboot) begins
+ * UID_AHEAD_SECS of the mark's way ahead of it: past the uids its last life
+ * used, as long as that started sessions no faster than the mark moves
+ * (578 a second on the default range), or not much longer than that.
+ */
+#define UID_SWEEP_SECS	(2 * 86400)
+#define UID_AHEAD_SECS	60
+#define UID_DEFAULT_MIN	1900000000U	/* 100,000,000 uids */
+#define UID_DEFAULT_MAX	1999999999U
+#define UID_RANGE_MAX	1000000000U	/* uids in one range, at most */
+
+struct uidturn {
+	uid_t		 lo, hi;
+	int		 started;
+	uint64_t	 next;		/* lo + next % width is tried first */
+	struct uidturn	*link;
 };
 
 /* A set of uids in use by live or not yet cleaned-up sessions. */
@@ -308,7 +331,7 @@ struct sandbox {
 	struct uidset	 uids;
 	struct cgpending *pending;
 	unsigned long long next_id;
-	uid_t		 uid_cursor;
+	struct uidturn	*turns;		/* one per uid range in use */
 	unsigned long	 uid_shift;	/* default ranges moved this far */
 	int		 ready;		/* cgroup_init() done */
 	char		 rootdir[PATH_MAX];	/* mount point for jails */
@@ -704,6 +727,7 @@ void		 jailspec_free(struct jailspec *);
 
 /* The jail's control socket, between the daemon and the jail's init. */
 #define JAIL_CTL_FD	3	/* in the init */
+#define JAIL_HOSTNAME	"chald"	/* every jail's, and in its /etc/hosts */
 struct jail_report {
 	int	step;		/* STEP_READY, or the step that failed */
 	int	err;
@@ -790,7 +814,9 @@ void		 uidset_free(struct uidset *);
 int		 uidset_has(const struct uidset *, uid_t);
 int		 uidset_add(struct uidset *, uid_t);
 void		 uidset_del(struct uidset *, uid_t);
-int		 uid_alloc(struct uidset *, uid_t lo, uid_t hi, uid_t *cursor,
+struct uidturn	*uid_turn(struct uidturn **, uid_t lo, uid_t hi);
+void		 uid_turns_free(struct uidturn **);
+int		 uid_alloc(struct uidset *, struct uidturn *, uint64_t now_ms,
 		    uid_t *out);
 
 /*

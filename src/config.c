@@ -426,8 +426,8 @@ service_new(const char *name, const char *file, int line)
 	s->rate = 0;
 	s->burst = 0;
 	s->sandbox = 1;
-	s->uid_min = 200000;
-	s->uid_max = 299999;
+	s->uid_min = UID_DEFAULT_MIN;
+	s->uid_max = UID_DEFAULT_MAX;
 	s->memory = 256ULL << 20;
 	s->pids = 64;
 	s->cpu = 1.0;
@@ -750,7 +750,7 @@ parse_uid_range(const char *v, uid_t *lo, uid_t *hi)
 		return -1;
 	b = strtoul(end + 1, &end, 10);
 	if (errno != 0 || *end != '\0' || a == 0 || b < a ||
-	    b > 4000000000UL || b - a >= 10000000UL)
+	    b > 4000000000UL || b - a >= UID_RANGE_MAX)
 		return -1;
 	*lo = (uid_t)a;
 	*hi = (uid_t)b;
@@ -881,7 +881,8 @@ set_sandbox_key(struct service *s, const char *key, const char *value,
 	} else if (strcmp(key, "uid-range") == 0) {
 		if (parse_uid_range(value, &s->uid_min, &s->uid_max) == -1)
 			return seterr(err, errlen, "expected FIRST-LAST, "
-			    "non-root, at most 10000000 uids: \"%s\"", value);
+			    "non-root, at most %u uids: \"%s\"", UID_RANGE_MAX,
+			    value);
 		s->uid_range_set = 1;
 	} else if (strcmp(key, "memory") == 0 ||
 	    strcmp(key, "file-size") == 0 || strcmp(key, "tmp-size") == 0 ||

@@ -44,8 +44,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,28 +68,79 @@ jail_pivot(const char *root)
 	return 0;
 }
 
-/* The namespace's own loopback, so a challenge may talk to itself. */
+/*
+ * The namespace's own loopback, so a challenge may talk to itself: up, with
+ * an Ethernet MTU and segments of at most 4 KiB. The kernel lets a TCP
+ * socket queue one segment whatever the memory limit says (a socket is
+ * never starved of its first send buffer), and on cgroup v1 that is not
+ * made up for by the OOM killer: on lo's 64 KiB MTU, 64 KiB per socket
+ * beyond the session's socket memory cap, on these about 8 KiB. Loopback
+ * in the jail is slower for it (a few Gbit/s against twenty), far more than
+ * a player's connection carries.
+ */
+#define JAIL_LO_INDEX	1	/* lo is 1 in every network namespace */
+#define JAIL_LO_MTU	1500
+#define JAIL_LO_GSO	4096
+
+static void
+nl_attr(struct nlmsghdr *nh, unsigned short type, uint32_t v)
+{
+	struct rtattr *rta = (struct rtattr *)(void *)((char *)nh +
+	    NLMSG_ALIGN(nh->nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(sizeof(v));
+	memcpy(RTA_DATA(rta), &v, sizeof(v));
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(sizeof(v));
+}
+
 static int
 jail_network(void)
 {
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct {
+		struct nlmsghdr		nh;
+		struct ifinfomsg	ifi;
+		char			attrs[2 * RTA_SPACE(sizeof(uint32_t))];
+	} req;
+	union {
+		struct nlmsghdr		nh;
+		char			buf[NLMSG_SPACE(sizeof(struct nlmsgerr)) +
+					    sizeof(req)];
+	} ack;
+	struct nlmsgerr *e = NLMSG_DATA(&ack.nh);
+	ssize_t n;
+	int fd, ret = -1;
 
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
+	req.nh.nlmsg_type = RTM_NEWLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = JAIL_LO_INDEX;
+	req.ifi.ifi_flags = IFF_UP;
+	req.ifi.ifi_change = IFF_UP;
+	nl_attr(&req.nh, IFLA_MTU, JAIL_LO_MTU);
+	nl_attr(&req.nh, IFLA_GSO_MAX_SIZE, JAIL_LO_GSO);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd == -1)
 		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == -1) {
-		close(fd);
-		return -1;
+	if (send(fd, &req, req.nh.nlmsg_len, 0) != (ssize_t)req.nh.nlmsg_len)
+		goto done;
+	do
+		n = recv(fd, &ack, sizeof(ack), 0);
+	while (n == -1 && errno == EINTR);
+	if (n < (ssize_t)NLMSG_SPACE(sizeof(*e)) ||
+	    ack.nh.nlmsg_type != NLMSG_ERROR) {
+		errno = EPROTO;
+		goto done;
 	}
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr) == -1) {
-		close(fd);
-		return -1;
-	}
+	if (e->error != 0)
+		errno = -e->error;
+	else
+		ret = 0;
+done:
 	close(fd);
-	return 0;
+	return ret;
 }
 
 static int
@@ -300,6 +354,57 @@ init_spec(struct jailspec *js, char **buf)
 	return 0;
 }
 
+/*
+ * On v1 (or without clone3) init joins the session's cgroups itself, after
+ * the clone made its cgroup namespace: that namespace's root is still the
+ * daemon's group, and /proc/self/cgroup would show /chald.PID/sN, the
+ * daemon's pid and how many sessions it started. A namespace of its own
+ * once it is in them shows "/". (On v2, clone3 puts the init into its
+ * cgroup and roots the new namespace there at once.)
+ */
+static int
+init_cgroups(const struct jailspec *js)
+{
+	int joined = 0;
+
+	for (int i = 0; i < CG_NCTRL; i++) {
+		int fd;
+
+		if (js->procs[i][0] == '\0')
+			continue;
+		fd = open(js->procs[i], O_WRONLY | O_CLOEXEC);
+		if (fd == -1 || write(fd, "0", 1) != 1)
+			return -1;
+		close(fd);
+		joined = 1;
+	}
+	if (joined && unshare(CLONE_NEWCGROUP) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * The audit login uid and session are inherited from whoever started
+ * chald: from a login shell, the admin's uid and the host's count of
+ * logins, which the session would read in /proc/self/loginuid and
+ * sessionid. Unset them, as for a service that init started; where audit
+ * makes them immutable they stay, which tells nothing new.
+ */
+static void
+init_loginuid(void)
+{
+	char buf[16];
+	ssize_t n;
+	int fd = open("/proc/self/loginuid", O_RDWR | O_CLOEXEC);
+
+	if (fd == -1)
+		return;		/* no audit */
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 0 && strncmp(buf, "4294967295", 10) != 0)
+		(void)!pwrite(fd, "4294967295", 10, 0);
+	close(fd);
+}
+
 static void __attribute__((noreturn))
 init_main(void)
 {
@@ -329,23 +434,16 @@ init_main(void)
 		_exit(0);	/* the daemon is gone or gave up on this jail */
 	}
 	s = &js.svc;
-	for (int i = 0; i < CG_NCTRL; i++) {
-		int fd;
-
-		if (js.procs[i][0] == '\0')
-			continue;
-		fd = open(js.procs[i], O_WRONLY | O_CLOEXEC);
-		if (fd == -1 || write(fd, "0", 1) != 1)
-			report(ctl, STEP_CGROUP);
-		close(fd);
-	}
+	if (init_cgroups(&js) == -1)
+		report(ctl, STEP_CGROUP);
+	init_loginuid();
 	if (jailfs_mount(s, js.rootdir, js.skel) == -1)
 		report(ctl, STEP_MOUNTS);
 	if (jail_pivot(js.rootdir) == -1)
 		report(ctl, STEP_PIVOT);
 	if (!s->net_host && jail_network() == -1)
 		report(ctl, STEP_NETWORK);
-	if (sethostname("chald", 5) == -1)
+	if (sethostname(JAIL_HOSTNAME, strlen(JAIL_HOSTNAME)) == -1)
 		report(ctl, STEP_HOSTNAME);
 	if ((step = jail_lock(s)) != 0)
 		report(ctl, step);

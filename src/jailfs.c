@@ -3,7 +3,11 @@
  * skeleton once per service and configuration load (jailfs_build): the
  * directories and empty files that mounts go on, the symlinks of a
  * merged-/usr host, /dev's symlinks, and copies of the small /etc files a
- * dynamically linked program reads. Every jail's init then binds that
+ * dynamically linked program reads, and chald's own /etc/hosts, passwd
+ * and group. The skeleton is a small tmpfs of its own, so that a jail's
+ * /proc/self/mountinfo shows its root as "/" of a tmpfs and not the host
+ * path it was built at (which holds the daemon's pid). Every jail's init
+ * then binds that
  * skeleton read-only as its root and mounts onto it (jailfs_mount): /tmp,
  * /proc, the device nodes and the read-only binds. A jail thus creates no
  * file at all, and its mount namespace holds no tmpfs but its /tmp, which
@@ -38,8 +42,24 @@
 static const char *default_binds[] = {
 	"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr",
 	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-	"/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
-	"/etc/hosts", "/etc/alternatives", "/etc/ssl", NULL
+	"/etc/localtime", "/etc/nsswitch.conf", "/etc/alternatives", "/etc/ssl",
+	NULL
+};
+
+/*
+ * Files every skeleton gets chald's own version of, as a fresh system has
+ * them: the host's would tell its name (/etc/hosts) and its accounts. A
+ * service that needs the host's binds them itself (bind-ro).
+ */
+static const struct {
+	const char	*path, *text;
+} own_files[] = {
+	{ "/etc/hosts", "127.0.0.1\tlocalhost\n"
+	    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+	    "127.0.1.1\t" JAIL_HOSTNAME "\n" },
+	{ "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
+	    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n" },
+	{ "/etc/group", "root:x:0:\nnogroup:x:65534:\n" },
 };
 
 static const char *dev_nodes[] = {
@@ -143,6 +163,25 @@ done:
 	close(in);
 	if (out != -1)
 		close(out);
+	return ret;
+}
+
+static int
+write_own(const char *root, const char *path, const char *text)
+{
+	char dst[PATH_MAX];
+	size_t len = strlen(text);
+	int fd, ret = -1;
+
+	snprintf(dst, sizeof(dst), "%s%s", root, path);
+	if (touch(dst) == -1)
+		return -1;
+	fd = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return -1;
+	if (write(fd, text, len) == (ssize_t)len && fchmod(fd, 0644) == 0)
+		ret = 0;
+	close(fd);
 	return ret;
 }
 
@@ -323,6 +362,11 @@ jailfs_build(const struct service *s, const char *dir, char *where,
 	snprintf(where, wherelen, "%s/dev", dir);
 	if (dev_tree(dir) == -1)
 		return -1;
+	for (size_t i = 0; i < sizeof(own_files) / sizeof(own_files[0]); i++) {
+		snprintf(where, wherelen, "%s%s", dir, own_files[i].path);
+		if (write_own(dir, own_files[i].path, own_files[i].text) == -1)
+			return -1;
+	}
 	snprintf(where, wherelen, "%s", dir);
 	if (skel_binds(s, dir, FS_BUILD) == -1 ||
 	    own_binds(s, dir, FS_BUILD) == -1)

@@ -82,7 +82,7 @@ usage(FILE *fp)
 "\n"
 "The jail (on by default; needs root):\n"
 "      --sandbox on|off    jail each session (on)\n"
-"      --uid-range A-B     one uid per live session (200000-299999)\n"
+"      --uid-range A-B     uids, one per session (1900000000-1999999999)\n"
 "      --memory SIZE       memory of the whole session (256M, 0: no cap)\n"
 "      --pids N            processes of the whole session (64)\n"
 "      --cpu CORES         CPU share, e.g. 0.5 or 50%% (1)\n"

@@ -16,6 +16,7 @@
  */
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chald.h"
@@ -95,6 +97,38 @@ sandbox_audit(struct sandbox *sb)
 }
 
 /*
+ * RLIMIT_CORE is 0 in a jail, but when the host's core_pattern pipes cores
+ * to a helper ("|", apport, systemd-coredump) or hands them to a socket
+ * ("@", Linux 6.16), the kernel runs that helper for every crash whatever
+ * RLIMIT_CORE says: as root, in the host's namespaces, reading what the
+ * crashed process made of its memory. chald cannot stop that from inside
+ * a jail; it says so at start, once, with the setting (chald(8)).
+ */
+static void
+core_pattern_check(void)
+{
+	char pat[512];
+	ssize_t n;
+	int fd = open("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return;
+	n = read(fd, pat, sizeof(pat) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	pat[n] = '\0';
+	pat[strcspn(pat, "\n")] = '\0';
+	if (pat[0] != '|' && pat[0] != '@')
+		return;
+	log_event("core-pattern pattern=%s warning=%s", log_quote(pat),
+	    log_quote("a crashing session makes the kernel run this core "
+	    "dump helper as root on the host, whatever RLIMIT_CORE says; set "
+	    "kernel.core_pattern to a file name (sysctl -w "
+	    "kernel.core_pattern=core) and disable the helper, see chald(8)"));
+}
+
+/*
  * Checks that the jail can be built for every sandboxed service of c, and
  * prepares the host side once: the cgroup hierarchy and the mount point.
  */
@@ -104,8 +138,10 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	int need[CG_NCTRL], any;
 	char desc[PATH_MAX * 2];
 
-	if (!sb->ready)
+	if (!sb->ready) {
+		core_pattern_check();
 		skels_remove_stale();
+	}
 	needs(c, need, &any);
 	if (!any)
 		return sandbox_check(sb, c, err, errlen);
@@ -139,6 +175,12 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		log_event("sandbox cgroup=%s seccomp-audit=%s",
 		    log_quote(cgroup_describe(&sb->cg, desc, sizeof(desc))),
 		    sandbox_audit(sb));
+		if (sb->cg.version == 1 && sb->cg.have[CG_MEMORY] &&
+		    !sb->cg.tcpmem)
+			log_event("sandbox-tcpmem warning=%s", log_quote(
+			    "this kernel has no memory.kmem.tcp.limit_in_bytes:"
+			    " the memory limit does not hold sessions' socket "
+			    "buffers"));
 	}
 	return sandbox_check(sb, c, err, errlen);
 }
@@ -249,12 +291,15 @@ uid_ranges_claim(struct sandbox *sb, struct config *c, char *err,
 
 /*
  * Skeletons (jailfs.c): one per sandboxed service without "root =" and
- * configuration load, in /run/chald/skel.PID.N, which every jail of the
- * service binds read-only as its root. One is removed only once no
- * service of the live configuration uses it and no jail is built on it:
- * deleting a directory that another mount namespace mounts on unmounts it
- * there, under a running challenge.
+ * configuration load, a tmpfs mounted at /run/chald/skel.PID.N, which
+ * every jail of the service binds read-only as its root. Being a file
+ * system of its own, it shows in a jail's mountinfo as "/" of a tmpfs, not
+ * as the host path with the daemon's pid. One is unmounted once no service
+ * of the live configuration uses it and no jail is built on it: a jail
+ * being built finds it by its path.
  */
+#define SKEL_OPTS	"mode=755,size=16m,nr_inodes=16384"
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -273,6 +318,15 @@ rm_tree(const char *path)
 }
 
 static void
+skel_remove(const char *path)
+{
+	if (umount2(path, MNT_DETACH) == -1 && errno != EINVAL &&
+	    errno != ENOENT)
+		log_warn("umount %s", path);
+	rm_tree(path);	/* empty now, or a plain directory of old */
+}
+
+static void
 skels_sweep(struct sandbox *sb)
 {
 	struct skel **pp = &sb->skels;
@@ -284,7 +338,7 @@ skels_sweep(struct sandbox *sb)
 			pp = &k->next;
 			continue;
 		}
-		rm_tree(k->path);
+		skel_remove(k->path);
 		*pp = k->next;
 		free(k);
 	}
@@ -307,7 +361,7 @@ skels_remove_stale(void)
 		    errno == ESRCH))) {
 			snprintf(path, sizeof(path), "/run/chald/%s",
 			    e->d_name);
-			rm_tree(path);
+			skel_remove(path);
 		}
 	closedir(d);
 }
@@ -320,7 +374,7 @@ skels_discard(struct sandbox *sb, struct config *c)
 
 	while ((k = sb->building) != NULL) {
 		sb->building = k->next;
-		rm_tree(k->path);
+		skel_remove(k->path);
 		free(k);
 	}
 	for (struct service *s = c->services; s != NULL; s = s->next)
@@ -355,8 +409,11 @@ skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		snprintf(k->path, sizeof(k->path), "/run/chald/skel.%ld.%llu",
 		    (long)getpid(), ++sb->next_skel);
 		snprintf(where, sizeof(where), "%s", k->path);
-		if (mkdir(k->path, 0755) == -1 ||
-		    jailfs_build(s, k->path, where, sizeof(where)) == -1) {
+		if (mkdir(k->path, 0755) == -1 || mount("tmpfs", k->path,
+		    "tmpfs", MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1 ||
+		    jailfs_build(s, k->path, where, sizeof(where)) == -1 ||
+		    mount(NULL, k->path, NULL, MS_REMOUNT | MS_RDONLY |
+		    MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1) {
 			snprintf(err, errlen, "service %s: the jail's files: "
 			    "%s: %s", s->name, where, strerror(errno));
 			ret = -1;
@@ -695,7 +752,9 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 {
 	char procs[CG_NCTRL][PATH_MAX], spec[16384], *buf = spec;
 	const char *skel;
+	struct uidturn *turn;
 	struct init_ctx c = { NULL, 0 };
+	struct timespec now;
 	int sp[2], cgfd = -1, pidfd = -1;
 	unsigned long long id = ++sb->next_id;
 	uint64_t flags;
@@ -703,10 +762,13 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	uid_t uid;
 	pid_t pid;
 
-	if (uid_alloc(&sb->uids, s->uid_min, s->uid_max, &sb->uid_cursor,
+	clock_gettime(CLOCK_REALTIME, &now);
+	turn = uid_turn(&sb->turns, s->uid_min, s->uid_max);
+	if (turn == NULL || uid_alloc(&sb->uids, turn, now.tv_sec > 0 ?
+	    (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000 : 0,
 	    &uid) == -1) {
-		snprintf(err, errlen, "step=uid error=%s", log_quote(
-		    "every uid of uid-range is in use"));
+		snprintf(err, errlen, "step=uid error=%s", log_quote(turn ==
+		    NULL ? "out of memory" : "every uid of uid-range is in use"));
 		return -1;
 	}
 	if (cgroup_create(&sb->cg, id, s, &cgfd, procs) == -1) {
@@ -930,4 +992,5 @@ sandbox_shutdown(struct sandbox *sb)
 	if (sb->ready)
 		cgroup_cleanup(&sb->cg);
 	uidset_free(&sb->uids);
+	uid_turns_free(&sb->turns);
 }

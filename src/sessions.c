@@ -454,25 +454,72 @@ uidset_del(struct uidset *u, uid_t uid)
 	}
 }
 
+/* The turn of range [lo, hi]: found, or made at the clock's mark. */
+struct uidturn *
+uid_turn(struct uidturn **list, uid_t lo, uid_t hi)
+{
+	struct uidturn *t;
+
+	for (t = *list; t != NULL; t = t->link)
+		if (t->lo == lo && t->hi == hi)
+			return t;
+	if (hi < lo || (t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->lo = lo;
+	t->hi = hi;
+	t->link = *list;
+	*list = t;
+	return t;
+}
+
+void
+uid_turns_free(struct uidturn **list)
+{
+	while (*list != NULL) {
+		struct uidturn *t = *list;
+
+		*list = t->link;
+		free(t);
+	}
+}
+
+/* A time (ms since the epoch) as a position in a range of width uids: the
+ * mark goes through the range once every UID_SWEEP_SECS. */
+static uint64_t
+uid_mark(uint64_t ms, uint64_t width)
+{
+	const uint64_t sweep = UID_SWEEP_SECS * 1000ULL;
+
+	return ms / sweep * width + ms % sweep * width / sweep;
+}
+
 /*
- * Takes the first free uid of [lo, hi] at or after *cursor, so that uids are
- * handed out round-robin and a just-freed one is not reused at once.
+ * Takes the first free uid of t's range at or after its turn, the turn
+ * brought up to the clock's mark first. So uids are handed out in turn
+ * (a freed one comes back only after the rest of the range), a restart
+ * goes on past them, and where they are says little of how many sessions
+ * came before.
  */
 int
-uid_alloc(struct uidset *u, uid_t lo, uid_t hi, uid_t *cursor, uid_t *out)
+uid_alloc(struct uidset *u, struct uidturn *t, uint64_t now_ms, uid_t *out)
 {
-	uint64_t width = (uint64_t)hi - lo + 1;
-	uint64_t start = *cursor >= lo && *cursor <= hi ? *cursor - lo : 0;
+	uint64_t width = (uint64_t)t->hi - t->lo + 1;
+	uint64_t mark = uid_mark(now_ms, width);
 
-	if (hi < lo)
+	if (t->hi < t->lo)
 		return -1;
+	if (!t->started) {
+		t->next = uid_mark(now_ms + UID_AHEAD_SECS * 1000ULL, width);
+		t->started = 1;
+	} else if (t->next < mark)
+		t->next = mark;
 	for (uint64_t k = 0; k < width; k++) {
-		uid_t uid = (uid_t)(lo + (start + k) % width);
+		uid_t uid = (uid_t)(t->lo + (t->next + k) % width);
 
 		if (!uidset_has(u, uid)) {
 			if (uidset_add(u, uid) == -1)
 				return -1;
-			*cursor = uid + 1;
+			t->next += k + 1;
 			*out = uid;
 			return 0;
 		}

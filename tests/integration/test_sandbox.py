@@ -452,8 +452,8 @@ command = {prog('jailprobe')}
     first = skels(c.pid)
     assert len(first) == 1, first
     skel = Path("/run/chald") / first[0]
-    assert (skel / "etc" / "passwd").read_bytes() == \
-        Path("/etc/passwd").read_bytes()
+    assert (skel / "etc" / "nsswitch.conf").read_bytes() == \
+        Path("/etc/nsswitch.conf").read_bytes()
     s = connect(c.port)
     assert recv_line(s) == b"ready\n"
     assert probe(s, "write /skeleton-test") == "err EROFS"

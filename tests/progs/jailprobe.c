@@ -5,7 +5,7 @@
  * system, fds, setuid programs, the kernel's interfaces. Built as a 64-bit
  * program and, as jailprobe32, as an i386 one (int 0x80, socketcall).
  *   id | procs | kill PID | ptrace PID | connect IP PORT | write PATH |
- *   fill PATH | ls DIR | fds | exec PATH | sleep |
+ *   fill PATH | ls DIR | fds | exec PATH | sleep | cat PATH | uname |
  *   socket FAM TYPE PROTO      socket() through the C library
  *   rawsocket FAM TYPE PROTO   the direct socket system call; FAM may have
  *                              bits above 32 (e.g. 0x100000028)
@@ -18,6 +18,8 @@
  *                              IP PORT; the result goes to stderr, since
  *                              stdout is that socket
  *   inotify PATH | inotify0 PATH | dnotify DIR | unshare | ldt | x32
+ * cat answers with the file's first 64 KiB on one line: "|" for each
+ * newline, "?" for each other byte that is not printable ASCII.
  */
 #define _GNU_SOURCE
 #include <sys/inotify.h>
@@ -25,6 +27,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -145,6 +148,32 @@ fds(void)
 	while (open("/dev/null", O_RDONLY) != -1)
 		n++;
 	printf("ok %ld %s\n", n, strerrorname_np(errno));
+	fflush(stdout);
+}
+
+static void
+cat(const char *path)
+{
+	static char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd == -1) {
+		result(-1);
+		return;
+	}
+	while (len < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\n')
+			buf[i] = '|';
+		else if (buf[i] < 0x20 || buf[i] > 0x7e)
+			buf[i] = '?';
+	buf[len] = '\0';
+	printf("ok %s\n", buf);
 	fflush(stdout);
 }
 
@@ -368,6 +397,16 @@ main(void)
 			result((int)syscall(SYS_modify_ldt, 0, ldt, sizeof(ldt)));
 		} else if (strcmp(line, "x32") == 0)
 			result(x32());
+		else if (sscanf(line, "cat %255s", a) == 1)
+			cat(a);
+		else if (strcmp(line, "uname") == 0) {
+			struct utsname u;
+
+			uname(&u);
+			printf("ok %s %s %s %s %s %s\n", u.sysname, u.nodename,
+			    u.release, u.version, u.machine, u.domainname);
+			fflush(stdout);
+		}
 		else
 			reply("err unknown-command");
 	}

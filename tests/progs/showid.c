@@ -8,6 +8,6 @@
 int
 main(void)
 {
-	printf("%d %d\n", (int)getuid(), (int)geteuid());
+	printf("%u %u\n", (unsigned)getuid(), (unsigned)geteuid());
 	return 0;
 }

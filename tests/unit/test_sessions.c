@@ -208,26 +208,105 @@ static void
 test_uids(void)
 {
 	struct uidset u;
-	uid_t cursor = 0, uid, got[10];
+	struct uidturn *turns = NULL, *t;
+	uid_t uid, got[10];
 	int distinct = 1;
 
 	CHECK(uidset_init(&u) == 0);
+	t = uid_turn(&turns, 1000, 1009);
+	CHECK(t != NULL);
+	/* One turn per range: services that share a range share it. */
+	CHECK(uid_turn(&turns, 1000, 1009) == t);
+	CHECK(uid_turn(&turns, 1000, 1019) != t);
+	CHECK(uid_turn(&turns, 1009, 1000) == NULL);
 	/* A range of 10: ten distinct uids, then none. */
 	for (int i = 0; i < 10; i++) {
-		CHECK(uid_alloc(&u, 1000, 1009, &cursor, &got[i]) == 0);
+		CHECK(uid_alloc(&u, t, 0, &got[i]) == 0);
 		for (int j = 0; j < i; j++)
 			distinct &= got[i] != got[j];
 	}
 	CHECK(distinct);
-	CHECK(uid_alloc(&u, 1000, 1009, &cursor, &uid) == -1);
+	CHECK(got[0] == 1000 && got[9] == 1009);
+	CHECK(uid_alloc(&u, t, 0, &uid) == -1);
 	/* A freed uid is found again, and only that one. */
 	uidset_del(&u, 1004);
 	CHECK(!uidset_has(&u, 1004));
-	CHECK(uid_alloc(&u, 1000, 1009, &cursor, &uid) == 0 && uid == 1004);
-	/* Round robin: a just-freed uid is not reused while others are free. */
+	CHECK(uid_alloc(&u, t, 0, &uid) == 0 && uid == 1004);
+	/* In turn: a just-freed uid is not reused while others are free. */
 	uidset_del(&u, 1004);
 	uidset_del(&u, 1005);
-	CHECK(uid_alloc(&u, 1000, 1009, &cursor, &uid) == 0 && uid == 1005);
+	CHECK(uid_alloc(&u, t, 0, &uid) == 0 && uid == 1005);
+	for (uid_t i = 1000; i <= 1009; i++)
+		uidset_del(&u, i);
+	/* Each session ends before the next starts: still every uid of the
+	 * range once before the first comes back. */
+	{
+		struct uidturn *w = uid_turn(&turns, 2000, 2099);
+		int seen[100] = { 0 }, once = 1;
+
+		for (int i = 0; i < 100; i++) {
+			once &= uid_alloc(&u, w, 0, &uid) == 0;
+			once &= uid >= 2000 && uid <= 2099 && !seen[uid - 2000]++;
+			uidset_del(&u, uid);
+		}
+		CHECK(once);
+		CHECK(uid_alloc(&u, w, 0, &uid) == 0 && uid == 2000);
+		uidset_del(&u, uid);
+	}
+	/* The clock's mark: a new turn (a restart) starts a minute of the
+	 * mark's way ahead of it, past what a life before it used at no more
+	 * than the sweep rate; it moves half the range in a day, and all of
+	 * it in UID_SWEEP_SECS. Times in ms. */
+	{
+		struct uidturn *a = NULL, *b = NULL;
+		const uint64_t t0 = 1700000000000ULL, width = 100000000;
+		const uint64_t day = 86400000ULL;
+		uid_t first, last = 0, after;
+		int ahead = 1;
+
+		first = 0;
+		CHECK(uid_alloc(&u, uid_turn(&a, UID_DEFAULT_MIN,
+		    UID_DEFAULT_MAX), t0, &first) == 0);
+		uidset_del(&u, first);
+		/* 300 sessions a second for a minute: below 578/s. */
+		for (uint64_t ms = 0; ms < 60000; ms += 1000)
+			for (int i = 0; i < 300; i++) {
+				uid_t prev = last;
+
+				ahead &= uid_alloc(&u, a, t0 + ms, &last) == 0;
+				ahead &= prev == 0 || last == prev + 1;
+				uidset_del(&u, last);
+			}
+		CHECK(ahead);
+		/* restarted a second later */
+		CHECK(uid_alloc(&u, uid_turn(&b, UID_DEFAULT_MIN,
+		    UID_DEFAULT_MAX), t0 + 61000, &after) == 0);
+		CHECK(after > last && after - last < 40000);
+		uidset_del(&u, after);
+		uid_turns_free(&b);
+		/* restarted a day later, and two */
+		CHECK(uid_alloc(&u, uid_turn(&b, UID_DEFAULT_MIN,
+		    UID_DEFAULT_MAX), t0 + day, &after) == 0);
+		CHECK(((int64_t)after - first + (int64_t)width) %
+		    (int64_t)width == (int64_t)width / 2);
+		uidset_del(&u, after);
+		uid_turns_free(&b);
+		CHECK(uid_alloc(&u, uid_turn(&b, UID_DEFAULT_MIN,
+		    UID_DEFAULT_MAX), t0 + UID_SWEEP_SECS * 1000ULL, &after) ==
+		    0);
+		CHECK(after == first);
+		uidset_del(&u, after);
+		/* idle for an hour: the turn moves up to the mark */
+		CHECK(uid_alloc(&u, a, t0 + 3600000, &after) == 0);
+		CHECK(after > last + 1);
+		uidset_del(&u, after);
+		uid_turns_free(&a);
+		uid_turns_free(&b);
+	}
+	/* The default range holds a day of sessions at 1000 a second. */
+	CHECK((uint64_t)UID_DEFAULT_MAX - UID_DEFAULT_MIN + 1 >=
+	    86400ULL * 1000);
+	CHECK(UID_DEFAULT_MAX < 0x7FFE0000U);	/* systemd's foreign range */
 	/* Growth and tombstones: many adds and deletes stay consistent. */
 	{
 		int ok = 1;
@@ -239,8 +318,9 @@ test_uids(void)
 		for (uid_t i = 0; i < 20000; i++)
 			ok &= uidset_has(&u, 500000 + i) == (i % 2 == 1);
 		CHECK(ok);
-		CHECK(u.count == 10000 + 9);
+		CHECK(u.count == 10000);
 	}
+	uid_turns_free(&turns);
 	uidset_free(&u);
 }
 

@@ -206,9 +206,11 @@ if start_chald forkbomb 7002 --uid-range 202000-202999 --pids 16 \
 	max=0 samples=0 i=0 pmax= hits=
 	while [ "$i" -lt 30 ]; do
 		v=$(cat "$sdir/pids.current" 2>/dev/null) || break
-		pmax=$(cat "$sdir/pids.max" 2>/dev/null)
-		hits=$(awk '$1 == "max" { print $2 }' "$sdir/pids.events" \
-		    2>/dev/null)
+		# The session may end between two reads (its timeout): keep
+		# what the last read that worked said.
+		_p=$(cat "$sdir/pids.max" 2>/dev/null) && pmax=$_p
+		_h=$(awk '$1 == "max" { print $2 }' "$sdir/pids.events" \
+		    2>/dev/null) && [ -n "$_h" ] && hits=$_h
 		samples=$((samples + 1))
 		[ "$v" -gt "$max" ] && max=$v
 		[ "$samples" -ge 5 ] && ! kill -0 "$ec" 2>/dev/null && break
@@ -397,6 +399,80 @@ if start_chald jailprobe 7007 --uid-range 207000-207999 --timeout 20s \
 	fi
 else
 	result distinct-uids FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
+# --- 7b: socket buffers count against the memory limit -------------------
+# sockhog: four processes each fill 64 connections to themselves on the
+# jail's loopback and never read (each stops at 64 MiB). v2 charges socket
+# buffers to the session's memory (memory.stat "sock"): the session must
+# be held to about its 16 MiB, or OOM-killed for it.
+if start_chald sockhog 7012 --uid-range 212000-212999 --memory 16M \
+    --timeout 60s -- /t/progs/sockhog tcp 64 4 64; then
+	base=$(sed -n 's/.*cgroup="v2 base=\([^ ]*\) .*/\1/p' "$LOG" | head -n 1)
+	/t/vmclient -t 70 7012 >/tmp/sh.out 2>&1 &
+	cl=$!
+	wait_grep ready /tmp/sh.out 100
+	sdir=$(session_dir "$base" 50)
+	mmax=$(cat "$sdir/memory.max" 2>/dev/null)
+	sock=0 peak=0 i=0
+	while [ "$i" -lt 600 ]; do
+		v=$(awk '$1 == "sock" { print $2 }' "$sdir/memory.stat" \
+		    2>/dev/null)
+		[ -n "$v" ] && [ "$v" -gt "$sock" ] && sock=$v
+		v=$(cat "$sdir/memory.peak" 2>/dev/null)
+		[ -n "$v" ] && [ "$v" -gt "$peak" ] && peak=$v
+		[ "$(grep -c ' done ' /tmp/sh.out)" -ge 4 ] && break
+		grep -q "end service=" "$LOG" && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	# What the hog holds: the last "mem" each of its processes reported.
+	held=$(awk '$2 == "conns" || $2 == "done" { m[$1] = $NF }
+	    END { t = 0; for (k in m) t += m[k]; print t }' /tmp/sh.out)
+	stop_chald "$CPID"
+	wait "$cl"
+	end=$(endline "$LOG")
+	cause=$(field cause "$end")
+	d="memory.max=$mmax sock_max=$sock memory.peak=$peak held=$held dones=$(grep -c ' done ' /tmp/sh.out) cause=$cause"
+	if [ "$mmax" = 16777216 ] && [ "$sock" -gt 1048576 ] &&
+	    [ -n "$held" ] && { [ "$cause" = oom ] ||
+	    [ "$held" -le 25165824 ]; }; then
+		result socket-memory PASS "$d" "$LOG"
+	else
+		result socket-memory FAIL "$d end='$end' last='$(tail -n 2 /tmp/sh.out | tr '\n' '|')'" "$LOG"
+	fi
+else
+	result socket-memory FAIL "chald did not start listening in 20s" "$LOG"
+	stop_chald "$CPID"
+fi
+
+# --- 7c: the jail tells nothing of the daemon on v2 either ---------------
+# clone3 with CLONE_INTO_CGROUP roots the new cgroup namespace in the
+# session's group: /proc/self/cgroup is "0::/". The root in mountinfo is "/"
+# of the skeleton's tmpfs, not /run/chald/skel.PID.N.
+if start_chald leaks 7013 --uid-range 213000-213999 --timeout 20s \
+    -- /t/progs/jailprobe; then
+	/t/vmclient -t 6 -s "cat /proc/self/cgroup" \
+	    -s "cat /proc/self/mountinfo" 7013 >/tmp/lk.out 2>&1
+	cgl=$(sed -n 2p /tmp/lk.out)
+	mi=$(sed -n 3p /tmp/lk.out)
+	root=$(printf '%s\n' "$mi" | sed 's/^ok //' | tr '|' '\n' |
+	    awk '$5 == "/" { for (i = 7; i < NF; i++) if ($i == "-") {
+	    print $4, $(i + 1); break } }')
+	d="cgroup='$cgl' root='$root' daemon=$CPID"
+	case "$mi" in
+	*/run/chald*|*skel.*) mleak=yes ;;
+	*) mleak=no ;;
+	esac
+	if [ "$cgl" = "ok 0::/|" ] && [ "$root" = "/ tmpfs" ] &&
+	    [ "$mleak" = no ]; then
+		result leaks-v2 PASS "$d" "$LOG"
+	else
+		result leaks-v2 FAIL "$d mountinfo='$mi'" "$LOG"
+	fi
+else
+	result leaks-v2 FAIL "chald did not start listening in 20s" "$LOG"
 fi
 stop_chald "$CPID"
 
