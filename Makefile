@@ -30,7 +30,8 @@ BUILD	:= build
 endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
-	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c
+	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c \
+	   peer.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
@@ -69,7 +70,7 @@ $(BUILD)/chald: $(OBJS)
 # kernel's headers are reached through a directory of links. Never built
 # with sanitizers: it runs as pid 1 of a jail, after pivot_root, where
 # their runtimes find nothing they need.
-INIT_SRCS := src/jail.c src/jailfs.c src/child.c src/jailspec.c
+INIT_SRCS := src/jail.c src/jailfs.c src/child.c src/jailspec.c src/relay.c
 INIT_FLAGS := -O2 -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
 	   -static
 $(BUILD)/chald-init: $(INIT_SRCS) src/chald.h $(BUILD)/.deps

@@ -28,6 +28,12 @@ enum stderr_mode {
 	STDERR_LOG,
 };
 
+/* What the challenge's stdin, stdout (and stderr) are. */
+enum stdio_mode {
+	STDIO_SOCKET,		/* the player's socket itself */
+	STDIO_PTY,		/* a raw pty, relayed inside the session */
+};
+
 enum log_format {
 	LOGFMT_TEXT,
 	LOGFMT_JSON,
@@ -52,6 +58,9 @@ struct service {
 	char		**env;		/* "KEY=VALUE", NULL-terminated */
 	int		 nenv;
 	enum stderr_mode stderr_mode;
+	enum stdio_mode	 stdio_mode;
+	int		 kill_disc;	/* end the session when the player
+					   has gone (kill-on-disconnect) */
 
 	int64_t		 timeout_ms;	/* 0: none */
 	int		 max_conns;	/* 0: no cap */
@@ -137,6 +146,7 @@ enum evkind {
 	EV_JAIL,
 	EV_STDERR,
 	EV_EXIT,	/* a session's pidfd: its first process exited */
+	EV_PEER,	/* an unjailed session's socket: the player went */
 };
 
 struct session;
@@ -173,6 +183,7 @@ enum end_cause {
 	CAUSE_NONE,
 	CAUSE_TIMEOUT,
 	CAUSE_SHUTDOWN,
+	CAUSE_DISCONNECT,	/* the player went away (kill-on-disconnect) */
 };
 
 /* cgroup controllers chald uses, and what it found at startup. */
@@ -226,6 +237,7 @@ struct sandbox {
 	uid_t		 uid_cursor;
 	unsigned long	 uid_shift;	/* default ranges moved this far */
 	int		 ready;		/* cgroup_init() done */
+	int		 init_ready;	/* chald-init is in its slot */
 	char		 rootdir[PATH_MAX];	/* mount point for jails */
 	struct skel	*skels;
 	struct skel	*building;	/* for a load not yet committed */
@@ -263,6 +275,8 @@ struct session {
 	size_t		 errbytes;	/* logged from it so far */
 	struct evtag	 errtag;
 	struct evtag	 exittag;
+	struct evtag	 peertag;	/* EV_PEER once peer_watch()ed */
+	int		 peerfd;	/* the daemon's copy of the socket */
 	struct session	*enext;		/* exited, to be reaped this turn */
 	int		 exited;
 	int		 unwatched;	/* no pidfd in epoll: the sweep reaps */
@@ -386,6 +400,28 @@ int		 child_env(const struct spawn_req *, char **envp,
 void		 addr_format(const struct sockaddr *, char *ip, size_t iplen,
 		    int *port);
 
+/* relay.c: stdio = pty and the watch for a gone player, inside the session
+ * (chald-init); never in the daemon */
+struct relay {
+	int		 sock;		/* the player's socket */
+	int		 master;	/* the pty's master, -1: stdio = socket */
+	int		 slave;		/* the relay's own slave fd, or -1 */
+	int		 ctl;		/* jail control socket (STEP_GONE), -1 */
+	int		 kill_disc;	/* kill-on-disconnect is on */
+	int		 jailed;	/* pid 1 of a jail */
+	int		 sigfd;		/* from relay_signals() */
+	pid_t		 child;		/* the challenge */
+};
+int		 relay_pty(int *master, int *slave, uid_t owner);
+int		 relay_signals(void);
+int		 relay_run(struct relay *);
+int		 relay_main(int argc, char **argv);
+
+/* peer.c: kill-on-disconnect for unjailed sessions (the daemon's side) */
+void		 peer_watch(int epfd, struct session *, int sock);
+void		 peer_event(int epfd, struct session *);
+void		 peer_unwatch(int epfd, struct session *);
+
 /* jailfs.c: the jail's file tree (daemon: build; init: mount) */
 int		 jailfs_build(const struct service *, const char *dir,
 		    char *where, size_t wherelen);
@@ -424,12 +460,13 @@ struct jail_player {
 
 const char	*spawn_step_name(int);
 enum spawn_step {
+	STEP_GONE = -3,		/* not a failure: the player went away */
 	STEP_EXECD = -2,	/* not a failure: the challenge was exec'd */
 	STEP_READY = -1,	/* not a failure: the jail is built */
 	STEP_NONE, STEP_SIGNALS, STEP_SETSID, STEP_FDS, STEP_ENV, STEP_CHDIR,
 	STEP_EXEC, STEP_CGROUP, STEP_MOUNTS, STEP_PIVOT, STEP_NETWORK,
 	STEP_HOSTNAME, STEP_FORK, STEP_RLIMITS, STEP_PRIVILEGES, STEP_SECCOMP,
-	STEP_CLONE, STEP_SPEC,
+	STEP_CLONE, STEP_SPEC, STEP_PTY,
 };
 
 /* sandbox.c */
@@ -442,6 +479,7 @@ int		 sandbox_start(struct sandbox *, const struct service *,
 int		 sandbox_handoff(struct session *, int sock, int errfd,
 		    const char *ip, int port);
 int		 sandbox_ctl_read(struct session *, char *err, size_t errlen);
+int		 sandbox_player_gone(struct session *);
 void		 sandbox_end(struct sandbox *, struct session *,
 		    struct cgstats *);
 int		 sandbox_tick(struct sandbox *);

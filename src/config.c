@@ -48,7 +48,7 @@ static const char *service_keys[] = {
 	"pids", "cpu", "cpu-time", "file-size", "open-files", "tmp-size",
 	"address-space", "root", "bind-ro", "bind-rw", "network", "seccomp",
 	"pool",
-	"seccomp-allow", "seccomp-deny", NULL
+	"seccomp-allow", "seccomp-deny", "stdio", "kill-on-disconnect", NULL
 };
 
 static const char *global_keys[] = {
@@ -303,6 +303,8 @@ service_new(const char *name, const char *file, int line)
 	s->port = CHALD_DEFAULT_PORT;
 	s->backlog = SOMAXCONN > 4096 ? SOMAXCONN : 4096;
 	s->stderr_mode = STDERR_SOCKET;
+	s->stdio_mode = STDIO_SOCKET;
+	s->kill_disc = 1;
 	s->timeout_ms = 60 * 1000;
 	s->max_conns = 256;
 	s->per_ip = 8;
@@ -396,6 +398,8 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->env = strv_dup(d->env, d->nenv);
 	s->nenv = d->nenv;
 	s->stderr_mode = d->stderr_mode;
+	s->stdio_mode = d->stdio_mode;
+	s->kill_disc = d->kill_disc;
 	s->timeout_ms = d->timeout_ms;
 	s->max_conns = d->max_conns;
 	s->per_ip = d->per_ip;
@@ -777,6 +781,18 @@ config_set_service(struct service *s, const char *key, const char *value,
 		else
 			return seterr(err, errlen, "expected socket, null or "
 			    "log, got \"%s\"", value);
+	} else if (strcmp(key, "stdio") == 0) {
+		if (strcmp(value, "socket") == 0)
+			s->stdio_mode = STDIO_SOCKET;
+		else if (strcmp(value, "pty") == 0)
+			s->stdio_mode = STDIO_PTY;
+		else
+			return seterr(err, errlen, "expected socket or pty, got "
+			    "\"%s\"", value);
+	} else if (strcmp(key, "kill-on-disconnect") == 0) {
+		if (parse_bool(value, &s->kill_disc) == -1)
+			return seterr(err, errlen, "expected on or off, got "
+			    "\"%s\"", value);
 	} else if (strcmp(key, "timeout") == 0) {
 		if (parse_duration(value, &ms) == -1)
 			return seterr(err, errlen, "not a duration (e.g. 90s, "
@@ -1472,6 +1488,10 @@ config_print(const struct config *c, FILE *fp)
 		for (int i = 0; i < s->nenv; i++)
 			fprintf(fp, "env = %s\n", s->env[i]);
 		fprintf(fp, "stderr = %s\n", stderr_name(s->stderr_mode));
+		fprintf(fp, "stdio = %s\n", s->stdio_mode == STDIO_PTY ? "pty" :
+		    "socket");
+		fprintf(fp, "kill-on-disconnect = %s\n", s->kill_disc ? "on" :
+		    "off");
 		print_duration(fp, "timeout", s->timeout_ms);
 		fprintf(fp, "max-conns = %d\n", s->max_conns);
 		fprintf(fp, "per-ip = %d\n", s->per_ip);

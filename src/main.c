@@ -117,6 +117,8 @@ usage(FILE *fp)
 "      --workdir DIR       working directory (default: the program's)\n"
 "      --env NAME=VALUE    add a variable to the challenge's environment\n"
 "      --stderr socket|null|log   where the challenge's fd 2 goes (socket)\n"
+"      --stdio socket|pty  the socket itself, or a raw pty (socket)\n"
+"      --kill-on-disconnect on|off   end a session whose player went (on)\n"
 "      --reject-message TEXT      line sent to a refused player\n"
 "      --backlog N         listen backlog (4096)\n"
 "\n"
@@ -563,7 +565,9 @@ jail_event(struct session *sess)
 	case STEP_NONE:
 		break;
 	case STEP_EXECD:
-		jail_close_ctl(sess);
+		/* Kept, unpolled: init may say the player went (STEP_GONE),
+		 * read when the session ends. */
+		jail_poll(sess, 0);
 		break;
 	case STEP_READY:
 		if (sess->served || !sess->pooled)
@@ -748,7 +752,10 @@ session_spawn(struct svcstate *st, int fd, int errfd,
 		return NULL;
 	}
 	pid = spawn_session(&req, &pfd, &failed, err, sizeof(err));
-	close(fd);
+	if (pid == -1 || !st->svc->kill_disc) {
+		close(fd);
+		fd = -1;	/* else the daemon watches it (peer.c) */
+	}
 	if (pid == -1) {
 		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
 		    ip, port, err);
@@ -768,12 +775,15 @@ session_spawn(struct svcstate *st, int fd, int errfd,
 		waitpid(pid, NULL, 0);
 		if (pfd >= 0)
 			close(pfd);
+		if (fd >= 0)
+			close(fd);
 		free(sess);
 		log_event("spawn-failed service=%s ip=%s port=%d step=memory "
 		    "error=%s", st->name, ip, port, log_quote(strerror(ENOMEM)));
 		return NULL;
 	}
 	exit_watch(sess);
+	peer_watch(epfd, sess, fd);
 	return sess;
 }
 
@@ -908,6 +918,8 @@ cause_name(const struct session *sess, int sig, int code,
 		return "timeout";
 	case CAUSE_SHUTDOWN:
 		return "shutdown";
+	case CAUSE_DISCONNECT:
+		return "disconnect";
 	case CAUSE_NONE:
 		break;
 	}
@@ -935,11 +947,14 @@ session_end(struct session *sess, int status, const struct rusage *ru)
 	cpu_ms = (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
 	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
 	exit_unwatch(sess);
+	peer_unwatch(epfd, sess);
 	if (sess->errfd >= 0) {
 		stderr_event(sess);	/* what was written before the end */
 		stderr_close(sess);
 	}
 	if (sess->jailed) {
+		if (sess->cause == CAUSE_NONE && sandbox_player_gone(sess))
+			sess->cause = CAUSE_DISCONNECT;
 		jail_close_ctl(sess);
 		sandbox_end(&sandbox, sess, &cg);
 		snprintf(extra, sizeof(extra), " uid=%u", (unsigned)sess->uid);
@@ -1415,6 +1430,9 @@ loop_run(int foreground)
 			else if (*(enum evkind *)evs[i].data.ptr == EV_EXIT)
 				exit_event(((struct evtag *)
 				    evs[i].data.ptr)->sess);
+			else if (*(enum evkind *)evs[i].data.ptr == EV_PEER)
+				peer_event(epfd, ((struct evtag *)
+				    evs[i].data.ptr)->sess);
 			else
 				accept_burst(evs[i].data.ptr);
 		}
@@ -1484,6 +1502,8 @@ static const struct option long_opts[] = {
 	{ "workdir",	required_argument, NULL, OPT_SERVICE },
 	{ "env",	required_argument, NULL, OPT_SERVICE },
 	{ "stderr",	required_argument, NULL, OPT_SERVICE },
+	{ "stdio",	required_argument, NULL, OPT_SERVICE },
+	{ "kill-on-disconnect", required_argument, NULL, OPT_SERVICE },
 	{ "reject-message", required_argument, NULL, OPT_SERVICE },
 	{ "backlog",	required_argument, NULL, OPT_SERVICE },
 	{ "sandbox",	required_argument, NULL, OPT_SERVICE },
