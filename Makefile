@@ -31,12 +31,13 @@ endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c \
-	   peer.c
+	   peer.c jailview.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
+	   $(BUILD)/jailview.o $(BUILD)/jailfs.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
 	   $(BUILD)/jailspec.o
-UNIT	:= test_config test_sessions test_log test_jailspec
+UNIT	:= test_config test_sessions test_log test_jailspec test_jailview
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
 
 .PHONY: all run check unit integration clean deps deps-test install examples

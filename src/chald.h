@@ -101,6 +101,17 @@ struct service {
 	struct service	*next;
 };
 
+/* A path of a command that its jail cannot see (jailview.c). */
+struct cfgwarn {
+	const char	*service;	/* the service's, while it lives */
+	const char	*file;
+	int		 line;
+	char		*path;
+	char		*why;
+	char		*fix;		/* the key that fixes it, or NULL */
+	struct cfgwarn	*next;
+};
+
 struct config {
 	char		*file;		/* NULL when built from the command line */
 	char		*pidfile;
@@ -110,6 +121,7 @@ struct config {
 	int		 verbose;
 	struct service	*services;
 	int		 nservices;
+	struct cfgwarn	*warnings;	/* for -n and the log */
 };
 
 /*
@@ -422,7 +434,19 @@ void		 peer_watch(int epfd, struct session *, int sock);
 void		 peer_event(int epfd, struct session *);
 void		 peer_unwatch(int epfd, struct session *);
 
+/* jailview.c: the jail's file tree as seen from the configuration */
+int		 jailview_lookup(const struct service *, const char *path,
+		    char *host, size_t len);
+int		 jailview_program(struct service *, char *err, size_t errlen);
+int		 jailview_workdir(const struct service *, char *err,
+		    size_t errlen);
+char		*jailview_default_workdir(const struct service *);
+void		 jailview_check(struct config *, const struct service *);
+void		 jailview_warnings(const struct config *, FILE *);
+void		 jailview_warnings_free(struct config *);
+
 /* jailfs.c: the jail's file tree (daemon: build; init: mount) */
+const char *const *jailfs_default_binds(void);
 int		 jailfs_build(const struct service *, const char *dir,
 		    char *where, size_t wherelen);
 int		 jailfs_mount(const struct service *, const char *root,

@@ -454,6 +454,7 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	jailview_warnings_free(c);
 	for (s = c->services; s != NULL; s = n) {
 		n = s->next;
 		service_free(s);
@@ -1102,6 +1103,9 @@ resolve_program(struct service *s, char *err, size_t errlen)
 	char *prog = s->argv[0], *found = NULL, *real, buf[PATH_MAX];
 	struct stat st;
 
+	/* With a root of its own, the program is the jail's, not the host's. */
+	if (s->sandbox && s->root != NULL)
+		return jailview_program(s, err, errlen);
 	if (strchr(prog, '/') == NULL) {
 		const char *path = "/usr/local/bin:/usr/bin:/bin";
 
@@ -1146,12 +1150,11 @@ resolve_workdir(struct service *s, char *err, size_t errlen)
 	char *real;
 
 	if (s->workdir == NULL) {
-		char *slash = strrchr(s->argv[0], '/');
-
-		s->workdir = strndup(s->argv[0],
-		    slash == s->argv[0] ? 1 : (size_t)(slash - s->argv[0]));
+		s->workdir = jailview_default_workdir(s);
 		return 0;
 	}
+	if (s->sandbox && s->root != NULL)
+		return jailview_workdir(s, err, errlen);
 	if (stat(s->workdir, &st) == -1)
 		return seterr(err, errlen, "workdir: %s: %s", s->workdir,
 		    strerror(errno));
@@ -1190,12 +1193,17 @@ path_under(const char *path, const char *dir)
 	    path[n] == '/');
 }
 
-/* Bind sources must exist; an own root must have the mount points. */
+/*
+ * The root and the bind sources must exist, and binds are bound where they
+ * really are: the jail's view of its files is made of them (jailview.c).
+ */
 static int
-check_sandbox(struct service *s, char *err, size_t errlen)
+check_binds(struct service *s, char *err, size_t errlen)
 {
 	struct stat st;
-	char p[PATH_MAX];
+
+	if (s->root != NULL && check_dir("root", s->root, err, errlen) == -1)
+		return -1;
 
 	for (int i = 0; i < s->nbind_ro + s->nbind_rw; i++) {
 		char **b = i < s->nbind_ro ? &s->bind_ro[i] :
@@ -1220,6 +1228,16 @@ check_sandbox(struct service *s, char *err, size_t errlen)
 			    "host's root, /tmp, /proc, /dev and /sys stay "
 			    "outside the jail)", key, real);
 	}
+	return 0;
+}
+
+/* An own root must have the mount points. */
+static int
+check_sandbox(struct service *s, char *err, size_t errlen)
+{
+	struct stat st;
+	char p[PATH_MAX];
+
 	if (s->root == NULL) {
 		const char *taken[] = { "/", "/tmp", "/dev", "/proc", NULL };
 		char dir[PATH_MAX], *slash;
@@ -1235,28 +1253,8 @@ check_sandbox(struct service *s, char *err, size_t errlen)
 				    "directory of its own", *t, *t);
 	}
 	if (s->root != NULL) {
-		if (check_dir("root", s->root, err, errlen) == -1)
-			return -1;
-		/* Inside the root, the jail's own /tmp, /dev and /proc would
-		 * hide anything under them. */
-		for (int i = 0; i < 3; i++) {
-			const char *mp[] = { "/tmp", "/dev", "/proc" };
-			size_t n = strlen(mp[i]);
-
-			if ((strncmp(s->argv[0], mp[i], n) == 0 &&
-			    s->argv[0][n] == '/') || (strncmp(s->workdir,
-			    mp[i], n) == 0 && (s->workdir[n] == '/' ||
-			    s->workdir[n] == '\0')))
-				return seterr(err, errlen, "root: the program "
-				    "and its workdir cannot be under %s, which "
-				    "the jail mounts afresh", mp[i]);
-		}
-		snprintf(p, sizeof(p), "%s%s", s->root, s->argv[0]);
-		if (access(p, X_OK) == -1)
-			return seterr(err, errlen, "root: the program must be "
-			    "at the same path inside the root: %s: %s", p,
-			    strerror(errno));
-		/* The root is bound read-only: mount points must be there. */
+		/* The root is bound read-only: mount points must be there.
+		 * (The program was found in the jail: jailview_program.) */
 		for (int i = 0; i < s->nbind_ro + s->nbind_rw; i++) {
 			const char *b = i < s->nbind_ro ? s->bind_ro[i] :
 			    s->bind_rw[i - s->nbind_ro];
@@ -1314,6 +1312,11 @@ config_finish(struct config *c, char *err, size_t errlen)
 			    "(command = /path/to/challenge [args])", pre,
 			    s->name);
 		}
+		/* The binds first: the jail's view is made of them. */
+		if (s->sandbox && check_binds(s, msg, sizeof(msg)) == -1) {
+			where(s, s->line, pre, sizeof(pre));
+			return seterr(err, errlen, "%s%s", pre, msg);
+		}
 		if (resolve_program(s, msg, sizeof(msg)) == -1) {
 			where(s, s->argv_line, pre, sizeof(pre));
 			return seterr(err, errlen, "%s%s", pre, msg);
@@ -1329,6 +1332,7 @@ config_finish(struct config *c, char *err, size_t errlen)
 			where(s, s->line, pre, sizeof(pre));
 			return seterr(err, errlen, "%s%s", pre, msg);
 		}
+		jailview_check(c, s);
 		if (s->port == 0)
 			continue;
 		for (struct service *t = c->services; t != s; t = t->next) {

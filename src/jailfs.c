@@ -42,6 +42,13 @@ static const char *default_binds[] = {
 	"/etc/hosts", "/etc/alternatives", "/etc/ssl", NULL
 };
 
+/* For jailview.c, which works out what a jail will see. */
+const char *const *
+jailfs_default_binds(void)
+{
+	return default_binds;
+}
+
 /* tty is the caller's own controlling terminal (ENXIO without one). */
 static const char *dev_nodes[] = {
 	"null", "zero", "full", "random", "urandom", "tty", NULL

@@ -1313,6 +1313,7 @@ reload(int foreground)
 	if (log_setup(conf, foreground) == -1)
 		log_warn("log %s", conf->log);
 	log_event("reload services=%d", conf->nservices);
+	jailview_warnings(conf, NULL);
 	states_announce();
 }
 
@@ -1643,6 +1644,7 @@ main(int argc, char *argv[])
 		errx(1, "%s", ebuf);
 	conf->verbose = verbose;
 	if (check) {
+		jailview_warnings(conf, stderr);
 		config_print(conf, stdout);
 		fprintf(stderr, "chald: configuration OK\n");
 		return 0;
@@ -1705,6 +1707,7 @@ main(int argc, char *argv[])
 	log_event("start version=%s pid=%d services=%d config=%s",
 	    CHALD_VERSION, (int)getpid(), conf->nservices,
 	    log_quote(config_path ? config_path : "command-line"));
+	jailview_warnings(conf, NULL);
 	states_announce();
 	daemon_ready(readyfd, NULL);
 

@@ -282,9 +282,11 @@ pty_read(struct rstate *st)
 /*
  * Hangs the terminal up: its reads return 0 and its writes fail, and the
  * challenge gets SIGHUP. What it wrote before is taken first. The kernel
- * signals only the session's leader, the relay: in a jail, init passes
- * it on to the session (on_signals); unjailed, the relay sends it to its
- * process group, which is the challenge's.
+ * would signal only the session's leader, the relay, so the relay signals
+ * the challenge itself, and before the hangup, so that the challenge
+ * never runs on with reads of 0 and writes that fail: init all of its
+ * namespace, the unjailed relay its process group (its own SIGHUP is
+ * blocked).
  */
 static void
 pty_hangup(struct rstate *st)
@@ -293,8 +295,7 @@ pty_hangup(struct rstate *st)
 
 	while (pty_read(st) > 0)
 		;
-	if (!r->jailed)
-		kill(0, SIGHUP);	/* the relay's own is blocked */
+	kill(r->jailed ? -1 : 0, SIGHUP);
 	close(r->master);
 	r->master = -1;
 	if (r->slave >= 0)
