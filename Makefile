@@ -38,15 +38,17 @@ SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
 	   reload.c loop.c gate.c notify.c \
 	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c seccomp.c \
-	   audit.c peerlock.c initbin.c proxy.c pow.c jailenv.c image.c
+	   audit.c peerlock.c initbin.c proxy.c pow.c jailenv.c image.c \
+	   peer.c jailview.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
+	   $(BUILD)/jailview.o $(BUILD)/jailfs.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
 	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o \
 	   $(BUILD)/jailenv.o $(BUILD)/notify.o $(BUILD)/audit.o \
 	   $(BUILD)/peerlock.o
 UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow \
-	   test_jailenv test_notify test_seccomp
+	   test_jailenv test_notify test_seccomp test_jailview
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c)) \
 	   $(BUILD)/progs/jailprobe32
 
@@ -84,7 +86,7 @@ $(BUILD)/chald: $(OBJS)
 # with sanitizers: it runs as pid 1 of a jail, after pivot_root, where
 # their runtimes find nothing they need.
 INIT_SRCS := src/jail.c src/jailfs.c src/child.c src/jailspec.c \
-	   src/peerlock.c
+	   src/peerlock.c src/relay.c
 INIT_FLAGS := -O2 -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
 	   -static
 $(BUILD)/chald-init: $(INIT_SRCS) src/chald.h $(BUILD)/.deps

@@ -28,6 +28,12 @@ enum stderr_mode {
 	STDERR_LOG,
 };
 
+/* What the challenge's stdin, stdout (and stderr) are. */
+enum stdio_mode {
+	STDIO_SOCKET,		/* the player's socket itself */
+	STDIO_PTY,		/* a raw pty, relayed inside the session */
+};
+
 enum log_format {
 	LOGFMT_TEXT,
 	LOGFMT_JSON,
@@ -94,6 +100,9 @@ struct service {
 	char		**env;		/* "KEY=VALUE", NULL-terminated */
 	int		 nenv;
 	enum stderr_mode stderr_mode;
+	enum stdio_mode	 stdio_mode;
+	int		 kill_disc;	/* end the session when the player
+					   has gone (kill-on-disconnect) */
 
 	int64_t		 timeout_ms;	/* 0: none */
 	int		 max_conns;	/* 0: no cap */
@@ -141,6 +150,17 @@ struct service {
 	struct service	*next;
 };
 
+/* A path of a command that its jail cannot see (jailview.c). */
+struct cfgwarn {
+	const char	*service;	/* the service's, while it lives */
+	const char	*file;
+	int		 line;
+	char		*path;
+	char		*why;
+	char		*fix;		/* the key that fixes it, or NULL */
+	struct cfgwarn	*next;
+};
+
 struct config {
 	char		*file;		/* NULL when built from the command line */
 	char		*pidfile;
@@ -152,6 +172,7 @@ struct config {
 	int		 verbose;
 	struct service	*services;
 	int		 nservices;
+	struct cfgwarn	*warnings;	/* for -n and the log */
 };
 
 /*
@@ -189,6 +210,7 @@ enum evkind {
 	EV_STDERR,
 	EV_EXIT,	/* a session's pidfd: its first process exited */
 	EV_GATE,	/* a connection in the gate */
+	EV_PEER,	/* an unjailed session's socket: the player went */
 };
 
 struct session;
@@ -239,6 +261,7 @@ enum end_cause {
 	CAUSE_NONE,
 	CAUSE_TIMEOUT,
 	CAUSE_SHUTDOWN,
+	CAUSE_DISCONNECT,	/* the player went away (kill-on-disconnect) */
 };
 
 /* cgroup controllers chald uses, and what it found at startup. */
@@ -334,6 +357,7 @@ struct sandbox {
 	struct uidturn	*turns;		/* one per uid range in use */
 	unsigned long	 uid_shift;	/* default ranges moved this far */
 	int		 ready;		/* cgroup_init() done */
+	int		 init_ready;	/* chald-init is in its slot */
 	char		 rootdir[PATH_MAX];	/* mount point for jails */
 	struct skel	*skels;
 	struct skel	*building;	/* for a load not yet committed */
@@ -388,6 +412,8 @@ struct session {
 	size_t		 errbytes;	/* logged from it so far */
 	struct evtag	 errtag;
 	struct evtag	 exittag;
+	struct evtag	 peertag;	/* EV_PEER once peer_watch()ed */
+	int		 peerfd;	/* the daemon's copy of the socket */
 	struct session	*enext;		/* exited, to be reaped this turn */
 	int		 exited;
 	int		 unwatched;	/* no pidfd in epoll: the sweep reaps */
@@ -703,7 +729,41 @@ int		 jailid_take(const struct service *, struct pathid **, int *n);
 int		 jailid_changed(const struct service *, const struct pathid *,
 		    int n, char *which, size_t whichlen);
 
+/* relay.c: stdio = pty and the watch for a gone player, inside the session
+ * (chald-init); never in the daemon */
+struct relay {
+	int		 sock;		/* the player's socket */
+	int		 master;	/* the pty's master, -1: stdio = socket */
+	int		 slave;		/* the relay's own slave fd, or -1 */
+	int		 ctl;		/* jail control socket (STEP_GONE), -1 */
+	int		 kill_disc;	/* kill-on-disconnect is on */
+	int		 jailed;	/* pid 1 of a jail */
+	int		 sigfd;		/* from relay_signals() */
+	pid_t		 child;		/* the challenge */
+};
+int		 relay_pty(int *master, int *slave, uid_t owner);
+int		 relay_signals(void);
+int		 relay_run(struct relay *);
+int		 relay_main(int argc, char **argv);
+
+/* peer.c: kill-on-disconnect for unjailed sessions (the daemon's side) */
+void		 peer_watch(int epfd, struct session *, int sock);
+void		 peer_event(int epfd, struct session *);
+void		 peer_unwatch(int epfd, struct session *);
+
+/* jailview.c: the jail's file tree as seen from the configuration */
+int		 jailview_lookup(const struct service *, const char *path,
+		    char *host, size_t len);
+int		 jailview_program(struct service *, char *err, size_t errlen);
+int		 jailview_workdir(const struct service *, char *err,
+		    size_t errlen);
+char		*jailview_default_workdir(const struct service *);
+void		 jailview_check(struct config *, const struct service *);
+void		 jailview_warnings(const struct config *, FILE *);
+void		 jailview_warnings_free(struct config *);
+
 /* jailfs.c: the jail's file tree (daemon: build; init: mount) */
+const char *const *jailfs_default_binds(void);
 int		 jailfs_build(const struct service *, const char *dir,
 		    char *where, size_t wherelen);
 int		 jailfs_mount(const struct service *, const char *root,
@@ -742,12 +802,13 @@ struct jail_player {
 
 const char	*spawn_step_name(int);
 enum spawn_step {
+	STEP_GONE = -3,		/* not a failure: the player went away */
 	STEP_EXECD = -2,	/* not a failure: the challenge was exec'd */
 	STEP_READY = -1,	/* not a failure: the jail is built */
 	STEP_NONE, STEP_SIGNALS, STEP_SETSID, STEP_FDS, STEP_ENV, STEP_CHDIR,
 	STEP_EXEC, STEP_CGROUP, STEP_MOUNTS, STEP_PIVOT, STEP_NETWORK,
 	STEP_HOSTNAME, STEP_FORK, STEP_RLIMITS, STEP_PRIVILEGES, STEP_SECCOMP,
-	STEP_CLONE, STEP_SPEC, STEP_PEERLOCK,
+	STEP_CLONE, STEP_SPEC, STEP_PEERLOCK, STEP_PTY,
 };
 
 /* sandbox.c */
@@ -760,6 +821,7 @@ int		 sandbox_start(struct sandbox *, const struct service *,
 int		 sandbox_handoff(struct session *, int sock, int errfd,
 		    const char *ip, int port);
 int		 sandbox_ctl_read(struct session *, char *err, size_t errlen);
+int		 sandbox_player_gone(struct session *);
 void		 sandbox_end(struct sandbox *, struct session *,
 		    struct cgstats *);
 int		 sandbox_tick(struct sandbox *);

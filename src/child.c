@@ -88,7 +88,10 @@ env_add(char **envp, int *n, char **buf, size_t *left, const char *key,
 	*left -= (size_t)len + 1;
 }
 
-/* PROTO, TCPREMOTEIP... as tcpserver sets them, then the service's own. */
+/*
+ * PROTO, TCPREMOTEIP... as tcpserver sets them, then the service's own.
+ * Asks r->sock, before child_fds(): with stdio = pty, fd 0 is no socket.
+ */
 int
 child_env(const struct spawn_req *r, char **envp, char *buf,
     size_t left)
@@ -102,7 +105,7 @@ child_env(const struct spawn_req *r, char **envp, char *buf,
 	env_add(envp, &n, &buf, &left, "TCPREMOTEIP", r->peer_ip);
 	snprintf(port, sizeof(port), "%d", r->peer_port);
 	env_add(envp, &n, &buf, &left, "TCPREMOTEPORT", port);
-	if (getsockname(0, (struct sockaddr *)&ss, &sl) == -1)
+	if (getsockname(r->sock, (struct sockaddr *)&ss, &sl) == -1)
 		return -1;
 	addr_format((struct sockaddr *)&ss, ip, sizeof(ip), &lport);
 	snprintf(port, sizeof(port), "%d", lport);

@@ -48,7 +48,7 @@ static const char *service_keys[] = {
 	"pids", "cpu", "cpu-time", "file-size", "open-files", "tmp-size",
 	"address-space", "root", "bind-ro", "bind-rw", "network", "seccomp",
 	"pool",
-	"seccomp-allow", "seccomp-deny",
+	"seccomp-allow", "seccomp-deny", "stdio", "kill-on-disconnect",
 	"proxy-from", "proxy-timeout", "pow", "pow-timeout", "pow-exempt",
 	"pow-prompt", "pending-per-ip", NULL
 };
@@ -418,6 +418,8 @@ service_new(const char *name, const char *file, int line)
 	s->port = CHALD_DEFAULT_PORT;
 	s->backlog = SOMAXCONN > 4096 ? SOMAXCONN : 4096;
 	s->stderr_mode = STDERR_SOCKET;
+	s->stdio_mode = STDIO_SOCKET;
+	s->kill_disc = 1;
 	s->timeout_ms = 60 * 1000;
 	s->max_conns = 256;
 	s->per_ip = 8;
@@ -566,6 +568,8 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->env = strv_dup(d->env, d->nenv);
 	s->nenv = d->nenv;
 	s->stderr_mode = d->stderr_mode;
+	s->stdio_mode = d->stdio_mode;
+	s->kill_disc = d->kill_disc;
 	s->timeout_ms = d->timeout_ms;
 	s->max_conns = d->max_conns;
 	s->per_ip = d->per_ip;
@@ -629,6 +633,7 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	jailview_warnings_free(c);
 	for (s = c->services; s != NULL; s = n) {
 		n = s->next;
 		service_free(s);
@@ -1049,6 +1054,18 @@ set_service_key(struct service *s, const char *key, const char *value,
 		else
 			return seterr(err, errlen, "expected socket, null or "
 			    "log, got \"%s\"", value);
+	} else if (strcmp(key, "stdio") == 0) {
+		if (strcmp(value, "socket") == 0)
+			s->stdio_mode = STDIO_SOCKET;
+		else if (strcmp(value, "pty") == 0)
+			s->stdio_mode = STDIO_PTY;
+		else
+			return seterr(err, errlen, "expected socket or pty, got "
+			    "\"%s\"", value);
+	} else if (strcmp(key, "kill-on-disconnect") == 0) {
+		if (parse_bool(value, &s->kill_disc) == -1)
+			return seterr(err, errlen, "expected on or off, got "
+			    "\"%s\"", value);
 	} else if (strcmp(key, "timeout") == 0) {
 		if (parse_duration(value, &ms) == -1)
 			return seterr(err, errlen, "not a duration (e.g. 90s, "
@@ -1511,6 +1528,9 @@ resolve_program(struct service *s, char *err, size_t errlen)
 	char *prog = s->argv[0], *found = NULL, *real, buf[PATH_MAX];
 	struct stat st;
 
+	/* With a root of its own, the program is the jail's, not the host's. */
+	if (s->sandbox && s->root != NULL)
+		return jailview_program(s, err, errlen);
 	if (strchr(prog, '/') == NULL) {
 		const char *path = "/usr/local/bin:/usr/bin:/bin";
 
@@ -1555,12 +1575,11 @@ resolve_workdir(struct service *s, char *err, size_t errlen)
 	char *real;
 
 	if (s->workdir == NULL) {
-		char *slash = strrchr(s->argv[0], '/');
-
-		s->workdir = strndup(s->argv[0],
-		    slash == s->argv[0] ? 1 : (size_t)(slash - s->argv[0]));
+		s->workdir = jailview_default_workdir(s);
 		return 0;
 	}
+	if (s->sandbox && s->root != NULL)
+		return jailview_workdir(s, err, errlen);
 	if (stat(s->workdir, &st) == -1)
 		return seterr(err, errlen, "workdir: %s: %s", s->workdir,
 		    strerror(errno));
@@ -1600,15 +1619,18 @@ path_under(const char *path, const char *dir)
 }
 
 /*
- * Bind sources must exist; an own root must have the mount points. *line
- * is set to the line of the key at fault (0: the [service] line).
+ * The root and the bind sources must exist, and binds are bound where they
+ * really are: the jail's view of its files is made of them (jailview.c).
+ * *line is set to the line of the key at fault (0: the [service] line).
  */
 static int
-check_sandbox(struct service *s, int *line, char *err, size_t errlen)
+check_binds(struct service *s, int *line, char *err, size_t errlen)
 {
 	struct stat st;
-	char p[PATH_MAX];
 
+	*line = s->root_line;
+	if (s->root != NULL && check_dir("root", s->root, err, errlen) == -1)
+		return -1;
 	for (int i = 0; i < s->nbind_ro + s->nbind_rw; i++) {
 		char **b = i < s->nbind_ro ? &s->bind_ro[i] :
 		    &s->bind_rw[i - s->nbind_ro];
@@ -1634,6 +1656,20 @@ check_sandbox(struct service *s, int *line, char *err, size_t errlen)
 			    "host's root, /tmp, /proc, /dev and /sys stay "
 			    "outside the jail)", key, real);
 	}
+	*line = 0;
+	return 0;
+}
+
+/*
+ * What the jail needs of the program's place and of an own root, and the
+ * service's filter. *line as for check_binds.
+ */
+static int
+check_sandbox(struct service *s, int *line, char *err, size_t errlen)
+{
+	struct stat st;
+	char p[PATH_MAX];
+
 	if (s->root == NULL) {
 		const char *taken[] = { "/", "/tmp", "/dev", "/proc", NULL };
 		char dir[PATH_MAX], *slash;
@@ -1652,29 +1688,8 @@ check_sandbox(struct service *s, int *line, char *err, size_t errlen)
 		}
 	}
 	if (s->root != NULL) {
-		*line = s->root_line;
-		if (check_dir("root", s->root, err, errlen) == -1)
-			return -1;
-		/* Inside the root, the jail's own /tmp, /dev and /proc would
-		 * hide anything under them. */
-		for (int i = 0; i < 3; i++) {
-			const char *mp[] = { "/tmp", "/dev", "/proc" };
-			size_t n = strlen(mp[i]);
-
-			if ((strncmp(s->argv[0], mp[i], n) == 0 &&
-			    s->argv[0][n] == '/') || (strncmp(s->workdir,
-			    mp[i], n) == 0 && (s->workdir[n] == '/' ||
-			    s->workdir[n] == '\0')))
-				return seterr(err, errlen, "root: the program "
-				    "and its workdir cannot be under %s, which "
-				    "the jail mounts afresh", mp[i]);
-		}
-		snprintf(p, sizeof(p), "%s%s", s->root, s->argv[0]);
-		if (access(p, X_OK) == -1)
-			return seterr(err, errlen, "root: the program must be "
-			    "at the same path inside the root: %s: %s", p,
-			    strerror(errno));
-		/* The root is bound read-only: mount points must be there. */
+		/* The root is bound read-only: mount points must be there.
+		 * (The program was found in the jail: jailview_program.) */
 		for (int i = 0; i < s->nbind_ro + s->nbind_rw; i++) {
 			const char *b = i < s->nbind_ro ? s->bind_ro[i] :
 			    s->bind_rw[i - s->nbind_ro];
@@ -1738,6 +1753,12 @@ config_finish(struct config *c, char *err, size_t errlen)
 			    "(command = /path/to/challenge [args])", pre,
 			    s->name);
 		}
+		/* The binds first: the jail's view is made of them. */
+		if (s->sandbox && check_binds(s, &line, msg, sizeof(msg)) ==
+		    -1) {
+			where(s, line ? line : s->line, pre, sizeof(pre));
+			return seterr(err, errlen, "%s%s", pre, msg);
+		}
 		if (resolve_program(s, msg, sizeof(msg)) == -1) {
 			where(s, s->argv_line, pre, sizeof(pre));
 			return seterr(err, errlen, "%s%s", pre, msg);
@@ -1754,6 +1775,7 @@ config_finish(struct config *c, char *err, size_t errlen)
 			where(s, line ? line : s->line, pre, sizeof(pre));
 			return seterr(err, errlen, "%s%s", pre, msg);
 		}
+		jailview_check(c, s);
 		if (s->port == 0)
 			continue;
 		for (struct service *t = c->services; t != s; t = t->next) {
@@ -2007,6 +2029,10 @@ config_print(const struct config *c, FILE *fp)
 		for (int i = 0; i < s->nenv; i++)
 			fprintf(fp, "env = %s\n", s->env[i]);
 		fprintf(fp, "stderr = %s\n", stderr_name(s->stderr_mode));
+		fprintf(fp, "stdio = %s\n", s->stdio_mode == STDIO_PTY ? "pty" :
+		    "socket");
+		fprintf(fp, "kill-on-disconnect = %s\n", s->kill_disc ? "on" :
+		    "off");
 		print_duration(fp, "timeout", s->timeout_ms);
 		fprintf(fp, "max-conns = %d\n", s->max_conns);
 		fprintf(fp, "per-ip = %d\n", s->per_ip);

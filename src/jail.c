@@ -15,15 +15,16 @@
  * rlimits, bounding set and seccomp filter), reports ready, and waits for
  * its player. It locks the player's socket to the player (peerlock.c), then
  * vforks the challenge, which drops to the session's uid and execs, and
- * reaps until the challenge exits. When it dies, the kernel kills
- * everything left in the pid namespace, whatever it did to escape (double
- * fork, setsid, ignoring signals).
+ * reaps until the challenge exits; with stdio = pty or kill-on-disconnect
+ * it also stays with the player's socket (relay.c). When it dies, the
+ * kernel kills everything left in the pid namespace, whatever it did to
+ * escape (double fork, setsid, ignoring signals).
  *
  * Messages on the control socket: the spec from the daemon; "ready" from
  * init once the jail is built; the player's socket (SCM_RIGHTS) from the
  * daemon; {step, errno} from init or the challenge when a step fails (a
- * jail is never run with a layer missing); EOF once the challenge was
- * exec'd.
+ * jail is never run with a layer missing); "exec'd" once the challenge
+ * runs; "gone" if init ends the session because the player went away.
  *
  * chald embeds this program (initbin.c) and runs it from a sealed memfd,
  * so there is still one binary to install. It is linked statically, with
@@ -235,8 +236,20 @@ report(int fd, int step)
 
 static mode_t	daemon_umask = 022;
 
+/* Set by the vforked challenge, which shares init's memory, when a step
+ * failed: then the vfork returned for its _exit, not for its exec. */
+static volatile int	challenge_failed;
+
 static void __attribute__((noreturn))
-challenge_main(const struct jailspec *js, int sock,
+challenge_fail(int ctl, int step)
+{
+	challenge_failed = 1;
+	report(ctl, step);
+}
+
+/* The challenge's fds 0-2 are the socket, or (tty >= 0) the pty. */
+static void __attribute__((noreturn))
+challenge_main(const struct jailspec *js, int sock, int tty,
     const struct jail_player *pl)
 {
 	const struct service *s = &js->svc;
@@ -246,19 +259,21 @@ challenge_main(const struct jailspec *js, int sock,
 	sigset_t none;
 	int ctl = JAIL_CTL_FD;
 
-	if (child_fds(&r, ctl) == -1)
-		report(ctl, STEP_FDS);
 	if (child_env(&r, envp, envbuf, sizeof(envbuf)) == -1)
-		report(ctl, STEP_ENV);
+		challenge_fail(ctl, STEP_ENV);
+	if (tty >= 0)
+		r.sock = tty;
+	if (child_fds(&r, ctl) == -1)
+		challenge_fail(ctl, STEP_FDS);
 	if (chdir(s->workdir) == -1)
-		report(ctl, STEP_CHDIR);
+		challenge_fail(ctl, STEP_CHDIR);
 	if (jail_privileges(js->uid) == -1)
-		report(ctl, STEP_PRIVILEGES);
+		challenge_fail(ctl, STEP_PRIVILEGES);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	umask(daemon_umask);
 	execve(s->argv[0], s->argv, envp);
-	report(ctl, STEP_EXEC);
+	challenge_fail(ctl, STEP_EXEC);
 }
 
 /* Waits for the daemon to hand over a player; EOF: the jail is not needed. */
@@ -299,6 +314,15 @@ init_on_signal(int sig)
 	errno = saved;
 }
 
+/* pid 1 cannot die of its own signal: 128+N, as shells do. */
+static void __attribute__((noreturn))
+init_exit(int status)
+{
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
 static void __attribute__((noreturn))
 init_wait(pid_t child)
 {
@@ -322,11 +346,36 @@ init_wait(pid_t child)
 			_exit(127);
 		if (pid != child)
 			continue;	/* an orphan: reaped, nothing more */
-		/* pid 1 cannot die of its own signal: 128+N, as shells do. */
-		if (WIFSIGNALED(status))
-			_exit(128 + WTERMSIG(status));
-		_exit(WEXITSTATUS(status));
+		init_exit(status);
 	}
+}
+
+/*
+ * After the exec: with stdio = pty, or to notice a gone player
+ * (kill-on-disconnect), init stays with the player's socket (relay.c);
+ * otherwise it keeps no fd at all and only reaps.
+ */
+static void __attribute__((noreturn))
+init_serve(const struct service *s, pid_t child, int sock, int sigfd,
+    int master, int slave, int errfd)
+{
+	struct relay r = { .sock = sock, .master = master, .slave = slave,
+	    .ctl = JAIL_CTL_FD, .kill_disc = s->kill_disc, .jailed = 1,
+	    .sigfd = sigfd, .child = child };
+
+	if (master < 0 && !s->kill_disc) {
+		if (syscall(SYS_close_range, 0U, ~0U, 0U) == -1)
+			for (int fd = 0; fd < 1024; fd++)
+				close(fd);
+		init_wait(child);
+	}
+	/* Only the challenge writes the daemon's stderr pipe: EOF on it
+	 * comes when the challenge is done with it. */
+	if (errfd >= 0)
+		close(errfd);
+	for (int fd = 0; fd < 3; fd++)
+		close(fd);
+	init_exit(relay_run(&r));
 }
 
 /* The spec comes first on the control socket, in one message. */
@@ -413,7 +462,8 @@ init_main(void)
 	struct jail_player pl;
 	char *spec;
 	pid_t child;
-	int ctl = JAIL_CTL_FD, sock, step;
+	int ctl = JAIL_CTL_FD, sock, step, master = -1, slave = -1;
+	volatile int sigfd = -1;	/* set before the vfork, used after */
 
 	/* ps shows "chald-init" whatever the kernel names a memfd exec. */
 	prctl(PR_SET_NAME, "chald-init", 0, 0, 0);
@@ -445,6 +495,11 @@ init_main(void)
 		report(ctl, STEP_NETWORK);
 	if (sethostname(JAIL_HOSTNAME, strlen(JAIL_HOSTNAME)) == -1)
 		report(ctl, STEP_HOSTNAME);
+	/* The challenge's terminal, init's controlling terminal (init leads
+	 * the session), owned by the session's uid. */
+	if (s->stdio_mode == STDIO_PTY && relay_pty(&master, &slave, js.uid) ==
+	    -1)
+		report(ctl, STEP_PTY);
 	if ((step = jail_lock(s)) != 0)
 		report(ctl, step);
 	if (send_report(ctl, STEP_READY, 0) == -1)
@@ -456,18 +511,26 @@ init_main(void)
 	 * pointed anywhere else (peerlock.c). */
 	if (!s->net_host && peerlock_apply(sock) == -1)
 		report(ctl, STEP_PEERLOCK);
+	/* Before the challenge runs, so that no SIGCHLD is missed. */
+	if ((master >= 0 || s->kill_disc) && (sigfd = relay_signals()) == -1)
+		report(ctl, STEP_SIGNALS);
 	/* vfork: the challenge execs at once, nothing to copy. It writes
-	 * only its own stack and never returns. */
+	 * only its own stack (and challenge_failed) and never returns. */
 	child = vfork();
 	if (child == -1)
 		report(ctl, STEP_FORK);
 	if (child == 0)
-		challenge_main(&js, sock, &pl);
-	/* init keeps no fd: the socket belongs to the challenge alone. */
-	if (syscall(SYS_close_range, 0U, ~0U, 0U) == -1)
-		for (int fd = 0; fd < 1024; fd++)
-			close(fd);
-	init_wait(child);
+		challenge_main(&js, sock, slave, &pl);
+	if (challenge_failed) {
+		/* It reported why; the daemon ends the session. */
+		close(ctl);
+		init_wait(child);
+	}
+	/* init keeps the control socket: it may have to say that the
+	 * player went (STEP_GONE). */
+	if (send_report(ctl, STEP_EXECD, 0) == -1)
+		_exit(0);
+	init_serve(s, child, sock, sigfd, master, slave, pl.errfd);
 }
 
 int
@@ -478,6 +541,9 @@ main(int argc, char **argv)
 	/* chald runs "chald-init -check" once at start: can it exec us? */
 	if (argc == 2 && strcmp(argv[1], "-check") == 0)
 		return 0;
+	/* An unjailed session with stdio = pty (spawn.c). */
+	if (argc >= 2 && strcmp(argv[1], "-relay") == 0)
+		return relay_main(argc, argv);
 	if (argc != 1 || fstat(JAIL_CTL_FD, &st) == -1 ||
 	    !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "chald-init: the init of chald's jails; chald "

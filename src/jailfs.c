@@ -62,8 +62,16 @@ static const struct {
 	{ "/etc/group", "root:x:0:\nnogroup:x:65534:\n" },
 };
 
+/* For jailview.c, which works out what a jail will see. */
+const char *const *
+jailfs_default_binds(void)
+{
+	return default_binds;
+}
+
+/* tty is the caller's own controlling terminal (ENXIO without one). */
 static const char *dev_nodes[] = {
-	"null", "zero", "full", "random", "urandom", NULL
+	"null", "zero", "full", "random", "urandom", "tty", NULL
 };
 
 static int
@@ -253,6 +261,13 @@ dev_tree(const char *root)
 		if (touch(path) == -1)
 			return -1;
 	}
+	/* The jail's own devpts (dev_pts) and its ptmx. */
+	snprintf(path, sizeof(path), "%s/dev/pts", root);
+	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+		return -1;
+	snprintf(path, sizeof(path), "%s/dev/ptmx", root);
+	if (symlink("pts/ptmx", path) == -1 && errno != EEXIST)
+		return -1;
 	snprintf(path, sizeof(path), "%s/dev/fd", root);
 	if (symlink("/proc/self/fd", path) == -1 && errno != EEXIST)
 		return -1;
@@ -278,6 +293,22 @@ dev_mount(const char *root)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * A devpts instance of the jail's own: its ptys (stdio = pty, and whatever
+ * the challenge opens, as script or Python's pty do) are invisible to
+ * every other session and to the host's /dev/pts, and at most max of them
+ * may exist at once, so that one session cannot take all of the host's.
+ */
+static int
+dev_pts(const char *root)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/dev/pts", root);
+	return mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
+	    "newinstance,ptmxmode=0666,mode=0620,max=16");
 }
 
 /* For a root of the organizer's, which is never written: a small tmpfs. */
@@ -397,7 +428,8 @@ jailfs_mount(const struct service *s, const char *root, const char *skel)
 	    (unsigned long long)(s->tmp_size / 4096 + 64));
 	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) == -1)
 		return -1;
-	if ((s->root != NULL ? dev_tmpfs(root) : dev_mount(root)) == -1)
+	if ((s->root != NULL ? dev_tmpfs(root) : dev_mount(root)) == -1 ||
+	    dev_pts(root) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/proc", root);
 	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,

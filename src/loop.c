@@ -276,6 +276,9 @@ loop_dispatch(struct daemon *d, void *tag)
 	case EV_GATE:
 		gate_event(d, tag);
 		break;
+	case EV_PEER:
+		peer_event(d->epfd, ((struct evtag *)tag)->sess);
+		break;
 	}
 }
 

@@ -63,6 +63,8 @@ usage(FILE *fp)
 "      --workdir DIR       working directory (default: the program's)\n"
 "      --env NAME=VALUE    add a variable to the challenge's environment\n"
 "      --stderr socket|null|log   where the challenge's fd 2 goes (socket)\n"
+"      --stdio socket|pty  the socket itself, or a raw pty (socket)\n"
+"      --kill-on-disconnect on|off   end a session whose player went (on)\n"
 "      --reject-message TEXT      line sent to a refused player, whatever\n"
 "                          the reason (default: one text per reason)\n"
 "      --reject-message-REASON TEXT   the line for one reason: per-ip,\n"
@@ -137,6 +139,8 @@ static const struct option long_opts[] = {
 	{ "workdir",	required_argument, NULL, OPT_SERVICE },
 	{ "env",	required_argument, NULL, OPT_SERVICE },
 	{ "stderr",	required_argument, NULL, OPT_SERVICE },
+	{ "stdio",	required_argument, NULL, OPT_SERVICE },
+	{ "kill-on-disconnect", required_argument, NULL, OPT_SERVICE },
 	{ "reject-message", required_argument, NULL, OPT_SERVICE },
 	{ "reject-message-per-ip", required_argument, NULL, OPT_SERVICE },
 	{ "reject-message-max-conns", required_argument, NULL, OPT_SERVICE },
@@ -328,6 +332,7 @@ main(int argc, char *argv[])
 		errx(1, "%s", ebuf);
 	d->conf->verbose = verbose;
 	if (check) {
+		jailview_warnings(d->conf, stderr);
 		config_print(d->conf, stdout);
 		fprintf(stderr, "chald: configuration OK\n");
 		return 0;
@@ -394,6 +399,7 @@ main(int argc, char *argv[])
 	log_event("start version=%s pid=%d services=%d config=%s",
 	    CHALD_VERSION, (int)getpid(), d->conf->nservices,
 	    log_quote(cl->config_path ? cl->config_path : "command-line"));
+	jailview_warnings(d->conf, NULL);
 	listener_announce(d);
 	daemon_ready(readyfd, NULL);
 

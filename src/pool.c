@@ -260,7 +260,9 @@ jail_event(struct daemon *d, struct session *sess, char *err, size_t errlen)
 	case STEP_NONE:
 		return JAIL_QUIET;
 	case STEP_EXECD:
-		jail_close_ctl(d, sess);
+		/* Kept, unpolled: init may say the player went (STEP_GONE),
+		 * read when the session ends. */
+		watch_jail(d, sess, 0);
 		jail_release_held(sess);
 		break;
 	case STEP_READY:
@@ -297,12 +299,14 @@ jail_event(struct daemon *d, struct session *sess, char *err, size_t errlen)
 /*
  * A jail with a player has exited: what it said before, all of it in the
  * socket by now, tells whether its challenge ran (JAIL_DONE) or it failed
- * before (JAIL_RETRY).
+ * before (JAIL_RETRY). Once the challenge ran, what is left there is for
+ * session_end (STEP_GONE, sandbox_player_gone).
  */
 int
 jail_settle(struct daemon *d, struct session *sess, char *err, size_t errlen)
 {
-	for (int i = 0; i < 4 && sess->ctlfd >= 0; i++) {
+	for (int i = 0; i < 4 && sess->ctlfd >= 0 && sess->state != JAIL_LIVE;
+	    i++) {
 		int r = jail_event(d, sess, err, errlen);
 
 		if (r != JAIL_DONE)

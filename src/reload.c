@@ -180,5 +180,6 @@ reload(struct daemon *d)
 	if (log_configure(d->conf, d->cmd->foreground, err, sizeof(err)) == -1)
 		log_warnx("%s", err);
 	log_event("reload services=%d", d->conf->nservices);
+	jailview_warnings(d->conf, NULL);
 	listener_announce(d);
 }

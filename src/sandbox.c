@@ -169,8 +169,6 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			    strerror(errno));
 			return -1;
 		}
-		if (init_load(err, errlen) == -1)
-			return -1;
 		sb->ready = 1;
 		log_event("sandbox cgroup=%s seccomp-audit=%s",
 		    log_quote(cgroup_describe(&sb->cg, desc, sizeof(desc))),
@@ -444,12 +442,35 @@ skels_commit(struct sandbox *sb)
 	skels_sweep(sb);
 }
 
+/*
+ * chald-init is loaded once, when some service needs it: every jail runs
+ * it, and an unjailed session with stdio = pty runs it as its relay.
+ */
+static int
+init_ensure(struct sandbox *sb, const struct config *c, char *err,
+    size_t errlen)
+{
+	int need = 0;
+
+	for (const struct service *s = c->services; s != NULL; s = s->next)
+		need |= s->sandbox || s->stdio_mode == STDIO_PTY;
+	if (!need || sb->init_ready)
+		return 0;
+	if (init_load(err, errlen) == -1)
+		return -1;
+	sb->init_ready = 1;
+	return 0;
+}
+
 /* A reload may not ask for a controller chald did not set up at start. */
 int
 sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 {
 	int need[CG_NCTRL], any;
 	const char *names[CG_NCTRL] = { "pids", "memory", "cpu", "cpuacct" };
+
+	if (init_ensure(sb, c, err, errlen) == -1)
+		return -1;
 
 	for (const struct service *s = c->services; s != NULL; s = s->next)
 		if (!s->sandbox)
@@ -899,6 +920,11 @@ sandbox_ctl_read(struct session *sess, char *err, size_t errlen)
 		return STEP_NONE;
 	if (n == -1)
 		n = 0;		/* treated as EOF */
+	if (n == (ssize_t)sizeof(r) && r.step == STEP_EXECD &&
+	    sess->state == JAIL_EXEC) {
+		sess->state = JAIL_LIVE;
+		return STEP_EXECD;
+	}
 	if (n == (ssize_t)sizeof(r) && r.step == STEP_READY) {
 		if (sess->state == JAIL_STARTING)
 			sess->state = JAIL_READY;
@@ -913,7 +939,8 @@ sandbox_ctl_read(struct session *sess, char *err, size_t errlen)
 		    dir ? " dir=" : "", dir ? log_quote(svc->workdir) : "");
 		return r.step > 0 ? r.step : STEP_SETSID;
 	}
-	/* EOF (the caller closes): exec'd if it had a player, else died. */
+	/* EOF: exec'd if it had a player (an init killed before it could
+	 * say so), else died. */
 	if (sess->state == JAIL_EXEC) {
 		sess->state = JAIL_LIVE;
 		return STEP_EXECD;
@@ -921,6 +948,26 @@ sandbox_ctl_read(struct session *sess, char *err, size_t errlen)
 	snprintf(err, errlen, "step=init error=%s", log_quote("exited "
 	    "before the jail was ready"));
 	return STEP_SETSID;
+}
+
+/*
+ * True when the jail's init said that the player went away (relay.c),
+ * which it does just before it kills the session. The daemon keeps the
+ * control socket after the exec for this, out of epoll: nothing is read
+ * from it until the session has ended.
+ */
+int
+sandbox_player_gone(struct session *sess)
+{
+	struct jail_report r;
+
+	if (sess->ctlfd < 0)
+		return 0;
+	while (recv(sess->ctlfd, &r, sizeof(r), MSG_DONTWAIT) ==
+	    (ssize_t)sizeof(r))
+		if (r.step == STEP_GONE)
+			return 1;
+	return 0;
 }
 
 /* Collects what the cgroup knows, then queues it for removal. */

@@ -234,7 +234,10 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 		return NULL;
 	}
 	pid = spawn_session(&req, &pfd, &failed, err, sizeof(err));
-	close(fd);
+	if (pid == -1 || !st->svc->kill_disc) {
+		close(fd);
+		fd = -1;	/* else the daemon watches it (peer.c) */
+	}
 	if (pid == -1) {
 		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
 		    ip, port, err);
@@ -256,12 +259,15 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 		waitpid(pid, NULL, 0);
 		if (pfd >= 0)
 			close(pfd);
+		if (fd >= 0)
+			close(fd);
 		free(sess);
 		log_event("spawn-failed service=%s ip=%s port=%d step=memory "
 		    "error=%s", st->name, ip, port, log_quote(strerror(ENOMEM)));
 		return NULL;
 	}
 	watch_exit(d, sess);
+	peer_watch(d->epfd, sess, fd);
 	return sess;
 }
 
@@ -404,6 +410,8 @@ cause_name(const struct session *sess, int sig, int code,
 		return "timeout";
 	case CAUSE_SHUTDOWN:
 		return "shutdown";
+	case CAUSE_DISCONNECT:
+		return "disconnect";
 	case CAUSE_NONE:
 		break;
 	}
@@ -435,11 +443,14 @@ session_end(struct daemon *d, struct session *sess, int status,
 	cpu_ms = (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
 	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
 	unwatch_exit(d, sess);
+	peer_unwatch(d->epfd, sess);
 	if (sess->errfd >= 0) {
 		session_stderr(d, sess);	/* what came before the end */
 		unwatch_stderr(d, sess);
 	}
 	if (sess->jailed) {
+		if (sess->cause == CAUSE_NONE && sandbox_player_gone(sess))
+			sess->cause = CAUSE_DISCONNECT;
 		jail_close_ctl(d, sess);
 		jail_release_held(sess);
 		sandbox_end(&d->sandbox, sess, &cg);

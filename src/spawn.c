@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <linux/close_range.h>
-#include <linux/close_range.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -33,7 +32,7 @@
 static const char *step_names[] = {
 	"none", "signals", "setsid", "fds", "env", "chdir", "exec", "cgroup",
 	"mounts", "pivot_root", "network", "hostname", "fork", "rlimits",
-	"privileges", "seccomp", "clone", "spec", "peer-lock",
+	"privileges", "seccomp", "clone", "spec", "peer-lock", "pty",
 };
 
 const char *
@@ -48,6 +47,7 @@ spawn_step_name(int step)
 /* Shared between the parent and the CLONE_VM child. */
 struct spawn_ctx {
 	const struct spawn_req	*req;
+	char			**relay;	/* stdio = pty: chald-relay's argv */
 	enum spawn_step		 step;
 	int			 err;
 };
@@ -163,11 +163,12 @@ child_main(void *arg)
 	c->step = STEP_SETSID;
 	if (setsid() == -1)
 		goto fail;
-	c->step = STEP_FDS;
-	if (child_fds(r, -1) == -1)
-		goto fail;
 	c->step = STEP_ENV;
 	if (child_env(r, envp, envbuf, sizeof(envbuf)) == -1)
+		goto fail;
+	c->step = STEP_FDS;
+	/* With a pty, chald-init (in its slot) comes along as fd 3. */
+	if (child_fds(r, c->relay != NULL ? spawn_slot(SLOT_INIT) : -1) == -1)
 		goto fail;
 	c->step = STEP_CHDIR;
 	if (chdir(r->svc->workdir) == -1)
@@ -175,10 +176,36 @@ child_main(void *arg)
 	c->step = STEP_EXEC;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(r->svc->argv[0], r->svc->argv, envp);
+	if (c->relay != NULL)
+		syscall(SYS_execveat, 3, "", c->relay, envp, AT_EMPTY_PATH);
+	else
+		execve(r->svc->argv[0], r->svc->argv, envp);
 fail:
 	c->err = errno;
 	_exit(127);
+}
+
+/*
+ * stdio = pty, unjailed: the session's first process execs chald-init as
+ * its relay (relay.c), which runs the challenge on a pty: "chald-relay
+ * -relay FLAGS PROGRAM [ARG...]". Allocated by the parent, freed after the
+ * clone.
+ */
+static char **
+relay_argv(const struct service *s)
+{
+	static char name[] = "chald-relay", opt[] = "-relay";
+	static char flags[4][3] = { "--", "e-", "-k", "ek" };
+	char **v = calloc((size_t)s->argc + 4, sizeof(*v));
+	int f = (s->stderr_mode == STDERR_SOCKET) | (s->kill_disc ? 2 : 0);
+
+	if (v == NULL)
+		return NULL;
+	v[0] = name;
+	v[1] = opt;
+	v[2] = flags[f];
+	memcpy(v + 3, s->argv, (size_t)s->argc * sizeof(*v));
+	return v;
 }
 
 /*
@@ -195,6 +222,12 @@ spawn_session(const struct spawn_req *r, int *pidfd, pid_t *failed,
 	pid_t pid;
 
 	*failed = 0;
+	if (r->svc->stdio_mode == STDIO_PTY &&
+	    (c.relay = relay_argv(r->svc)) == NULL) {
+		snprintf(err, errlen, "step=memory error=%s",
+		    log_quote(strerror(errno)));
+		return -1;
+	}
 	/* No handler of the daemon may run in the child before the reset. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -204,6 +237,7 @@ spawn_session(const struct spawn_req *r, int *pidfd, pid_t *failed,
 	    (r->errfd >= 0 && spawn_slot_set(SLOT_ERR, r->errfd) == -1)) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		spawn_slot_set(SLOT_SOCK, -1);
+		free(c.relay);
 		snprintf(err, errlen, "step=fds error=%s",
 		    log_quote(strerror(errno)));
 		return -1;
@@ -216,6 +250,7 @@ spawn_session(const struct spawn_req *r, int *pidfd, pid_t *failed,
 		pid = clone(child_main, child_stack + STACK_SIZE,
 		    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &c);
 	}
+	free(c.relay);
 	/* The slots would keep the player's connection open. */
 	spawn_slot_set(SLOT_SOCK, -1);
 	if (r->errfd >= 0)

@@ -162,7 +162,10 @@ def test_player_socket_cannot_reconnect(chald):
     host.listen(8)
     host.settimeout(3)
     try:
-        c, s = session(chald, "--stderr", "log")
+        # kill-on-disconnect would end the session at the disconnect,
+        # before it can try: off, so that the peer lock alone is tested
+        c, s = session(chald, "--stderr", "log", "--kill-on-disconnect",
+                       "off")
         port = host.getsockname()[1]
         assert probe(s, f"reconnect 127.0.0.1 {port}") == "reconnecting"
         m = c.wait_log(r"stderr service=\S+ pid=\d+ line=\"?(disconnect|"

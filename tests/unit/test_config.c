@@ -261,6 +261,7 @@ test_files(void)
 	CHECK(s->max_conns == 256);
 	CHECK(s->v6_prefix == 64);
 	CHECK(s->rate == 0);
+	CHECK(s->stdio_mode == STDIO_SOCKET && s->kill_disc == 1);
 	s = s->next;
 	CHECK_STR(s->name, "two");
 	CHECK(s->per_ip == 0);
@@ -271,6 +272,24 @@ test_files(void)
 	    strcmp(s->argv[0], "/usr/bin/dash") == 0 ||
 	    strcmp(s->argv[0], "/bin/dash") == 0);
 	config_free(c);
+
+	/* stdio and kill-on-disconnect, also as [global] defaults. */
+	c = NULL;
+	CHECK(parse("[global]\nstdio = pty\nkill-on-disconnect = off\n"
+	    "[service one]\ncommand = ./chal\n"
+	    "[service two]\nport = 4001\ncommand = ./chal\nstdio = socket\n"
+	    "kill-on-disconnect = yes\n", err, sizeof(err), &c) == 0);
+	if (c != NULL) {
+		s = c->services;
+		CHECK(s->stdio_mode == STDIO_PTY && s->kill_disc == 0);
+		s = s->next;
+		CHECK(s->stdio_mode == STDIO_SOCKET && s->kill_disc == 1);
+		config_free(c);
+	}
+	EXPECT_ERROR("[service a]\ncommand = ./chal\nstdio = tty\n",
+	    "3: stdio: expected socket or pty, got \"tty\"");
+	EXPECT_ERROR("[service a]\ncommand = ./chal\nkill-on-disconnect = 1\n",
+	    "3: kill-on-disconnect: expected on or off, got \"1\"");
 
 	/* Every kind of mistake, with its line. */
 	EXPECT_ERROR("[service a]\ncommand = ./chal\ntimeout = soon\n",
