@@ -31,13 +31,14 @@ endif
 
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
-	   reload.c loop.c \
+	   reload.c loop.c http.c metrics.c admin.c health.c \
 	   child.c sandbox.c jailfs.c jailspec.c cgroup.c seccomp.c initbin.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
-	   $(BUILD)/jailspec.o
-UNIT	:= test_config test_sessions test_log test_jailspec
+	   $(BUILD)/jailspec.o $(BUILD)/http.o $(BUILD)/metrics.o
+UNIT	:= test_config test_sessions test_log test_jailspec test_http \
+	   test_metrics
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c))
 
 .PHONY: all run check unit integration clean deps deps-test install examples
@@ -122,10 +123,35 @@ install: chald
 	install -D -m 644 man/chald.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/chald.conf.5
 
 clean:
-	rm -rf build build-san chald bench/build
+	rm -rf build build-san build-fuzz chald bench/build
 	$(MAKE) -s -C examples/guess clean
 
 -include bench/Makefile.inc
+
+# fuzz: the libFuzzer harnesses tests/fuzz/NAME.c, each built with clang
+# against the pure modules it reads, and run for FUZZ_SECS seconds from its
+# seed corpus tests/fuzz/corpus/NAME (new inputs go to build-fuzz/corpus).
+# A crash leaves its input in build-fuzz/ and fails the target.
+FUZZERS	:= fuzz_http
+FUZZ_SECS ?= 30
+FUZZ_CC	?= clang
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc \
+	   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_PURE_fuzz_http := src/http.c
+
+.PHONY: fuzz
+build-fuzz/%: tests/fuzz/%.c src/chald.h $(BUILD)/.deps
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_PURE_$*)
+
+fuzz: $(FUZZERS:%=build-fuzz/%)
+	@for f in $(FUZZERS); do \
+	    mkdir -p build-fuzz/corpus/$$f && \
+	    echo "== $$f ($(FUZZ_SECS) s)" && \
+	    ./build-fuzz/$$f -max_total_time=$(FUZZ_SECS) \
+	        -artifact_prefix=build-fuzz/$$f- \
+	        build-fuzz/corpus/$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
 
 # check-v2: chald's hostile-program checks against cgroup v2, in a qemu VM
 # booted from Debian's kernel and a busybox initramfs (tests/vm/README.md).

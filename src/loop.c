@@ -93,6 +93,7 @@ shutdown_begin(struct daemon *d, int sig)
 	for (struct svcstate *st = d->states; st != NULL; st = st->next)
 		listener_close(d, st);
 	pool_flush_all(d);
+	health_stop_all(d);
 	session_signal_all(d, SIGTERM, CAUSE_SHUTDOWN);
 	d->grace_end_ms = now + d->conf->grace_ms;
 }
@@ -103,7 +104,9 @@ shutdown_step(struct daemon *d, int64_t now)
 {
 	if (!d->shutting_down)
 		return 0;
-	if (d->sessions.count == 0)
+	/* Health checks were killed: they are reaped before the exit. */
+	if (d->sessions.count == 0 && (d->health_running == 0 ||
+	    now >= d->grace_end_ms))
 		return 1;
 	if (!d->killed_all && now >= d->grace_end_ms) {
 		session_signal_all(d, SIGKILL, CAUSE_SHUTDOWN);
@@ -132,6 +135,8 @@ loop_timeout(struct daemon *d, int64_t now)
 		t = d->next_reap_ms;
 	t = pool_next_wake(d, now, t);
 	t = listener_next_resume(d, t);
+	t = admin_next_wake(d, t);
+	t = health_next_wake(d, t);
 	if (d->shutting_down) {
 		int64_t end = d->killed_all ? d->hard_end_ms : d->grace_end_ms;
 
@@ -158,7 +163,7 @@ loop_accept(struct daemon *d, struct svcstate *st)
 }
 
 static void
-loop_dispatch(struct daemon *d, void *tag)
+loop_dispatch(struct daemon *d, void *tag, uint32_t events)
 {
 	if (tag == &selfpipe_tag) {
 		signals_drain();
@@ -176,6 +181,18 @@ loop_dispatch(struct daemon *d, void *tag)
 		break;
 	case EV_LISTENER:
 		loop_accept(d, tag);
+		break;
+	case EV_ADMIN:
+		admin_accept(d);
+		break;
+	case EV_ADMIN_CONN:
+		admin_event(d, tag, events);
+		break;
+	case EV_HEALTH_EXIT:
+		health_exited(d, ((struct svctag *)tag)->st);
+		break;
+	case EV_HEALTH_OUT:
+		health_output(d, ((struct svctag *)tag)->st);
 		break;
 	}
 }
@@ -214,6 +231,8 @@ loop_timers(struct daemon *d)
 	if (d->sandbox.pending != NULL)
 		sandbox_tick(&d->sandbox);
 	d->pool_deficit = pool_refill_all(d, now);
+	admin_tick(d, now);
+	health_tick(d, now);
 	if (now >= d->next_sweep_ms) {
 		listener_sweep_sources(d, now);
 		d->next_sweep_ms = now + SWEEP_MS;
@@ -225,7 +244,10 @@ loop_run(struct daemon *d)
 {
 	struct epoll_event evs[64];
 
+	d->start_ms = now_ms();
+	d->start_unix = now_unix();
 	watch_fd(d, sigpipe_fds[0], &selfpipe_tag, 1);
+	watch_fd(d, d->admin.fd, &d->admin, 1);
 	for (struct svcstate *st = d->states; st != NULL; st = st->next)
 		watch_listener(d, st, 1);
 	d->next_sweep_ms = now_ms() + SWEEP_MS;
@@ -236,11 +258,12 @@ loop_run(struct daemon *d)
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
 		for (int i = 0; i < n; i++)
-			loop_dispatch(d, evs[i].data.ptr);
+			loop_dispatch(d, evs[i].data.ptr, evs[i].events);
 		reap_marked(d);
 		loop_signals(d);
 		loop_timers(d);
 		if (shutdown_step(d, now_ms()))
 			break;
 	}
+	admin_close(d);
 }

@@ -266,6 +266,8 @@ main(int argc, char *argv[])
 	nofile_raise();
 	loop_signals_setup();
 	listener_open_all(d);
+	if (admin_open(d, ebuf, sizeof(ebuf)) == -1)
+		errx(1, "admin: %s", ebuf);
 	if (spawn_init() == -1)
 		err(1, "spawn_init");
 	if (sesstable_init(&d->sessions) == -1)

@@ -142,6 +142,7 @@ pool_refill_all(struct daemon *d, int64_t now)
 			if (sess == NULL) {
 				log_event("pool-failed service=%s %s",
 				    st->name, err);
+				metrics_inc(&st->metrics, M_POOL_FAILED);
 				st->pool_pause_until_ms = now + POOL_PAUSE_MS;
 				break;
 			}
@@ -181,6 +182,9 @@ jail_event(struct daemon *d, struct session *sess)
 	case STEP_NONE:
 		break;
 	case STEP_EXECD:
+		if (sess->served)
+			metrics_exec(&st->metrics, 1,
+			    (double)(now_us() - sess->accept_us) / 1e6);
 		jail_close_ctl(d, sess);
 		break;
 	case STEP_READY:
@@ -194,14 +198,16 @@ jail_event(struct daemon *d, struct session *sess)
 		st->pool_ready++;
 		break;
 	default:
-		if (sess->served)
+		if (sess->served) {
 			log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
 			    "%s", st->name, sess->ip, sess->port,
 			    (int)sess->pid, err);
-		else if (sess->pooled) {
+			metrics_inc(&st->metrics, M_EXEC_FAILED);
+		} else if (sess->pooled) {
 			/* A flushed jail dies on purpose: nothing to report. */
 			log_event("pool-failed service=%s pid=%d %s", st->name,
 			    (int)sess->pid, err);
+			metrics_inc(&st->metrics, M_POOL_FAILED);
 			pool_forget(sess);
 			st->pool_pause_until_ms = now_ms() + POOL_PAUSE_MS;
 		}

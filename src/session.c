@@ -21,7 +21,7 @@
 
 static void
 session_reject(struct svcstate *st, int fd, const char *ip, int port,
-    const char *reason)
+    enum refuse reason)
 {
 	struct service *s = st->svc;
 	char line[1100];
@@ -33,8 +33,9 @@ session_reject(struct svcstate *st, int fd, const char *ip, int port,
 		/* the player is gone already */
 	}
 	close(fd);
+	metrics_refused(&st->metrics, reason);
 	log_event("reject service=%s ip=%s port=%d reason=%s conns=%d/%d",
-	    st->name, ip, port, reason, st->conns, s->max_conns);
+	    st->name, ip, port, refuse_name(reason), st->conns, s->max_conns);
 }
 
 /*
@@ -108,6 +109,7 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 		    (sess = jail_new(d, st, err, sizeof(err))) == NULL) {
 			log_event("spawn-failed service=%s ip=%s port=%d %s",
 			    st->name, ip, port, err);
+			metrics_inc(&st->metrics, M_SPAWN_FAILED);
 			close(fd);
 			return NULL;
 		}
@@ -118,6 +120,7 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 		    (int)sess->pid, log_quote(strerror(errno)));
 		session_kill(sess, SIGKILL);	/* reaped as unserved */
 		if (tries == 1) {
+			metrics_inc(&st->metrics, M_SPAWN_FAILED);
 			close(fd);
 			return NULL;
 		}
@@ -141,7 +144,7 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 	int pfd;
 
 	if (sess == NULL) {
-		session_reject(st, fd, ip, port, "no-memory");
+		session_reject(st, fd, ip, port, REFUSE_NO_MEMORY);
 		return NULL;
 	}
 	pid = spawn_session(&req, &pfd, &failed, err, sizeof(err));
@@ -149,6 +152,7 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 	if (pid == -1) {
 		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
 		    ip, port, err);
+		metrics_inc(&st->metrics, M_SPAWN_FAILED);
 		if (failed > 0)
 			waitpid(failed, NULL, 0);
 		free(sess);
@@ -168,6 +172,7 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 		free(sess);
 		log_event("spawn-failed service=%s ip=%s port=%d step=memory "
 		    "error=%s", st->name, ip, port, log_quote(strerror(ENOMEM)));
+		metrics_inc(&st->metrics, M_SPAWN_FAILED);
 		return NULL;
 	}
 	watch_exit(d, sess);
@@ -180,24 +185,25 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
  */
 static struct source *
 session_admit(struct svcstate *st, const struct sockaddr *sa,
-    struct srckey *key, int64_t now, const char **reason)
+    struct srckey *key, int64_t now, enum refuse *reason)
 {
 	struct service *s = st->svc;
 	struct source *src = NULL;
 
-	*reason = NULL;
+	*reason = REFUSE_NONE;
 	if (s->per_ip > 0 || s->rate > 0) {
 		srckey_make(key, sa, s->v4_prefix, s->v6_prefix);
 		src = srctable_get(&st->sources, key, 1);
 		if (src == NULL)
-			*reason = "no-memory";
+			*reason = REFUSE_NO_MEMORY;
 		else if (!source_take_token(src, s->rate, s->burst, now))
-			*reason = "rate";
+			*reason = REFUSE_RATE;
 		else if (s->per_ip > 0 && src->conns >= s->per_ip)
-			*reason = "per-ip";
+			*reason = REFUSE_PER_IP;
 	}
-	if (*reason == NULL && s->max_conns > 0 && st->conns >= s->max_conns)
-		*reason = "max-conns";
+	if (*reason == REFUSE_NONE && s->max_conns > 0 &&
+	    st->conns >= s->max_conns)
+		*reason = REFUSE_MAX_CONNS;
 	return src;
 }
 
@@ -210,16 +216,17 @@ session_start(struct daemon *d, struct svcstate *st, int fd,
 	struct session *sess;
 	struct srckey key;
 	char ip[INET6_ADDRSTRLEN];
-	const char *reason;
+	enum refuse reason;
 	int port, errp[2] = { -1, -1 };
-	int64_t now = now_ms();
+	int64_t now = now_ms(), t0 = now_us();
 
+	metrics_inc(&st->metrics, M_ACCEPTED);
 	addr_format(sa, ip, sizeof(ip), &port);
 	src = session_admit(st, sa, &key, now, &reason);
-	if (reason == NULL && s->stderr_mode == STDERR_LOG &&
+	if (reason == REFUSE_NONE && s->stderr_mode == STDERR_LOG &&
 	    stderr_pipe(errp) == -1)
-		reason = "no-fds";
-	if (reason != NULL) {
+		reason = REFUSE_NO_FDS;
+	if (reason != REFUSE_NONE) {
 		session_reject(st, fd, ip, port, reason);
 		return;
 	}
@@ -232,6 +239,12 @@ session_start(struct daemon *d, struct svcstate *st, int fd,
 			close(errp[0]);
 		return;
 	}
+	/* Unjailed, the spawn returns after the exec; a jail tells when it
+	 * has exec'd (jail_event). */
+	sess->accept_us = t0;
+	if (!sess->jailed)
+		metrics_exec(&st->metrics, 0, (double)(now_us() - t0) / 1e6);
+	metrics_inc(&st->metrics, M_STARTED);
 	watch_stderr(d, sess, errp[0]);
 	sess->port = port;
 	snprintf(sess->ip, sizeof(sess->ip), "%s", ip);
@@ -273,27 +286,27 @@ status_decode(const struct session *sess, int status, int *sig, int *code)
 		*code = WEXITSTATUS(status);
 }
 
-static const char *
-cause_name(const struct session *sess, int sig, int code,
+static enum ended
+end_cause(const struct session *sess, int sig, int code,
     const struct cgstats *cg, int64_t cpu_ms)
 {
 	switch (sess->cause) {
 	case CAUSE_TIMEOUT:
-		return "timeout";
+		return ENDED_TIMEOUT;
 	case CAUSE_SHUTDOWN:
-		return "shutdown";
+		return ENDED_SHUTDOWN;
 	case CAUSE_NONE:
 		break;
 	}
 	if (cg->oom)
-		return "oom";
+		return ENDED_OOM;
 	if (sig == SIGXCPU || (sig == SIGKILL && sess->cpu_time_ms > 0 &&
 	    cpu_ms >= sess->cpu_time_ms))
-		return "cpu-time";
+		return ENDED_CPU_TIME;
 	/* A fork that failed at the cap only matters if the session died. */
 	if (cg->pids_max && (sig != 0 || code != 0))
-		return "pids";
-	return sig ? "signal" : "exit";
+		return ENDED_PIDS;
+	return sig ? ENDED_SIGNAL : ENDED_EXIT;
 }
 
 void
@@ -306,6 +319,7 @@ session_end(struct daemon *d, struct session *sess, int status,
 	long long peak;
 	char how[32], extra[96] = "";
 	int sig, code;
+	enum ended cause;
 
 	cpu_ms = (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
 	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
@@ -325,14 +339,17 @@ session_end(struct daemon *d, struct session *sess, int status,
 	}
 	peak = cg.peak >= 0 ? cg.peak : (long long)ru->ru_maxrss * 1024;
 	status_decode(sess, status, &sig, &code);
+	cause = end_cause(sess, sig, code, &cg, cpu_ms);
+	metrics_ended(&st->metrics, cause, (double)(now - sess->start_ms) / 1000);
+	if (cg.oom)
+		metrics_inc(&st->metrics, M_OOM_KILLS);
 	if (sig)
 		snprintf(how, sizeof(how), "signal:%d", sig);
 	else
 		snprintf(how, sizeof(how), "exit:%d", code);
 	log_event("end service=%s pid=%d ip=%s port=%d status=%s cause=%s "
 	    "secs=%.3f cpu_secs=%.3f peak_mem=%lld%s", st->name,
-	    (int)sess->pid, sess->ip, sess->port, how,
-	    cause_name(sess, sig, code, &cg, cpu_ms),
+	    (int)sess->pid, sess->ip, sess->port, how, ended_name(cause),
 	    (double)(now - sess->start_ms) / 1000, (double)cpu_ms / 1000, peak,
 	    extra);
 	if (sess->pidfd >= 0)		/* a jail's is closed by sandbox_end */
