@@ -5,7 +5,7 @@
 set -eu
 
 build="gcc make pkg-config libc6-dev libinih-dev libseccomp-dev musl-tools"
-test="python3 python3-pytest python3-pwntools iproute2 procps"
+test="python3 python3-pytest python3-pwntools iproute2 procps prometheus"
 bench="socat xinetd ucspi-tcp procps"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio"
 

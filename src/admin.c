@@ -44,7 +44,8 @@
 
 #define ADMIN_DEADLINE_MS	5000	/* a connection's whole life */
 #define ADMIN_ACCEPT_BURST	16	/* per wakeup */
-#define ADMIN_BACKLOG		64
+#define ADMIN_BACKLOG		256	/* connects come faster than a busy loop
+					   accepts them */
 #define ADMIN_PAUSE_MS		100	/* the listener rests after EMFILE */
 #define ADMIN_LINGER_MAX	65536	/* dropped after the response */
 
@@ -112,14 +113,24 @@ admin_close(struct daemon *d)
 	}
 }
 
-/* A canned answer, sent once without waiting: it fits any socket's empty
- * send buffer, and if it does not go out nothing is lost. */
+/*
+ * A canned answer, sent once without waiting: it fits any socket's empty
+ * send buffer, and if it does not go out nothing is lost. What the client
+ * sent is read first (once, without waiting): a close with unread data
+ * would reset the connection, and the answer with it.
+ */
 static void
 admin_send_once(int fd, const char *msg, size_t len)
 {
+	char buf[HTTP_REQ_MAX];
+
+	if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1) {
+		/* nothing there yet */
+	}
 	if (send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
 		/* the client is gone, or not reading: it is closed anyway */
 	}
+	shutdown(fd, SHUT_WR);
 }
 
 static void

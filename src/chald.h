@@ -258,7 +258,7 @@ struct health {
 	int64_t		 start_us;
 	int64_t		 deadline_ms;
 	int64_t		 next_ms;	/* when the next one starts */
-	int		 timed_out;
+	enum { HEALTH_RUNNING, HEALTH_TIMED_OUT, HEALTH_STOPPED } killed;
 	enum { HEALTH_PENDING, HEALTH_PASSED, HEALTH_FAILED } result;
 	double		 last_secs;
 	char		 why[64];	/* of the last failure */

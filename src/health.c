@@ -199,7 +199,7 @@ health_start(struct daemon *d, struct svcstate *st, int64_t now)
 	h->pidfd = pidfd;
 	h->outfd = p[0];
 	h->outlen = 0;
-	h->timed_out = 0;
+	h->killed = HEALTH_RUNNING;
 	h->start_us = now_us();
 	h->deadline_ms = now + s->hc_timeout_ms;
 	h->exittag.kind = EV_HEALTH_EXIT;
@@ -248,7 +248,7 @@ health_verdict(struct svcstate *st, int status, double secs)
 	char why[64];
 	int ok = 0;
 
-	if (h->timed_out)
+	if (h->killed == HEALTH_TIMED_OUT)
 		snprintf(why, sizeof(why), "timeout");
 	else if (WIFSIGNALED(status))
 		snprintf(why, sizeof(why), "signal:%d", WTERMSIG(status));
@@ -295,7 +295,8 @@ health_collect(struct daemon *d, struct svcstate *st)
 	}
 	h->pid = 0;
 	d->health_running--;
-	if (st->svc != NULL && !st->removed) {
+	/* Stopped for a shutdown or a reload: there is no verdict. */
+	if (h->killed != HEALTH_STOPPED && st->svc != NULL && !st->removed) {
 		if (r == -1)	/* not ours to wait for: cannot happen */
 			status = W_EXITCODE(127, 0);
 		health_verdict(st, status, (double)(now_us() - h->start_us) /
@@ -340,10 +341,14 @@ health_tick(struct daemon *d, int64_t now)
 		if (h->pid != 0) {
 			/* At its timeout, or its service gone: killed once,
 			 * reaped when it has died. */
-			if (!h->timed_out && (now >= h->deadline_ms ||
-			    s == NULL || st->removed || d->shutting_down)) {
+			if (h->killed == HEALTH_RUNNING && (s == NULL ||
+			    st->removed || d->shutting_down)) {
 				kill(-h->pid, SIGKILL);
-				h->timed_out = 1;
+				h->killed = HEALTH_STOPPED;
+			} else if (h->killed == HEALTH_RUNNING &&
+			    now >= h->deadline_ms) {
+				kill(-h->pid, SIGKILL);
+				h->killed = HEALTH_TIMED_OUT;
 			}
 			continue;
 		}
@@ -363,7 +368,7 @@ health_next_wake(const struct daemon *d, int64_t t)
 		int64_t at;
 
 		if (h->pid != 0)
-			at = h->timed_out ? t : h->deadline_ms;
+			at = h->killed != HEALTH_RUNNING ? t : h->deadline_ms;
 		else if (st->svc != NULL && !st->removed &&
 		    st->svc->hc_argv != NULL && st->fd != -1 &&
 		    !d->shutting_down)
@@ -381,9 +386,10 @@ void
 health_stop_all(struct daemon *d)
 {
 	for (struct svcstate *st = d->states; st != NULL; st = st->next)
-		if (st->health.pid != 0 && !st->health.timed_out) {
+		if (st->health.pid != 0 &&
+		    st->health.killed == HEALTH_RUNNING) {
 			kill(-st->health.pid, SIGKILL);
-			st->health.timed_out = 1;
+			st->health.killed = HEALTH_STOPPED;
 		}
 }
 

@@ -43,6 +43,8 @@ usage(FILE *fp)
 "                          syslog when detached)\n"
 "      --log-format text|json\n"
 "      --grace DURATION    wait this long at shutdown before SIGKILL (5s)\n"
+"      --admin ADDR:PORT   serve /metrics, /healthz, /status over HTTP (off)\n"
+"      --admin-max-conns N admin connections at once (32)\n"
 "  -v, --verbose           log debug events too\n"
 "  -h, --help              this text\n"
 "      --version           print the version\n"
@@ -61,6 +63,9 @@ usage(FILE *fp)
 "      --stderr socket|null|log   where the challenge's fd 2 goes (socket)\n"
 "      --reject-message TEXT      line sent to a refused player\n"
 "      --backlog N         listen backlog (4096)\n"
+"      --healthcheck 'PROGRAM [ARG...]'  run against the service, 0: healthy\n"
+"      --healthcheck-interval DURATION, --healthcheck-timeout DURATION (30s, 20s)\n"
+"      --healthcheck-user USER   the check's user (nobody)\n"
 "\n"
 "The jail (on by default; needs root):\n"
 "      --sandbox on|off    jail each session (on)\n"
@@ -88,7 +93,7 @@ usage(FILE *fp)
 enum {
 	OPT_VERSION = 256,
 	OPT_NAME,
-	OPT_GLOBAL,	/* --pidfile, --log, --log-format, --grace */
+	OPT_GLOBAL,	/* --pidfile, --log, --log-format, --grace, --admin */
 	OPT_SERVICE,	/* every per-service key */
 };
 
@@ -106,6 +111,8 @@ static const struct option long_opts[] = {
 	{ "log",	required_argument, NULL, OPT_GLOBAL },
 	{ "log-format",	required_argument, NULL, OPT_GLOBAL },
 	{ "grace",	required_argument, NULL, OPT_GLOBAL },
+	{ "admin",	required_argument, NULL, OPT_GLOBAL },
+	{ "admin-max-conns", required_argument, NULL, OPT_GLOBAL },
 	{ "timeout",	required_argument, NULL, OPT_SERVICE },
 	{ "max-conns",	required_argument, NULL, OPT_SERVICE },
 	{ "per-ip",	required_argument, NULL, OPT_SERVICE },
@@ -118,6 +125,10 @@ static const struct option long_opts[] = {
 	{ "stderr",	required_argument, NULL, OPT_SERVICE },
 	{ "reject-message", required_argument, NULL, OPT_SERVICE },
 	{ "backlog",	required_argument, NULL, OPT_SERVICE },
+	{ "healthcheck", required_argument, NULL, OPT_SERVICE },
+	{ "healthcheck-interval", required_argument, NULL, OPT_SERVICE },
+	{ "healthcheck-timeout", required_argument, NULL, OPT_SERVICE },
+	{ "healthcheck-user", required_argument, NULL, OPT_SERVICE },
 	{ "sandbox",	required_argument, NULL, OPT_SERVICE },
 	{ "uid-range",	required_argument, NULL, OPT_SERVICE },
 	{ "memory",	required_argument, NULL, OPT_SERVICE },

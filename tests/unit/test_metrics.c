@@ -237,5 +237,15 @@ main(void)
 	CHECK(strstr(t, "\"health\":{\"result\":\"failed\",\"secs\":1.500,"
 	    "\"why\":\"\"}") != NULL);
 	http_buf_free(&out);
+
+	sesstable_free(&d.sessions);
+	while (d.states != NULL) {
+		struct svcstate *st = d.states;
+
+		d.states = st->next;
+		free(st->name);
+		free(st);
+	}
+	service_free(svc);
 	T_DONE();
 }
