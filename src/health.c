@@ -209,7 +209,8 @@ health_start(struct daemon *d, struct svcstate *st, int64_t now)
 	watch_fd(d, pidfd, &h->exittag, 1);
 	watch_fd(d, h->outfd, &h->outtag, 1);
 	d->health_running++;
-	log_debug("healthcheck-start service=%s pid=%d", st->name, (int)pid);
+	log_debug("healthcheck-start service=%s pid=%d pidfd=%s", st->name,
+	    (int)pid, pidfd >= 0 ? "yes" : "no");
 }
 
 /* What the check wrote: the start is kept, the rest dropped. */

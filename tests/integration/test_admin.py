@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (REJECT_LINE, connect, prog, recv_all, recv_line,
-                      run_chald)
+                      run_chald, stable_fd_count)
 
 ADMIN_RE = re.compile(r"admin addr=\S+ port=(\d+)")
 DEADLINE = 5.0          # ADMIN_DEADLINE_MS
@@ -606,3 +606,32 @@ def test_healthcheck_config(tmp_path, pubdir):
         conf = write_conf(tmp_path / "c.conf", [svc("e", **keys)])
         r = run_chald(["-n", "-c", conf])
         assert r.returncode == 1 and want in r.stderr, (key, r.stderr)
+
+
+def test_healthcheck_without_pidfd_is_reaped_by_the_sweep(chald, tmp_path,
+                                                          hostdir):
+    """With no fd left for a pidfd, a check is cloned without one and only
+    the SIGCHLD sweep sees it exit: the sweep must hand it to the health
+    checks rather than reap it as an unknown child (which would leave the
+    check pending for ever)."""
+    ok = script(hostdir, "ok.sh", "#!/bin/sh\nsleep 0.2\nexit 0\n")
+    services = [svc("echo", command=prog("echo"), sandbox="off",
+                    healthcheck=ok, healthcheck_interval="1h")]
+    # how many fds the daemon holds once idle, its check done
+    c, port = start(chald, tmp_path, services)
+    c.wait_log(r"healthcheck service=echo ok=1")
+    base = stable_fd_count(c.pid)
+    c.stop()
+    # again, with room for the check's pipe but not for its pidfd
+    conf = write_conf(tmp_path / "chald.conf", services)
+    c = chald("-c", conf, "-v", start=False, name="limited")
+    c.args = ["prlimit", f"--nofile={base + 2}", "--"] + c.args
+    c.start()
+    m = c.wait_log(r"healthcheck-start service=echo pid=(\d+) pidfd=no")
+    pid = m.group(1)
+    c.wait_log(r"healthcheck service=echo ok=1 secs=", timeout=10)
+    assert re.search(rf"reap pid={pid} status=\S+ session=no",
+                     c.log_text()) is None
+    # and the fds it used are back: the admin listener answers
+    port = admin_port(c)
+    assert wait_healthz(port, 200) == "ok\n"
