@@ -9,6 +9,7 @@ import os
 import re
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -635,3 +636,21 @@ def test_healthcheck_without_pidfd_is_reaped_by_the_sweep(chald, tmp_path,
     # and the fds it used are back: the admin listener answers
     port = admin_port(c)
     assert wait_healthz(port, 200) == "ok\n"
+
+
+def test_healthz_during_shutdown(chald, tmp_path):
+    """From the SIGTERM to the exit, /healthz is 503: a load balancer sends
+    new players elsewhere while sessions end."""
+    c, port = start(chald, tmp_path, [
+        svc("hold", command=prog("stubborn"), sandbox="off")],
+        extra="grace = 2s")
+    with connect(c.port) as s:
+        assert recv_line(s) == b"ready\n"
+        assert healthz(port) == (200, "ok\n")
+        c.send(signal.SIGTERM)
+        c.wait_log(r"shutdown signal=TERM sessions=1")
+        status, body = healthz(port)
+        assert status == 503
+        assert body == "shutting down\nhold: not listening\n", body
+        assert sample(metrics(port), "chald_shutting_down") == 1
+        assert c.wait(timeout=10) == 0
