@@ -135,7 +135,7 @@ health_start(struct daemon *d, struct svcstate *st, int64_t now)
 	struct health_ctx c = { .argv = s->hc_argv, .envp = envp, .dir = dir,
 	    .uid = s->hc_uid, .gid = s->hc_gid, .step = STEP_NONE };
 	sigset_t all, old;
-	int p[2], pidfd = -1, n = 0;
+	int p[2], pidfd = -1, n = 0, cerr;
 	pid_t pid;
 
 	snprintf(host, sizeof(host), "CHALD_HOST=%s", health_host(s));
@@ -180,19 +180,19 @@ health_start(struct daemon *d, struct svcstate *st, int64_t now)
 		pid = clone(health_child, spawn_stack(), CLONE_VM |
 		    CLONE_VFORK | CLONE_FILES | SIGCHLD, &c);
 	}
+	cerr = pid == -1 ? errno : c.err;
 	spawn_slot_set(SLOT_ERR, -1);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);
 	if (pid == -1 || c.err != 0) {
-		int e = pid == -1 ? errno : c.err;
-
+		/* A failed child has _exit()ed already: reaped at once. */
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
 		if (pidfd >= 0)
 			close(pidfd);
 		close(p[0]);
 		health_failed_start(st, now, pid == -1 ? "clone" :
-		    spawn_step_name(c.step), e);
+		    spawn_step_name(c.step), cerr);
 		return;
 	}
 	h->pid = pid;

@@ -654,3 +654,17 @@ def test_healthz_during_shutdown(chald, tmp_path):
         assert body == "shutting down\nhold: not listening\n", body
         assert sample(metrics(port), "chald_shutting_down") == 1
         assert c.wait(timeout=10) == 0
+
+
+def test_healthcheck_that_cannot_start(chald, tmp_path, pubdir):
+    """A check that nobody may reach (below pytest's 0700 tmp_path) fails
+    at its chdir, and says so, instead of passing or hanging."""
+    ok = script(pubdir, "ok.sh", "#!/bin/sh\nexit 0\n")
+    c, port = start(chald, tmp_path, [
+        svc("echo", command=prog("echo"), sandbox="off", healthcheck=ok,
+            healthcheck_interval="1h")])
+    c.wait_log(r"healthcheck service=echo ok=0 secs=0\.000 step=chdir "
+               r'error="Permission denied"')
+    assert healthz(port) == (503, "echo: health check failed: chdir: "
+                             "Permission denied\n")
+    assert c.alive()
