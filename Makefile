@@ -39,16 +39,18 @@ SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   reload.c loop.c gate.c notify.c \
 	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c seccomp.c \
 	   audit.c peerlock.c initbin.c proxy.c pow.c jailenv.c image.c \
-	   peer.c jailview.c
+	   peer.c jailview.c \
+	   http.c metrics.c admin.c health.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/jailview.o $(BUILD)/jailfs.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
 	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o \
 	   $(BUILD)/jailenv.o $(BUILD)/notify.o $(BUILD)/audit.o \
-	   $(BUILD)/peerlock.o
+	   $(BUILD)/peerlock.o $(BUILD)/http.o $(BUILD)/metrics.o
 UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow \
-	   test_jailenv test_notify test_seccomp test_jailview
+	   test_jailenv test_notify test_seccomp test_jailview \
+	   test_http test_metrics
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c)) \
 	   $(BUILD)/progs/jailprobe32
 
@@ -152,7 +154,7 @@ install: chald
 	install -D -m 644 man/chald.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/chald.conf.5
 
 clean:
-	rm -rf build build-san chald bench/build
+	rm -rf build build-san build-fuzz chald bench/build
 	$(MAKE) -s -C examples/guess clean
 	$(MAKE) -s -C examples/jail-pwn clean
 
@@ -161,7 +163,7 @@ clean:
 # and one word here; it is linked with the pure modules (PURE), built again
 # by clang with coverage and ASan+UBSan in build/fuzz/obj. make fuzz runs
 # each for FUZZ_SECS seconds and fails on a crash, a leak or a timeout.
-FUZZERS	:= fuzz_config fuzz_log fuzz_proxy fuzz_pow
+FUZZERS	:= fuzz_config fuzz_log fuzz_proxy fuzz_pow fuzz_http
 FUZZ_SECS ?= 60
 FUZZ_CC	:= clang
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc \

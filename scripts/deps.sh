@@ -14,7 +14,7 @@ fi
 build="gcc make pkg-config libc6-dev libinih-dev libseccomp-dev libgmp-dev musl-tools"
 # "make run": the README's first connection is "nc 127.0.0.1 1337"
 run="netcat-openbsd"
-test="python3 python3-pytest python3-pwntools python3-gmpy2 iproute2 procps haproxy netcat-openbsd gcc-multilib busybox-static"
+test="python3 python3-pytest python3-pwntools python3-gmpy2 iproute2 procps haproxy netcat-openbsd gcc-multilib busybox-static prometheus"
 bench="socat xinetd ucspi-tcp procps bubblewrap"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio"
 image="podman runc slirp4netns debootstrap python3-pwntools"

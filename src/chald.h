@@ -147,6 +147,16 @@ struct service {
 	struct skel	*skel;		/* set by sandbox_check() */
 	struct gatecfg	 gate;
 
+	/* The health check (health.c). */
+	char		**hc_argv;	/* NULL: none */
+	int		 hc_argc;
+	int		 hc_line;
+	int64_t		 hc_interval_ms;
+	int64_t		 hc_timeout_ms;
+	char		*hc_user;
+	uid_t		 hc_uid;	/* hc_user, resolved by config_finish() */
+	gid_t		 hc_gid;
+
 	struct service	*next;
 };
 
@@ -170,6 +180,9 @@ struct config {
 	int64_t		 grace_ms;
 	int		 pending_max;	/* connections in the gate, 0: no cap */
 	int		 verbose;
+	char		*admin_addr;	/* NULL: no admin listener */
+	int		 admin_port;
+	int		 admin_max_conns;
 	struct service	*services;
 	int		 nservices;
 	struct cfgwarn	*warnings;	/* for -n and the log */
@@ -211,6 +224,10 @@ enum evkind {
 	EV_EXIT,	/* a session's pidfd: its first process exited */
 	EV_GATE,	/* a connection in the gate */
 	EV_PEER,	/* an unjailed session's socket: the player went */
+	EV_ADMIN,	/* the admin listener (admin.c) */
+	EV_ADMIN_CONN,	/* an admin connection */
+	EV_HEALTH_EXIT,	/* a health check's pidfd (health.c) */
+	EV_HEALTH_OUT,	/* a health check's output pipe */
 };
 
 struct session;
@@ -226,6 +243,102 @@ struct pathid {
 struct evtag {
 	enum evkind	 kind;		/* EV_STDERR */
 	struct session	*sess;
+};
+
+/*
+ * What is counted (metrics.c). Each list is one line per item: the enum,
+ * its name in the log and the metrics, and for counters the help text.
+ * Adding a refusal reason, an end cause or a counter is adding a line.
+ */
+/* The "cause" of a session's end line. */
+#define END_CAUSES(X)							\
+	X(ENDED_EXIT,		"exit")					\
+	X(ENDED_SIGNAL,		"signal")				\
+	X(ENDED_TIMEOUT,	"timeout")				\
+	X(ENDED_SHUTDOWN,	"shutdown")				\
+	X(ENDED_OOM,		"oom")					\
+	X(ENDED_CPU_TIME,	"cpu-time")				\
+	X(ENDED_PIDS,		"pids")					\
+	X(ENDED_DISCONNECT,	"disconnect")				\
+	X(ENDED_SECCOMP,	"seccomp")
+
+/* A service's plain counters, shown as chald_NAME_total{service=...}. */
+#define SVC_COUNTERS(X)							\
+	X(M_ACCEPTED, "accepted",					\
+	    "Connections accepted on the service's listener")		\
+	X(M_STARTED, "sessions_started",				\
+	    "Sessions started (accepted, neither refused nor failed)")	\
+	X(M_SPAWN_FAILED, "spawn_failures",				\
+	    "Accepted connections whose challenge could not be started") \
+	X(M_EXEC_FAILED, "exec_failures",				\
+	    "Jailed sessions whose challenge could not be run once the " \
+	    "jail had the player (also counted as started and ended)")	\
+	X(M_OOM_KILLS, "oom_kills",					\
+	    "Jailed sessions in which the cgroup's OOM killer struck")	\
+	X(M_POOL_FAILED, "pool_failures",				\
+	    "Jails built ahead for the pool that failed")
+
+/* The daemon's own counters, shown as chald_NAME_total. */
+#define DAEMON_COUNTERS(X)						\
+	X(D_RELOADS, "reloads",						\
+	    "Configurations taken over on SIGHUP")			\
+	X(D_RELOAD_FAILURES, "reload_failures",				\
+	    "SIGHUP reloads that were refused, the old configuration kept") \
+	X(D_ADMIN_REQUESTS, "admin_requests",				\
+	    "Requests answered on the admin listener")			\
+	X(D_ADMIN_REFUSED, "admin_refused",				\
+	    "Admin connections closed at once: admin-max-conns were open") \
+	X(D_ADMIN_TIMEOUTS, "admin_timeouts",				\
+	    "Admin connections closed at their deadline")
+
+#define X_ENUM(e, ...)	e,
+enum ended { END_CAUSES(X_ENUM) ENDED_N };
+enum svc_counter { SVC_COUNTERS(X_ENUM) SVC_NCOUNTERS };
+enum daemon_counter { DAEMON_COUNTERS(X_ENUM) DAEMON_NCOUNTERS };
+
+/* Fixed buckets; counts per bucket, the last one is +Inf. */
+#define HIST_MAX	16
+struct histogram {
+	uint64_t	 counts[HIST_MAX + 1];
+	uint64_t	 count;
+	double		 sum;
+};
+
+struct svcmetrics {
+	uint64_t	 c[SVC_NCOUNTERS];
+	uint64_t	 refused[REJ_NREASONS];	/* by enum reject_reason */
+	uint64_t	 ended[ENDED_N];
+	struct histogram duration;	/* session, seconds */
+	struct histogram exec[2];	/* accept to exec: unjailed, jailed */
+};
+
+struct svcstate;
+
+/* epoll data for a service's health check (health.c). */
+struct svctag {
+	enum evkind	 kind;		/* EV_HEALTH_EXIT, EV_HEALTH_OUT */
+	struct svcstate	*st;
+};
+
+#define HEALTH_OUT_KEEP	256	/* bytes of a check's output logged */
+
+/* A service's health check: the one running, and the last result. */
+struct health {
+	struct svctag	 exittag, outtag;
+	pid_t		 pid;		/* 0: none running; the fds below
+					   are valid only while one runs */
+	int		 pidfd;		/* -1: reaped by the sweep */
+	int		 outfd;		/* -1: closed */
+	int64_t		 start_us;
+	int64_t		 deadline_ms;
+	int64_t		 next_ms;	/* when the next one starts */
+	enum { HEALTH_RUNNING, HEALTH_TIMED_OUT, HEALTH_STOPPED } killed;
+	enum { HEALTH_PENDING, HEALTH_PASSED, HEALTH_FAILED } result;
+	double		 last_secs;
+	char		 why[64];	/* of the last failure */
+	char		 out[HEALTH_OUT_KEEP];
+	size_t		 outlen;
+	uint64_t	 runs[2];	/* failed, passed */
 };
 
 struct svcstate {
@@ -254,6 +367,8 @@ struct svcstate {
 	int		 nident;
 	const struct service *ident_svc;
 	int64_t		 ident_next_ms;	/* the refill's next look at it */
+	struct svcmetrics metrics;
+	struct health	 health;
 	struct svcstate	*next;
 };
 
@@ -394,6 +509,7 @@ struct session {
 	char		 ip[46];
 	int		 port;
 	int64_t		 start_ms;
+	int64_t		 accept_us;	/* for the accept-to-exec latency */
 	struct dnode	 deadline;	/* at 0: none; idx SIZE_MAX when not
 					   in the heap */
 	enum end_cause	 cause;
@@ -453,6 +569,70 @@ struct cmdline {
 	int		 foreground;
 };
 
+/* http.c: a request as the admin listener reads it. */
+#define HTTP_REQ_MAX	4096	/* request line and headers */
+#define HTTP_HEADERS_MAX 64
+#define HTTP_BUF_MAX	(16 << 20)	/* the largest response built */
+
+enum http_result { HTTP_MORE, HTTP_DONE, HTTP_BAD };
+
+struct http_req {
+	int		 state;
+	size_t		 total;		/* bytes taken */
+	char		 line[1024];	/* the request line so far */
+	size_t		 linelen;
+	int		 nheaders;
+	char		 method[16];
+	char		 path[256];	/* the target without its query */
+	int		 minor;		/* HTTP/1.minor */
+	int		 status;	/* HTTP_BAD: the status to answer */
+	const char	*why;		/* HTTP_BAD: what was wrong */
+};
+
+/* A response being built; failed once it could not grow. */
+struct http_buf {
+	char		*data;
+	size_t		 len, cap;
+	int		 failed;
+};
+
+/* admin.c: the admin listener and its connections. */
+enum admin_phase { ADMIN_READ, ADMIN_WRITE, ADMIN_LINGER };
+
+struct adminconn {
+	enum evkind	 kind;		/* EV_ADMIN_CONN */
+	int		 fd;
+	enum admin_phase phase;
+	int64_t		 deadline_ms;
+	size_t		 sent;
+	size_t		 lingered;	/* bytes read and dropped after the
+					   response */
+	struct http_req	 req;
+	struct http_buf	 out;
+	struct adminconn *prev, *next;	/* in accept (= deadline) order */
+};
+
+struct admin {
+	enum evkind	 kind;		/* EV_ADMIN */
+	int		 fd;		/* -1: no admin listener */
+	int		 port;
+	int		 paused;	/* after EMFILE, until pause_until_ms */
+	int64_t		 pause_until_ms;
+	int		 nconns;
+	struct adminconn *conns, *tail;
+};
+
+/* What admin.c reads of the process for /metrics. */
+struct procstat {
+	double		 rss_bytes;
+	double		 vsize_bytes;
+	double		 cpu_secs;
+	int		 open_fds;	/* -1: unknown */
+	double		 max_fds;
+	double		 start_unix;	/* wall clock, seconds */
+	double		 uptime_secs;
+};
+
 /*
  * The daemon at run time: owned by main.c and passed down, so that the
  * stages below the loop share no state but what they are given.
@@ -496,6 +676,12 @@ struct daemon {
 	int		 npending;
 	char		 pow_secret[65];	/* the health check's solution */
 	unsigned long long pow_issued, pow_passed, pow_failed;
+
+	struct admin	 admin;
+	uint64_t	 counters[DAEMON_NCOUNTERS];
+	int64_t		 start_ms;	/* monotonic, for the uptime */
+	double		 start_unix;	/* wall clock */
+	int		 health_running;	/* checks not yet reaped */
 };
 
 #define REAP_SWEEP_MS	200	/* SIGCHLD sweeps at most this often, */
@@ -506,6 +692,8 @@ struct daemon {
 
 /* clock.c */
 int64_t		 now_ms(void);
+int64_t		 now_us(void);
+double		 now_unix(void);
 
 /* confload.c: a config from the file or the command line, plus overrides */
 struct config	*config_load(const struct cmdline *, char *err, size_t errlen);
@@ -516,6 +704,8 @@ void		 cmdline_prepend(struct cmdline *, const char *key,
 
 /* watch.c: what the one epoll set watches */
 void		 watch_fd(struct daemon *, int fd, void *tag, int on);
+void		 watch_events(struct daemon *, int fd, void *tag,
+		    uint32_t events);
 void		 watch_listener(struct daemon *, struct svcstate *, int on);
 void		 watch_jail(struct daemon *, struct session *, int on);
 void		 watch_exit(struct daemon *, struct session *);
@@ -588,6 +778,24 @@ void		 reap_mark(struct daemon *, struct session *);
 void		 reap_marked(struct daemon *);
 void		 reap_sweep(struct daemon *);
 
+/* admin.c: the admin listener, in the one loop */
+int		 admin_open(struct daemon *, char *err, size_t errlen);
+void		 admin_close(struct daemon *);
+void		 admin_accept(struct daemon *);
+void		 admin_event(struct daemon *, struct adminconn *,
+		    uint32_t events);
+void		 admin_tick(struct daemon *, int64_t now);
+int64_t		 admin_next_wake(const struct daemon *, int64_t t);
+
+/* health.c: the services' health checks */
+void		 health_tick(struct daemon *, int64_t now);
+int64_t		 health_next_wake(const struct daemon *, int64_t t);
+void		 health_exited(struct daemon *, struct svcstate *);
+void		 health_output(struct daemon *, struct svcstate *);
+int		 health_reap_pid(struct daemon *, pid_t);
+void		 health_stop_all(struct daemon *);
+int		 health_page(const struct daemon *, struct http_buf *);
+
 /* reload.c */
 void		 reload(struct daemon *);
 
@@ -646,6 +854,32 @@ int		 sesstable_set_deadline(struct sesstable *, struct session *,
 void		 sesstable_clear_deadline(struct sesstable *,
 		    struct session *);
 
+/* http.c (no I/O) */
+void		 http_init(struct http_req *);
+enum http_result http_feed(struct http_req *, const void *buf, size_t len,
+		    size_t *used);
+const char	*http_reason(int status);
+void		 http_buf_add(struct http_buf *, const void *, size_t);
+void		 http_buf_printf(struct http_buf *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 http_buf_free(struct http_buf *);
+void		 http_respond(struct http_buf *out, int status,
+		    const char *ctype, const struct http_buf *body,
+		    const char *extra_headers);
+
+/* metrics.c: counting (O(1), on the accept path) and showing (no I/O) */
+const char	*ended_name(enum ended);
+void		 metrics_inc(struct svcmetrics *, enum svc_counter);
+void		 metrics_refused(struct svcmetrics *, enum reject_reason);
+void		 metrics_ended(struct svcmetrics *, enum ended, double secs);
+void		 metrics_exec(struct svcmetrics *, int jailed, double secs);
+void		 histogram_observe(struct histogram *, const double *bounds,
+		    int nbounds, double v);
+void		 metrics_format(const struct daemon *, const struct procstat *,
+		    struct http_buf *);
+void		 metrics_status(const struct daemon *, int64_t now,
+		    struct http_buf *);
+
 /* log.c */
 int		 log_init(const char *target, enum log_format, int verbose);
 void		 log_close(void);
@@ -697,6 +931,8 @@ void		 notify_stopping(const char *status);
 void		 notify_status(const char *status);
 void		 notify_status_text(char *buf, size_t len, const char *phase,
 		    size_t sessions, int ready);
+int		 listen_addr(const char *addr, int port, int backlog,
+		    int *outport, char *err, size_t errlen);
 
 /* spawn.c */
 struct spawn_req {

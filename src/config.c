@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,11 +51,14 @@ static const char *service_keys[] = {
 	"pool",
 	"seccomp-allow", "seccomp-deny", "stdio", "kill-on-disconnect",
 	"proxy-from", "proxy-timeout", "pow", "pow-timeout", "pow-exempt",
-	"pow-prompt", "pending-per-ip", NULL
+	"pow-prompt", "pending-per-ip",
+	"healthcheck", "healthcheck-interval", "healthcheck-timeout",
+	"healthcheck-user", NULL
 };
 
 static const char *global_keys[] = {
-	"pidfile", "log", "log-format", "drain", "grace", "pending-max", NULL
+	"pidfile", "log", "log-format", "drain", "grace", "pending-max",
+	"admin", "admin-max-conns", NULL
 };
 
 static int
@@ -442,6 +446,9 @@ service_new(const char *name, const char *file, int line)
 	s->gate.proxy_timeout_ms = 5 * 1000;
 	s->gate.pow_timeout_ms = 60 * 1000;
 	s->gate.pending_per_ip = 16;
+	s->hc_interval_ms = 30 * 1000;
+	s->hc_timeout_ms = 20 * 1000;
+	s->hc_user = xstrdup("nobody");
 	return s;
 }
 
@@ -517,6 +524,8 @@ service_free(struct service *s)
 	free(s->bind_rw_lines);
 	strv_free(s->sc_allow);
 	strv_free(s->sc_deny);
+	strv_free(s->hc_argv);
+	free(s->hc_user);
 	seccomp_filter_free(&s->filter);
 	free(s->gate.proxy_from);
 	free(s->gate.pow_exempt);
@@ -610,6 +619,13 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->nsc_deny = d->nsc_deny;
 	s->seccomp_line = d->seccomp_line;
 	gatecfg_copy(&s->gate, &d->gate);
+	s->hc_argv = strv_dup(d->hc_argv, d->hc_argc);
+	s->hc_argc = d->hc_argc;
+	s->hc_line = d->hc_line;
+	s->hc_interval_ms = d->hc_interval_ms;
+	s->hc_timeout_ms = d->hc_timeout_ms;
+	free(s->hc_user);
+	s->hc_user = xstrdup(d->hc_user);
 	return s;
 }
 
@@ -623,6 +639,7 @@ config_new(void)
 	c->grace_ms = 5000;
 	c->pending_max = 1024;
 	c->log_format = LOGFMT_TEXT;
+	c->admin_max_conns = 32;
 	return c;
 }
 
@@ -641,6 +658,7 @@ config_free(struct config *c)
 	free(c->file);
 	free(c->pidfile);
 	free(c->log);
+	free(c->admin_addr);
 	free(c);
 }
 
@@ -977,6 +995,48 @@ set_sandbox_key(struct service *s, const char *key, const char *value,
 	return 0;
 }
 
+/* The health check (health.c): a program run against the service. */
+static int
+set_health_key(struct service *s, const char *key, const char *value,
+    const char *basedir, char *err, size_t errlen)
+{
+	int64_t ms;
+
+	if (strcmp(key, "healthcheck") == 0) {
+		char **argv;
+		int argc;
+
+		if (split_command(value, &argv, &argc) == -1)
+			return seterr(err, errlen, "empty command or "
+			    "unbalanced quotes: \"%s\"", value);
+		strv_free(s->hc_argv);
+		s->hc_argv = argv;
+		s->hc_argc = argc;
+		if (strchr(argv[0], '/') != NULL) {
+			char *p = path_join(basedir, argv[0]);
+
+			free(argv[0]);
+			argv[0] = p;
+		}
+	} else if (strcmp(key, "healthcheck-interval") == 0 ||
+	    strcmp(key, "healthcheck-timeout") == 0) {
+		if (parse_duration(value, &ms) == -1 || ms == 0)
+			return seterr(err, errlen, "not a duration above 0 "
+			    "(e.g. 30s, 1m): \"%s\"", value);
+		if (key[12] == 'i')
+			s->hc_interval_ms = ms;
+		else
+			s->hc_timeout_ms = ms;
+	} else if (strcmp(key, "healthcheck-user") == 0) {
+		if (*value == '\0')
+			return seterr(err, errlen, "empty user name");
+		free(s->hc_user);
+		s->hc_user = xstrdup(value);
+	} else
+		return seterr(err, errlen, "unknown key");
+	return 0;
+}
+
 static int
 set_service_key(struct service *s, const char *key, const char *value,
     const char *basedir, char *err, size_t errlen)
@@ -1113,6 +1173,8 @@ set_service_key(struct service *s, const char *key, const char *value,
 	    (n = reject_parse(key + strlen(REJECT_KEY))) >= 0) {
 		free(s->reject_msgs[n]);
 		s->reject_msgs[n] = xstrdup(value);
+	} else if (strncmp(key, "healthcheck", 11) == 0) {
+		return set_health_key(s, key, value, basedir, err, errlen);
 	} else {
 		int g = set_gate_key(s, key, value, err, errlen);
 
@@ -1121,6 +1183,46 @@ set_service_key(struct service *s, const char *key, const char *value,
 		return set_sandbox_key(s, key, value, basedir, err, errlen);
 	}
 	return 0;
+}
+
+/* "ADDR:PORT", an IPv6 address in brackets; "off" for none. */
+static int
+parse_admin(struct config *c, const char *value, char *err, size_t errlen)
+{
+	char addr[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(value, ':');
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t alen;
+	long port;
+
+	if (strcmp(value, "off") == 0) {
+		free(c->admin_addr);
+		c->admin_addr = NULL;
+		return 0;
+	}
+	if (colon == NULL || parse_int(colon + 1, 0, 65535, &port) == -1)
+		goto bad;
+	alen = (size_t)(colon - value);
+	if (alen >= 2 && value[0] == '[' && value[alen - 1] == ']') {
+		value++;
+		alen -= 2;
+	} else if (memchr(value, ':', alen) != NULL)
+		goto bad;	/* IPv6 without brackets */
+	if (alen == 0 || alen >= sizeof(addr))
+		goto bad;
+	memcpy(addr, value, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, &a4) != 1 &&
+	    inet_pton(AF_INET6, addr, &a6) != 1)
+		goto bad;
+	free(c->admin_addr);
+	c->admin_addr = xstrdup(addr);
+	c->admin_port = (int)port;
+	return 0;
+bad:
+	return seterr(err, errlen, "expected ADDR:PORT (e.g. 127.0.0.1:9100 "
+	    "or [::1]:9100) or off, got \"%s\"", value);
 }
 
 static int
@@ -1161,6 +1263,15 @@ set_global_key(struct config *c, const char *key, const char *value,
 			return seterr(err, errlen, "not a count (0-1000000, 0 "
 			    "for no cap): \"%s\"", value);
 		c->pending_max = (int)n;
+	} else if (strcmp(key, "admin") == 0) {
+		return parse_admin(c, value, err, errlen);
+	} else if (strcmp(key, "admin-max-conns") == 0) {
+		long n;
+
+		if (parse_int(value, 1, 4096, &n) == -1)
+			return seterr(err, errlen, "not a count (1-4096): "
+			    "\"%s\"", value);
+		c->admin_max_conns = (int)n;
 	} else
 		return seterr(err, errlen, "unknown key");
 	return 0;
@@ -1400,6 +1511,8 @@ note_line(struct service *s, const char *key, int line)
 		s->bind_ro_lines[s->nbind_ro - 1] = line;
 	else if (strcmp(key, "bind-rw") == 0)
 		s->bind_rw_lines[s->nbind_rw - 1] = line;
+	else if (strcmp(key, "healthcheck") == 0)
+		s->hc_line = line;
 }
 
 static int
@@ -1522,15 +1635,13 @@ config_parse_file(struct config *c, const char *path, char *err,
 
 /* Checks that need the whole configuration or the file system. */
 
+/* argv[0] of "command" or "healthcheck": found, checked, made absolute. */
 static int
-resolve_program(struct service *s, char *err, size_t errlen)
+resolve_exec(const char *key, char **progp, char *err, size_t errlen)
 {
-	char *prog = s->argv[0], *found = NULL, *real, buf[PATH_MAX];
+	char *prog = *progp, *found = NULL, *real, buf[PATH_MAX];
 	struct stat st;
 
-	/* With a root of its own, the program is the jail's, not the host's. */
-	if (s->sandbox && s->root != NULL)
-		return jailview_program(s, err, errlen);
 	if (strchr(prog, '/') == NULL) {
 		const char *path = "/usr/local/bin:/usr/bin:/bin";
 
@@ -1546,25 +1657,62 @@ resolve_program(struct service *s, char *err, size_t errlen)
 			path += n + (path[n] == ':');
 		}
 		if (found == NULL)
-			return seterr(err, errlen, "command: program \"%s\" "
-			    "not found in /usr/local/bin:/usr/bin:/bin", prog);
+			return seterr(err, errlen, "%s: program \"%s\" "
+			    "not found in /usr/local/bin:/usr/bin:/bin", key,
+			    prog);
 		prog = found;
 	}
 	if (stat(prog, &st) == -1)
-		return seterr(err, errlen, "command: program %s: %s", prog,
+		return seterr(err, errlen, "%s: program %s: %s", key, prog,
 		    strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return seterr(err, errlen, "command: program %s: not a "
-		    "regular file", prog);
+		return seterr(err, errlen, "%s: program %s: not a "
+		    "regular file", key, prog);
 	if (access(prog, X_OK) == -1)
-		return seterr(err, errlen, "command: program %s: not "
-		    "executable", prog);
+		return seterr(err, errlen, "%s: program %s: not "
+		    "executable", key, prog);
 	real = realpath(prog, NULL);
 	if (real == NULL)
-		return seterr(err, errlen, "command: program %s: %s", prog,
+		return seterr(err, errlen, "%s: program %s: %s", key, prog,
 		    strerror(errno));
-	free(s->argv[0]);
-	s->argv[0] = real;
+	free(*progp);
+	*progp = real;
+	return 0;
+}
+
+static int
+resolve_program(struct service *s, char *err, size_t errlen)
+{
+	/* With a root of its own, the program is the jail's, not the host's. */
+	if (s->sandbox && s->root != NULL)
+		return jailview_program(s, err, errlen);
+	return resolve_exec("command", &s->argv[0], err, errlen);
+}
+
+/* The health check's program and the user it runs as. */
+static int
+resolve_health(struct service *s, char *err, size_t errlen)
+{
+	struct passwd *pw;
+	long uid;
+
+	if (s->hc_argv == NULL)
+		return 0;
+	if (resolve_exec("healthcheck", &s->hc_argv[0], err, errlen) == -1)
+		return -1;
+	if ((pw = getpwnam(s->hc_user)) != NULL) {
+		s->hc_uid = pw->pw_uid;
+		s->hc_gid = pw->pw_gid;
+	} else if (parse_int(s->hc_user, 1, INT_MAX, &uid) == 0) {
+		s->hc_uid = (uid_t)uid;
+		s->hc_gid = (gid_t)uid;
+	} else
+		return seterr(err, errlen, "healthcheck-user: no user \"%s\" "
+		    "(a name from the password database, or a uid)",
+		    s->hc_user);
+	if (s->hc_uid == 0)
+		return seterr(err, errlen, "healthcheck-user: %s is root: the "
+		    "check runs unprivileged", s->hc_user);
 	return 0;
 }
 
@@ -1768,6 +1916,11 @@ config_finish(struct config *c, char *err, size_t errlen)
 			    pre, sizeof(pre));
 			return seterr(err, errlen, "%s%s", pre, msg);
 		}
+		if (resolve_health(s, msg, sizeof(msg)) == -1) {
+			where(s, s->hc_line ? s->hc_line : s->line, pre,
+			    sizeof(pre));
+			return seterr(err, errlen, "%s%s", pre, msg);
+		}
 		if (s->rate > 0 && s->burst == 0)
 			s->burst = s->rate < 1 ? 1 : (int)ceil(s->rate);
 		if (s->sandbox && check_sandbox(s, &line, msg, sizeof(msg)) ==
@@ -1965,6 +2118,25 @@ print_gate(FILE *fp, const struct gatecfg *g)
 }
 
 static void
+print_health(FILE *fp, const struct service *s)
+{
+	if (s->hc_argv == NULL) {
+		fprintf(fp, "# healthcheck: none\n");
+		return;
+	}
+	fprintf(fp, "healthcheck = ");
+	for (int i = 0; i < s->hc_argc; i++) {
+		if (i > 0)
+			fputc(' ', fp);
+		print_word(fp, s->hc_argv[i]);
+	}
+	fputc('\n', fp);
+	print_duration(fp, "healthcheck-interval", s->hc_interval_ms);
+	print_duration(fp, "healthcheck-timeout", s->hc_timeout_ms);
+	fprintf(fp, "healthcheck-user = %s\n", s->hc_user);
+}
+
+static void
 print_sandbox(FILE *fp, const struct service *s)
 {
 	char num[64], pct[64];
@@ -2013,6 +2185,12 @@ config_print(const struct config *c, FILE *fp)
 	print_duration(fp, "drain", c->drain_ms);
 	print_duration(fp, "grace", c->grace_ms);
 	fprintf(fp, "pending-max = %d\n", c->pending_max);
+	if (c->admin_addr != NULL)
+		fprintf(fp, strchr(c->admin_addr, ':') ? "admin = [%s]:%d\n" :
+		    "admin = %s:%d\n", c->admin_addr, c->admin_port);
+	else
+		fprintf(fp, "admin = off\n");
+	fprintf(fp, "admin-max-conns = %d\n", c->admin_max_conns);
 	for (const struct service *s = c->services; s != NULL; s = s->next) {
 		fprintf(fp, "\n[service %s]\n", s->name);
 		fprintf(fp, "listen = %s\n", s->addr);
@@ -2046,6 +2224,7 @@ config_print(const struct config *c, FILE *fp)
 			fprintf(fp, "%s%s = %s\n", REJECT_KEY, reject_name(r),
 			    reject_text(s, r));
 		print_gate(fp, &s->gate);
+		print_health(fp, s);
 		print_sandbox(fp, s);
 	}
 }

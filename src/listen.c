@@ -19,8 +19,9 @@
 
 #include "chald.h"
 
-static int
-listen_try(const char *addr, int port, int backlog, int *outport,
+/* A listening socket on a literal address (the admin listener's too). */
+int
+listen_addr(const char *addr, int port, int backlog, int *outport,
     char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
@@ -94,10 +95,10 @@ listen_open(const struct service *s, int *port, char *err, size_t errlen)
 {
 	int fd;
 
-	fd = listen_try(s->addr, s->port, s->backlog, port, err, errlen);
+	fd = listen_addr(s->addr, s->port, s->backlog, port, err, errlen);
 	if (fd == -1 && strcmp(s->addr, "::") == 0 &&
 	    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
-		fd = listen_try("0.0.0.0", s->port, s->backlog, port, err,
+		fd = listen_addr("0.0.0.0", s->port, s->backlog, port, err,
 		    errlen);
 		if (fd != -1)
 			log_warnx("service %s: no IPv6 on this host, "

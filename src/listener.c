@@ -95,7 +95,7 @@ void
 listener_free_unused(struct daemon *d, struct svcstate *st)
 {
 	if (st->removed && st->conns == 0 && st->unserved == 0 &&
-	    st->gating == 0)
+	    st->gating == 0 && st->health.pid == 0)
 		listener_free(d, st);
 }
 
@@ -186,6 +186,9 @@ listener_announce(const struct daemon *d)
 		if (!st->removed)
 			log_event("listening service=%s addr=%s port=%d",
 			    st->name, st->svc->addr, st->port);
+	if (d->admin.fd != -1)
+		log_event("admin addr=%s port=%d", d->conf->admin_addr,
+		    d->admin.port);
 }
 
 void

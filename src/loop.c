@@ -114,6 +114,7 @@ shutdown_begin(struct daemon *d, int sig)
 		listener_close(d, st);
 	gate_close_all(d);
 	pool_flush_all(d);
+	health_stop_all(d);
 	notify_stopping("stopping");
 	/* Live sessions go on undisturbed, up to drain, while no new player
 	 * comes in. */
@@ -139,7 +140,9 @@ shutdown_step(struct daemon *d, int64_t now)
 		    left > 0 ? "timeout" : "done");
 		shutdown_terminate(d, now);
 	}
-	if (d->sessions.count == 0)
+	/* Health checks were killed: they are reaped before the exit. */
+	if (d->sessions.count == 0 && (d->health_running == 0 ||
+	    now >= d->grace_end_ms))
 		return 1;
 	if (!d->killed_all && now >= d->grace_end_ms) {
 		session_signal_all(d, SIGKILL, CAUSE_SHUTDOWN);
@@ -216,6 +219,8 @@ loop_timeout(struct daemon *d, int64_t now)
 	t = gate_next_deadline(d, t);
 	if (d->gate_checking != NULL)
 		t = now;
+	t = admin_next_wake(d, t);
+	t = health_next_wake(d, t);
 	if (d->shutting_down) {
 		int64_t end = !d->terminating ? d->drain_end_ms :
 		    d->killed_all ? d->hard_end_ms : d->grace_end_ms;
@@ -249,7 +254,7 @@ loop_accept(struct daemon *d, struct svcstate *st)
 }
 
 static void
-loop_dispatch(struct daemon *d, void *tag)
+loop_dispatch(struct daemon *d, void *tag, uint32_t events)
 {
 	if (tag == &selfpipe_tag) {
 		signals_drain();
@@ -278,6 +283,18 @@ loop_dispatch(struct daemon *d, void *tag)
 		break;
 	case EV_PEER:
 		peer_event(d->epfd, ((struct evtag *)tag)->sess);
+		break;
+	case EV_ADMIN:
+		admin_accept(d);
+		break;
+	case EV_ADMIN_CONN:
+		admin_event(d, tag, events);
+		break;
+	case EV_HEALTH_EXIT:
+		health_exited(d, ((struct svctag *)tag)->st);
+		break;
+	case EV_HEALTH_OUT:
+		health_output(d, ((struct svctag *)tag)->st);
 		break;
 	}
 }
@@ -323,6 +340,8 @@ loop_timers(struct daemon *d)
 	if (d->sandbox.pending != NULL)
 		sandbox_tick(&d->sandbox);
 	d->pool_deficit = pool_refill_all(d, now);
+	admin_tick(d, now);
+	health_tick(d, now);
 	if (now >= d->next_sweep_ms) {
 		listener_sweep_sources(d, now);
 		d->next_sweep_ms = now + SWEEP_MS;
@@ -334,7 +353,10 @@ loop_run(struct daemon *d)
 {
 	struct epoll_event evs[64];
 
+	d->start_ms = now_ms();
+	d->start_unix = now_unix();
 	watch_fd(d, sigpipe_fds[0], &selfpipe_tag, 1);
+	watch_fd(d, d->admin.fd, &d->admin, 1);
 	for (struct svcstate *st = d->states; st != NULL; st = st->next)
 		watch_listener(d, st, 1);
 	d->next_sweep_ms = now_ms() + SWEEP_MS;
@@ -348,7 +370,7 @@ loop_run(struct daemon *d)
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
 		for (int i = 0; i < n; i++)
-			loop_dispatch(d, evs[i].data.ptr);
+			loop_dispatch(d, evs[i].data.ptr, evs[i].events);
 		reap_marked(d);
 		loop_signals(d);
 		loop_timers(d);
@@ -356,4 +378,5 @@ loop_run(struct daemon *d)
 			break;
 		loop_status(d, now_ms());
 	}
+	admin_close(d);
 }

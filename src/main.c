@@ -45,6 +45,8 @@ usage(FILE *fp)
 "      --log-format text|json\n"
 "      --drain DURATION    at SIGTERM, let sessions finish this long (0)\n"
 "      --grace DURATION    then SIGTERM, and wait this long before SIGKILL (5s)\n"
+"      --admin ADDR:PORT   serve /metrics, /healthz, /status over HTTP (off)\n"
+"      --admin-max-conns N admin connections at once (32)\n"
 "  -v, --verbose           log debug events too\n"
 "  -h, --help              this text\n"
 "      --version           print the version\n"
@@ -71,6 +73,9 @@ usage(FILE *fp)
 "                          max-conns, rate, no-fds, no-memory, proxy-missing,\n"
 "                          proxy-bad, pow-failed, pow-timeout, pending\n"
 "      --backlog N         listen backlog (4096)\n"
+"      --healthcheck 'PROGRAM [ARG...]'  run against the service, 0: healthy\n"
+"      --healthcheck-interval DURATION, --healthcheck-timeout DURATION (30s, 20s)\n"
+"      --healthcheck-user USER   the check's user (nobody)\n"
 "\n"
 "The gate, before a session starts:\n"
 "      --proxy-from CIDR,...  peers that must send a PROXY header (none)\n"
@@ -129,6 +134,8 @@ static const struct option long_opts[] = {
 	{ "log-format",	required_argument, NULL, OPT_GLOBAL },
 	{ "drain",	required_argument, NULL, OPT_GLOBAL },
 	{ "grace",	required_argument, NULL, OPT_GLOBAL },
+	{ "admin",	required_argument, NULL, OPT_GLOBAL },
+	{ "admin-max-conns", required_argument, NULL, OPT_GLOBAL },
 	{ "timeout",	required_argument, NULL, OPT_SERVICE },
 	{ "max-conns",	required_argument, NULL, OPT_SERVICE },
 	{ "per-ip",	required_argument, NULL, OPT_SERVICE },
@@ -153,6 +160,10 @@ static const struct option long_opts[] = {
 	{ "reject-message-pow-timeout", required_argument, NULL, OPT_SERVICE },
 	{ "reject-message-pending", required_argument, NULL, OPT_SERVICE },
 	{ "backlog",	required_argument, NULL, OPT_SERVICE },
+	{ "healthcheck", required_argument, NULL, OPT_SERVICE },
+	{ "healthcheck-interval", required_argument, NULL, OPT_SERVICE },
+	{ "healthcheck-timeout", required_argument, NULL, OPT_SERVICE },
+	{ "healthcheck-user", required_argument, NULL, OPT_SERVICE },
 	{ "sandbox",	required_argument, NULL, OPT_SERVICE },
 	{ "uid-range",	required_argument, NULL, OPT_SERVICE },
 	{ "memory",	required_argument, NULL, OPT_SERVICE },
@@ -358,6 +369,8 @@ main(int argc, char *argv[])
 	nofile_raise();
 	loop_signals_setup();
 	listener_open_all(d);
+	if (admin_open(d, ebuf, sizeof(ebuf)) == -1)
+		errx(1, "admin: %s", ebuf);
 	if (spawn_init() == -1)
 		err(1, "spawn_init");
 	if (sesstable_init(&d->sessions) == -1 ||

@@ -217,6 +217,7 @@ pool_refill_all(struct daemon *d, int64_t now)
 			if (sess == NULL) {
 				log_event("pool-failed service=%s %s",
 				    st->name, err);
+				metrics_inc(&st->metrics, M_POOL_FAILED);
 				st->pool_pause_until_ms = now + POOL_PAUSE_MS;
 				break;
 			}
@@ -260,6 +261,9 @@ jail_event(struct daemon *d, struct session *sess, char *err, size_t errlen)
 	case STEP_NONE:
 		return JAIL_QUIET;
 	case STEP_EXECD:
+		if (sess->served)
+			metrics_exec(&sess->svc->metrics, 1,
+			    (double)(now_us() - sess->accept_us) / 1e6);
 		/* Kept, unpolled: init may say the player went (STEP_GONE),
 		 * read when the session ends. */
 		watch_jail(d, sess, 0);
@@ -280,14 +284,16 @@ jail_event(struct daemon *d, struct session *sess, char *err, size_t errlen)
 		if (sess->served && sess->heldfd >= 0)
 			return JAIL_RETRY;	/* nothing was sent to the
 						   player yet */
-		if (sess->served)
+		if (sess->served) {
 			log_event("spawn-failed service=%s ip=%s port=%d pid=%d "
 			    "%s", st->name, sess->ip, sess->port,
 			    (int)sess->pid, err);
-		else if (sess->pooled) {
+			metrics_inc(&st->metrics, M_EXEC_FAILED);
+		} else if (sess->pooled) {
 			/* A flushed jail dies on purpose: nothing to report. */
 			log_event("pool-failed service=%s pid=%d %s", st->name,
 			    (int)sess->pid, err);
+			metrics_inc(&st->metrics, M_POOL_FAILED);
 			pool_forget(sess);
 			st->pool_pause_until_ms = now_ms() + POOL_PAUSE_MS;
 		}

@@ -81,14 +81,20 @@ void
 reap_sweep(struct daemon *d)
 {
 	for (;;) {
+		struct session *sess;
 		siginfo_t si;
+		int hc;
 
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
 		    si.si_pid == 0)
 			break;
-		if (reap_one(d, si.si_pid, sesstable_find(&d->sessions,
-		    si.si_pid)) == -1)
+		sess = sesstable_find(&d->sessions, si.si_pid);
+		/* A health check is no session: health.c collects it. */
+		hc = sess == NULL ? health_reap_pid(d, si.si_pid) : -1;
+		if (hc == 0)
+			continue;
+		if (hc == 1 || reap_one(d, si.si_pid, sess) == -1)
 			break;
 	}
 }

@@ -121,11 +121,31 @@ reload_commit(struct daemon *d, struct config *nc, const struct slot *slots)
 }
 
 static void
-reload_failed(struct config *nc, struct slot *slots, const char *err)
+reload_failed(struct daemon *d, struct config *nc, struct slot *slots,
+    const char *err)
 {
+	d->counters[D_RELOAD_FAILURES]++;
 	log_event("reload-failed error=%s", log_quote(err));
 	free(slots);
 	config_free(nc);
+}
+
+/* The admin listener stays where it is (admin-max-conns applies at once):
+ * moving it would be the one step of a reload that could fail after the
+ * services' listeners were taken over. */
+static void
+reload_keep_admin(const struct daemon *d, struct config *nc)
+{
+	const struct config *oc = d->conf;
+
+	if ((nc->admin_addr == NULL) != (oc->admin_addr == NULL) ||
+	    (nc->admin_addr != NULL && (strcmp(nc->admin_addr,
+	    oc->admin_addr) != 0 || nc->admin_port != oc->admin_port)))
+		log_warnx("reload: admin changes need a restart; keeping %s",
+		    oc->admin_addr ? oc->admin_addr : "off");
+	free(nc->admin_addr);
+	nc->admin_addr = oc->admin_addr ? strdup(oc->admin_addr) : NULL;
+	nc->admin_port = oc->admin_port;
 }
 
 void
@@ -145,6 +165,7 @@ reload(struct daemon *d)
 	}
 	nc = config_load(d->cmd, err, sizeof(err));
 	if (nc == NULL) {
+		d->counters[D_RELOAD_FAILURES]++;
 		log_event("reload-failed error=%s", log_quote(err));
 		return;
 	}
@@ -157,19 +178,20 @@ reload(struct daemon *d)
 		    d->conf->pidfile ? d->conf->pidfile : "none");
 	free(nc->pidfile);
 	nc->pidfile = d->conf->pidfile ? strdup(d->conf->pidfile) : NULL;
+	reload_keep_admin(d, nc);
 	slots = calloc(nc->nservices, sizeof(*slots));
 	if (slots == NULL) {
-		reload_failed(nc, slots, "out of memory");
+		reload_failed(d, nc, slots, "out of memory");
 		return;
 	}
 	if (reload_listeners(d, nc, slots, err, sizeof(err)) == -1) {
-		reload_failed(nc, slots, err);
+		reload_failed(d, nc, slots, err);
 		return;
 	}
 	/* Last, as it registers the uid ranges: nothing may fail after it. */
 	if (sandbox_check(&d->sandbox, nc, err, sizeof(err)) == -1) {
 		reload_close_new(slots, nc->nservices);
-		reload_failed(nc, slots, err);
+		reload_failed(d, nc, slots, err);
 		return;
 	}
 	pool_flush_all(d);
@@ -179,6 +201,7 @@ reload(struct daemon *d)
 	d->conf = nc;
 	if (log_configure(d->conf, d->cmd->foreground, err, sizeof(err)) == -1)
 		log_warnx("%s", err);
+	d->counters[D_RELOADS]++;
 	log_event("reload services=%d", d->conf->nservices);
 	jailview_warnings(d->conf, NULL);
 	listener_announce(d);

@@ -37,6 +37,7 @@ session_reject(struct svcstate *st, int fd, const char *ip, int port,
 		/* the player is gone already */
 	}
 	close(fd);
+	metrics_refused(&st->metrics, reason);
 	log_event("reject service=%s ip=%s port=%d reason=%s conns=%d/%d",
 	    st->name, ip, port, reject_name(reason), st->conns, s->max_conns);
 }
@@ -125,6 +126,7 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 		    (sess = jail_new(d, st, err, sizeof(err))) == NULL) {
 			log_event("spawn-failed service=%s ip=%s port=%d %s",
 			    st->name, ip, port, err);
+			metrics_inc(&st->metrics, M_SPAWN_FAILED);
 			close(fd);
 			return NULL;
 		}
@@ -141,6 +143,7 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
 		    (int)sess->pid, log_quote(strerror(errno)));
 		session_kill(sess, SIGKILL);	/* reaped as unserved */
 		if (tries == 1) {
+			metrics_inc(&st->metrics, M_SPAWN_FAILED);
 			close(fd);
 			return NULL;
 		}
@@ -241,6 +244,7 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 	if (pid == -1) {
 		log_event("spawn-failed service=%s ip=%s port=%d %s", st->name,
 		    ip, port, err);
+		metrics_inc(&st->metrics, M_SPAWN_FAILED);
 		if (failed > 0)
 			waitpid(failed, NULL, 0);
 		free(sess);
@@ -264,6 +268,7 @@ session_spawn(struct daemon *d, struct svcstate *st, int fd, int errfd,
 		free(sess);
 		log_event("spawn-failed service=%s ip=%s port=%d step=memory "
 		    "error=%s", st->name, ip, port, log_quote(strerror(ENOMEM)));
+		metrics_inc(&st->metrics, M_SPAWN_FAILED);
 		return NULL;
 	}
 	watch_exit(d, sess);
@@ -347,8 +352,9 @@ session_start(struct daemon *d, struct svcstate *st, int fd,
 	struct srckey key;
 	char ip[INET6_ADDRSTRLEN];
 	int reason, port, errp[2] = { -1, -1 };
-	int64_t now = now_ms();
+	int64_t now = now_ms(), t0 = now_us();
 
+	metrics_inc(&st->metrics, M_ACCEPTED);
 	addr_format(sa, ip, sizeof(ip), &port);
 	src = session_caps(st, sa, &key, !admitted, now, &reason);
 	if (reason == -1 && s->stderr_mode == STDERR_LOG &&
@@ -367,6 +373,12 @@ session_start(struct daemon *d, struct svcstate *st, int fd,
 			close(errp[0]);
 		return;
 	}
+	/* Unjailed, the spawn returns after the exec; a jail tells when it
+	 * has exec'd (jail_event). */
+	sess->accept_us = t0;
+	if (!sess->jailed)
+		metrics_exec(&st->metrics, 0, (double)(now_us() - t0) / 1e6);
+	metrics_inc(&st->metrics, M_STARTED);
 	watch_stderr(d, sess, errp[0]);
 	sess->port = port;
 	snprintf(sess->ip, sizeof(sess->ip), "%s", ip);
@@ -401,31 +413,31 @@ status_decode(const struct session *sess, int status, int *sig, int *code)
 		*code = WEXITSTATUS(status);
 }
 
-static const char *
-cause_name(const struct session *sess, int sig, int code,
+static enum ended
+end_cause(const struct session *sess, int sig, int code,
     const struct cgstats *cg, int64_t cpu_ms)
 {
 	switch (sess->cause) {
 	case CAUSE_TIMEOUT:
-		return "timeout";
+		return ENDED_TIMEOUT;
 	case CAUSE_SHUTDOWN:
-		return "shutdown";
+		return ENDED_SHUTDOWN;
 	case CAUSE_DISCONNECT:
-		return "disconnect";
+		return ENDED_DISCONNECT;
 	case CAUSE_NONE:
 		break;
 	}
 	if (sig == SIGSYS && cg->seccomp)
-		return "seccomp";	/* the filter's only kill */
+		return ENDED_SECCOMP;	/* the filter's only kill */
 	if (cg->oom)
-		return "oom";
+		return ENDED_OOM;
 	if (sig == SIGXCPU || (sig == SIGKILL && sess->cpu_time_ms > 0 &&
 	    cpu_ms >= sess->cpu_time_ms))
-		return "cpu-time";
+		return ENDED_CPU_TIME;
 	/* A fork that failed at the cap only matters if the session died. */
 	if (cg->pids_max && (sig != 0 || code != 0))
-		return "pids";
-	return sig ? "signal" : "exit";
+		return ENDED_PIDS;
+	return sig ? ENDED_SIGNAL : ENDED_EXIT;
 }
 
 void
@@ -437,8 +449,8 @@ session_end(struct daemon *d, struct session *sess, int status,
 	int64_t now = now_ms(), cpu_ms;
 	long long peak;
 	char how[32], extra[96] = "";
-	const char *cause;
 	int sig, code;
+	enum ended cause;
 
 	cpu_ms = (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
 	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
@@ -462,17 +474,20 @@ session_end(struct daemon *d, struct session *sess, int status,
 	}
 	peak = cg.peak >= 0 ? cg.peak : (long long)ru->ru_maxrss * 1024;
 	status_decode(sess, status, &sig, &code);
+	cause = end_cause(sess, sig, code, &cg, cpu_ms);
+	metrics_ended(&st->metrics, cause, (double)(now - sess->start_ms) / 1000);
+	if (cg.oom)
+		metrics_inc(&st->metrics, M_OOM_KILLS);
 	if (sig)
 		snprintf(how, sizeof(how), "signal:%d", sig);
 	else
 		snprintf(how, sizeof(how), "exit:%d", code);
-	cause = cause_name(sess, sig, code, &cg, cpu_ms);
-	if (strcmp(cause, "seccomp") == 0 && cg.syscall[0] != '\0')
+	if (cause == ENDED_SECCOMP && cg.syscall[0] != '\0')
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
 		    " syscall=%s", cg.syscall);
 	log_event("end service=%s pid=%d ip=%s port=%d status=%s cause=%s "
 	    "secs=%.3f cpu_secs=%.3f peak_mem=%lld%s", st->name,
-	    (int)sess->pid, sess->ip, sess->port, how, cause,
+	    (int)sess->pid, sess->ip, sess->port, how, ended_name(cause),
 	    (double)(now - sess->start_ms) / 1000, (double)cpu_ms / 1000, peak,
 	    extra);
 	if (sess->pidfd >= 0)		/* a jail's is closed by sandbox_end */

@@ -28,6 +28,16 @@ watch_fd(struct daemon *d, int fd, void *tag, int on)
 		log_warn("epoll_ctl");
 }
 
+/* A watched fd waits for something else now (EPOLLIN or EPOLLOUT). */
+void
+watch_events(struct daemon *d, int fd, void *tag, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = tag };
+
+	if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) == -1)
+		log_warn("epoll_ctl");
+}
+
 void
 watch_listener(struct daemon *d, struct svcstate *st, int on)
 {

@@ -68,6 +68,9 @@ _subreaper = False
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "timeout(seconds): wall-clock limit for one test")
+    config.addinivalue_line(
+        "markers", "prometheus: starts a real Prometheus (about 10 s; "
+        "make check TESTS='-m prometheus' runs it alone)")
 
 
 class TestTimeout(Exception):
