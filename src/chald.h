@@ -276,7 +276,13 @@ struct evtag {
 	X(M_OOM_KILLS, "oom_kills",					\
 	    "Jailed sessions in which the cgroup's OOM killer struck")	\
 	X(M_POOL_FAILED, "pool_failures",				\
-	    "Jails built ahead for the pool that failed")
+	    "Jails built ahead for the pool that failed")		\
+	X(M_POW_ISSUED, "pow_issued",					\
+	    "Proofs of work asked of players")				\
+	X(M_POW_PASSED, "pow_passed",					\
+	    "Proofs of work solved (the health check's bypass not counted)") \
+	X(M_POW_FAILED, "pow_failed",					\
+	    "Wrong or malformed solutions")
 
 /* The daemon's own counters, shown as chald_NAME_total. */
 #define DAEMON_COUNTERS(X)						\
@@ -675,7 +681,6 @@ struct daemon {
 	struct srctable	 gate_sources;	/* pending per source prefix */
 	int		 npending;
 	char		 pow_secret[65];	/* the health check's solution */
-	unsigned long long pow_issued, pow_passed, pow_failed;
 
 	struct admin	 admin;
 	uint64_t	 counters[DAEMON_NCOUNTERS];

@@ -153,6 +153,7 @@ gate_refuse(struct daemon *d, struct pending *p, enum reject_reason reason)
 	}
 	log_event("reject service=%s ip=%s port=%d%s reason=%s pending=%d",
 	    p->st->name, ip, port, via, reject_name(reason), d->npending);
+	metrics_refused(&p->st->metrics, reason);
 	gate_free(d, p, 0);
 }
 
@@ -222,7 +223,7 @@ gate_prompt(struct daemon *d, struct pending *p)
 		return -1;
 	p->step = GATE_POW;
 	gate_deadline(d, p, g->pow_timeout_ms);
-	d->pow_issued++;
+	metrics_inc(&p->st->metrics, M_POW_ISSUED);
 	return 0;
 }
 
@@ -352,7 +353,7 @@ gate_solution(struct daemon *d, struct pending *p)
 	if (r == 0)
 		return 0;
 	if (r < 0 || gate_consume(p, len) == -1) {
-		d->pow_failed++;
+		metrics_inc(&p->st->metrics, M_POW_FAILED);
 		gate_refuse(d, p, REJ_POW_FAILED);
 		return -1;
 	}
@@ -362,7 +363,7 @@ gate_solution(struct daemon *d, struct pending *p)
 	}
 	if (pow_verify_start(&p->check, &p->chal, scratch, len, err,
 	    sizeof(err)) == -1) {
-		d->pow_failed++;
+		metrics_inc(&p->st->metrics, M_POW_FAILED);
 		gate_refuse(d, p, REJ_POW_FAILED);
 		return -1;
 	}
@@ -454,14 +455,14 @@ gate_work(struct daemon *d)
 		}
 		p->step = GATE_POW;	/* out of the checking list */
 		if (r == 1) {
-			d->pow_passed++;
+			metrics_inc(&p->st->metrics, M_POW_PASSED);
 			if (send(p->fd, POW_TEXT_OK, strlen(POW_TEXT_OK),
 			    MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
 				/* the session will find out */
 			}
 			gate_pass(d, p);
 		} else {
-			d->pow_failed++;
+			metrics_inc(&p->st->metrics, M_POW_FAILED);
 			gate_refuse(d, p, REJ_POW_FAILED);
 		}
 	}

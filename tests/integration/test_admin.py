@@ -668,3 +668,59 @@ def test_healthcheck_that_cannot_start(chald, tmp_path, pubdir):
     assert healthz(port) == (503, "echo: health check failed: chdir: "
                              "Permission denied\n")
     assert c.alive()
+
+
+POW_CHECKER = """#!/usr/bin/python3
+# Behind a balancer and a proof of work: the PROXY header, the bypass
+# solution and the challenge's first line all in one write; each must go
+# where it belongs (the header to the gate, the solution to the gate, the
+# line to the challenge).
+import os, socket, sys
+host, port = os.environ["CHALD_HOST"], int(os.environ["CHALD_PORT"])
+secret = os.environ["CHALD_POW_BYPASS"].encode()
+hdr = b"PROXY TCP4 198.51.100.9 127.0.0.1 4567 %d\\r\\n" % port
+with socket.create_connection((host, port), timeout=5) as s:
+    s.sendall(hdr + secret + b"\\nfirst line\\n")
+    f = s.makefile("rb")
+    data = b""
+    while b"GOT" not in data:
+        line = f.readline()
+        if not line:
+            break
+        data += line
+    print(data.decode(errors="replace").replace("\\n", "|"), flush=True)
+    ok = b"Solution? PEER 198.51.100.9 4567\\nGOT first line\\n" in data
+    sys.exit(0 if ok else 1)
+"""
+
+
+def test_healthcheck_bypasses_the_pow_in_one_write(chald, tmp_path, hostdir):
+    """The health check of a service behind a balancer with a proof of
+    work gets a secret that the gate takes as the solution; sent with the
+    header and the first input line in one write, each arrives where it
+    belongs. A player who sends a wrong secret is refused."""
+    check = script(hostdir, "powcheck.py", POW_CHECKER)
+    c, port = start(chald, tmp_path, [
+        svc("peer", command=prog("peer"), sandbox="off", pow=3000,
+            proxy_from="127.0.0.1", healthcheck=check,
+            healthcheck_interval="300ms")])
+    c.wait_log(r"healthcheck service=peer ok=1 ", timeout=15)
+    assert re.search(r"accept service=peer ip=198\.51\.100\.9 port=4567 "
+                     r"via=127\.0\.0\.1 ", c.log_text())
+    # the secret is the checker's alone: a guess is a wrong solution
+    with socket.create_connection(("127.0.0.1", c.ports["peer"]), 5) as s:
+        s.sendall(b"PROXY TCP4 198.51.100.10 127.0.0.1 4568 1\r\n" +
+                  b"0" * 64 + b"\n")
+        s.settimeout(5)
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    assert got.endswith(b"Proof-of-work fail\n"), got
+    status, _, body = get(port, "/metrics")
+    text = body.decode()
+    assert re.search(r'chald_pow_failed_total\{service="peer"\} 1\b', text)
+    assert re.search(r'chald_refused_total\{service="peer",'
+                     r'reason="pow-failed"\} 1\b', text), text[-2000:]
