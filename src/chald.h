@@ -529,6 +529,7 @@ struct session {
 					   handoff to the exec for a retry on
 					   a fresh jail, or -1 */
 	int		 helderr;	/* the same for the stderr pipe */
+	int		 respawns;	/* fresh jails the player was given */
 	struct session	*pnext;		/* in svc->pool */
 	int		 errfd;		/* stderr pipe, read end, -1: none */
 	size_t		 errbytes;	/* logged from it so far */
@@ -1007,6 +1008,7 @@ void		 jailview_warnings_free(struct config *);
 const char *const *jailfs_default_binds(void);
 int		 jailfs_build(const struct service *, const char *dir,
 		    char *where, size_t wherelen);
+int		 path_under(const char *path, const char *dir);
 int		 jailfs_mount(const struct service *, const char *root,
 		    const char *skel);
 

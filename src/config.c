@@ -1757,15 +1757,6 @@ check_dir(const char *key, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-path_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' ||
-	    path[n] == '/');
-}
-
 /*
  * The root and the bind sources must exist, and binds are bound where they
  * really are: the jail's view of its files is made of them (jailview.c).

@@ -326,9 +326,9 @@ dev_tmpfs(const char *root)
 	    MS_NOEXEC, "size=64k,nr_inodes=64,mode=755");
 }
 
-/* True when path is dir or below it. */
-static int
-under(const char *path, const char *dir)
+/* True when path is dir or below it ("/" holds everything). */
+int
+path_under(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
 
@@ -355,7 +355,7 @@ skel_binds(const struct service *s, const char *root, int how)
 	if (bind_path(root, dir, 0, 0, how) == -1)
 		return -1;
 	/* The default workdir is the program's: bound already. */
-	if (!under(s->workdir, dir) &&
+	if (!path_under(s->workdir, dir) &&
 	    bind_path(root, s->workdir, 0, 0, how) == -1)
 		return -1;
 	return 0;

@@ -40,17 +40,6 @@ struct jview {
 	int		 nmnt;
 };
 
-static int
-under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (strcmp(dir, "/") == 0)
-		return 1;
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' ||
-	    path[n] == '/');
-}
-
 static void
 view_free(struct jview *v)
 {
@@ -113,14 +102,14 @@ view_map(const struct jview *v, const char *jp, char *host, size_t len)
 	int ancestor = 0;
 
 	for (int i = 0; i < v->nmnt; i++) {
-		if (under(jp, v->mnt[i])) {
+		if (path_under(jp, v->mnt[i])) {
 			snprintf(host, len, "%s", jp);
 			return V_HOST;
 		}
-		ancestor |= under(v->mnt[i], jp);
+		ancestor |= path_under(v->mnt[i], jp);
 	}
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-		if (under(jp, own[i]))
+		if (path_under(jp, own[i]))
 			return ancestor ? V_DIR : V_OWN;
 	if (v->root != NULL) {
 		snprintf(host, len, "%s%s", v->root, strcmp(jp, "/") == 0 ?
@@ -253,7 +242,7 @@ where_root(const struct service *s, const char *path, char *buf,
 	if (view_build(s, &v) == -1)
 		return buf;
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-		if (under(path, own[i]) && view_resolve(&v, path, NULL, 0, host,
+		if (path_under(path, own[i]) && view_resolve(&v, path, NULL, 0, host,
 		    sizeof(host)) == V_OWN)
 			snprintf(buf, len, "in the jail: %s is the jail's own, "
 			    "mounted afresh (bind-ro a directory there to bring "
@@ -461,8 +450,8 @@ jailview_check(struct config *c, const struct service *s)
 		struct stat st;
 		int kind;
 
-		if (path == NULL || under(path, "/proc") ||
-		    under(path, "/dev"))
+		if (path == NULL || path_under(path, "/proc") ||
+		    path_under(path, "/dev"))
 			continue;
 		kind = view_resolve(&v, path, NULL, 0, host, sizeof(host));
 		if (kind == V_HOST || kind == V_DIR)

@@ -157,9 +157,12 @@ session_jail(struct daemon *d, struct svcstate *st, int fd, int errfd,
  * The player's jail failed before its challenge ran (why): a jail of the
  * pool, which the redeploy check vouches for, or a fresh one, gets the
  * player's socket, which the failed jail never wrote to, and the session
- * goes on in it. Once per session; the failed jail ends as one that never
- * had a player.
+ * goes on in it, up to RESPAWNS times a session (a redeploy by
+ * rename-and-copy leaves the directory missing for a few milliseconds,
+ * about as long as a jail takes to fail); the failed jail ends as one that
+ * never had a player.
  */
+#define RESPAWNS	3
 void
 session_rejail(struct daemon *d, struct session *old, const char *why)
 {
@@ -175,7 +178,7 @@ session_rejail(struct daemon *d, struct session *old, const char *why)
 	snprintf(err, sizeof(err), "%s", why);
 	/* Not for a session that was being ended anyway (its timeout). */
 	if (st->svc == NULL || !st->svc->sandbox || d->shutting_down ||
-	    old->cause != CAUSE_NONE)
+	    old->cause != CAUSE_NONE || old->respawns >= RESPAWNS)
 		goto fail;
 	pool_check(d, st);
 	if ((sess = pool_take(st)) == NULL &&
@@ -187,9 +190,10 @@ session_rejail(struct daemon *d, struct session *old, const char *why)
 		session_kill(sess, SIGKILL);	/* reaped as unserved */
 		goto fail;
 	}
-	close(sock);
-	if (errw >= 0)
-		close(errw);
+	/* Still held, for the next try should this jail fail too. */
+	sess->heldfd = sock;
+	sess->helderr = errw;
+	sess->respawns = old->respawns + 1;
 	st->unserved--;
 	watch_jail(d, sess, 1);
 	/* The player's accounting moves over; old is a jail without one. */

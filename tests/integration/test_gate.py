@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import REJECT_LINE, children, prog, recv_all, recv_line
+from conftest import REJECT_LINE, children, connect, prog, recv_all, recv_line
 
 POWSOLVE = os.path.join(os.path.dirname(__file__), "powsolve.py")
 V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -103,14 +103,6 @@ backend be
         p.wait(timeout=5)
 
 
-def connect_from(port, source, timeout=5.0):
-    s = socket.socket()
-    s.settimeout(timeout)
-    s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
-    return s
-
-
 @pytest.mark.parametrize("mode", ["send-proxy", "send-proxy-v2"])
 def test_haproxy_clients_are_counted_as_themselves(chald, haproxy, mode):
     """Behind haproxy, per-ip counts each client by its own address:
@@ -120,15 +112,15 @@ def test_haproxy_clients_are_counted_as_themselves(chald, haproxy, mode):
     c = chald("-b", "127.0.0.1", "-p", "0", "--per-ip", "2",
               "--proxy-from", "127.0.0.1", "--", prog("peer"))
     front = haproxy(c.port, mode)
-    a1 = connect_from(front, "127.0.0.2")
-    a2 = connect_from(front, "127.0.0.2")
+    a1 = connect(front, source="127.0.0.2")
+    a2 = connect(front, source="127.0.0.2")
     for s in (a1, a2):
         assert recv_line(s).startswith(b"PEER 127.0.0.2 ")
-    a3 = connect_from(front, "127.0.0.2")
+    a3 = connect(front, source="127.0.0.2")
     assert recv_all(a3) == REJECT_LINE
     c.wait_log(r"reject service=peer ip=127\.0\.0\.2 port=\d+ "
                r"via=127\.0\.0\.1 reason=per-ip")
-    b1 = connect_from(front, "127.0.0.3")
+    b1 = connect(front, source="127.0.0.3")
     assert recv_line(b1).startswith(b"PEER 127.0.0.3 ")
     b1.sendall(b"hi\n")
     assert recv_line(b1) == b"GOT hi\n"
@@ -247,10 +239,10 @@ def test_pow_silence_times_out(chald):
 def test_pow_exempt_skips_it(chald):
     c = chald("-b", "127.0.0.1", "-p", "0", "--pow", "300",
               "--pow-exempt", "127.0.0.5/32", "--", prog("peer"))
-    s = connect_from(c.port, "127.0.0.5")
+    s = connect(c.port, source="127.0.0.5")
     assert recv_line(s).startswith(b"PEER 127.0.0.5 ")
     s.close()
-    s = connect_from(c.port, "127.0.0.6")
+    s = connect(c.port, source="127.0.0.6")
     assert read_until(s, b"Solution? ").startswith(b"== proof-of-work")
     s.close()
 
@@ -260,10 +252,10 @@ def test_pow_behind_haproxy_exempts_the_real_client(chald, haproxy):
               "--proxy-from", "127.0.0.1", "--pow-exempt", "127.0.0.7",
               "--", prog("peer"))
     front = haproxy(c.port, "send-proxy-v2")
-    s = connect_from(front, "127.0.0.7")
+    s = connect(front, source="127.0.0.7")
     assert recv_line(s).startswith(b"PEER 127.0.0.7 ")
     s.close()
-    s = connect_from(front, "127.0.0.8")
+    s = connect(front, source="127.0.0.8")
     prompt = read_until(s, b"Solution? ")
     s.sendall(solve(prompt) + b"\n")
     assert recv_line(s, timeout=10) == b"Correct\n"
@@ -321,7 +313,7 @@ def test_silent_connections_are_bounded_and_closed(chald):
         assert children(c.pid) == []
         # another player, exempt, is served at once
         t0 = time.monotonic()
-        p = connect_from(c.port, "127.0.1.1")
+        p = connect(c.port, source="127.0.1.1")
         assert recv_line(p).startswith(b"PEER 127.0.1.1 ")
         served = time.monotonic() - t0
         p.close()
@@ -347,14 +339,14 @@ def test_silent_connections_are_bounded_and_closed(chald):
 def test_pending_per_ip_caps_one_source(chald):
     c = chald("-b", "127.0.0.1", "-p", "0", "--pow", "300",
               "--pending-per-ip", "3", "--", prog("peer"))
-    socks = [connect_from(c.port, "127.0.0.4") for _ in range(3)]
+    socks = [connect(c.port, source="127.0.0.4") for _ in range(3)]
     for s in socks:
         read_until(s, b"Solution? ")
-    extra = connect_from(c.port, "127.0.0.4")
+    extra = connect(c.port, source="127.0.0.4")
     assert recv_all(extra) == b"chald: too many connections waiting from " \
         b"your address, try again later\n"
     c.wait_log(r"reject service=peer ip=127\.0\.0\.4 .*reason=pending-per-ip")
-    other = connect_from(c.port, "127.0.0.5")
+    other = connect(c.port, source="127.0.0.5")
     assert read_until(other, b"Solution? ")
     for s in socks + [extra, other]:
         s.close()

@@ -97,8 +97,9 @@ def test_redeploy_under_load_refuses_no_player(chald, pubdir):
 
 def test_failed_jail_retried_once_and_accounted(chald, pubdir):
     """A player's jail that fails before its challenge runs (here: the
-    working directory is gone, so every jail fails) is retried once on a
-    fresh jail; then the player is closed, and every count is given back."""
+    working directory is gone, so every jail fails) is retried three times
+    on a fresh jail; then the player is closed, and every count is given
+    back."""
     d = _challenge(pubdir)
     wd = pubdir / "wd"
     wd.mkdir()
@@ -115,8 +116,11 @@ def test_failed_jail_retried_once_and_accounted(chald, pubdir):
         c.wait_log(r"end service=echo .*cause=", count=2 + i)
         if i == 1:
             base = fd_count(c.pid)
-    assert c.count_log(r"respawn service=echo ip=127\.0\.0\.1 port=\d+ "
-                       r"pid=\d+ failed_pid=\d+ step=mounts ") == 6
+    # the lines of the last player may come a moment after its end line
+    c.wait_log(r"respawn service=echo ip=127\.0\.0\.1 port=\d+ "
+               r"pid=\d+ failed_pid=\d+ step=mounts ", count=18)
+    c.wait_log(r"spawn-failed service=echo .*step=mounts", count=6)
+    assert c.count_log(r"respawn service=echo ") == 18
     assert c.count_log(r"spawn-failed service=echo .*step=mounts") == 6
     assert c.count_log(r"reject ") == 0      # max-conns 1: conns went back
     assert fd_count(c.pid) <= base + 2

@@ -15,15 +15,7 @@ import time
 
 import pytest
 
-from conftest import REJECT_LINE, prog, recv_all, recv_line
-
-
-def connect_from(port, source, timeout=5.0):
-    s = socket.socket()
-    s.settimeout(timeout)
-    s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
-    return s
+from conftest import REJECT_LINE, connect, prog, recv_all, recv_line
 
 
 def free_port():
@@ -104,11 +96,11 @@ def test_per_ip_holds_across_replicas(chald, front):
     port = front([a.port, b.port])
     held = []
     for _ in range(2):
-        s = connect_from(port, "127.0.0.2")
+        s = connect(port, source="127.0.0.2")
         assert recv_line(s).startswith(b"PEER 127.0.0.2 ")
         held.append(s)
     # the same player lands on the same replica, so the third is refused
-    third = connect_from(port, "127.0.0.2")
+    third = connect(port, source="127.0.0.2")
     assert recv_all(third) == REJECT_LINE
     third.close()
     served = [r for r in (a, b) if "accept service=peer ip=127.0.0.2 "
@@ -117,7 +109,7 @@ def test_per_ip_holds_across_replicas(chald, front):
     assert served[0].count_log(r"reject service=peer ip=127\.0\.0\.2 "
                                r".*reason=per-ip") == 1
     # another player is served meanwhile, wherever it lands
-    other = connect_from(port, "127.0.0.3")
+    other = connect(port, source="127.0.0.3")
     assert recv_line(other).startswith(b"PEER 127.0.0.3 ")
     other.sendall(b"x\n")
     assert recv_line(other) == b"GOT x\n"
@@ -133,7 +125,7 @@ def test_drain_on_one_replica_refuses_nobody(chald, front):
     on = {}
     for i in range(2, 60):
         src = f"127.0.1.{i}"
-        s = connect_from(port, src)
+        s = connect(port, source=src)
         line = recv_line(s)
         assert line.startswith(f"PEER {src} ".encode()), line
         r = [x for x in (a, b) if f"ip={src} " in x.log_text()]
@@ -147,7 +139,7 @@ def test_drain_on_one_replica_refuses_nobody(chald, front):
     assert len(on) == 2, "no source landed on each replica"
     a_src = [src for src, r in on.items() if r is a][0]
     # a live session on a, then a rolling stop of a
-    live = connect_from(port, "127.0.0.9")
+    live = connect(port, source="127.0.0.9")
     assert recv_line(live).startswith(b"PEER 127.0.0.9 ")
     a.send(signal.SIGTERM)
     a.wait_log(r"shutdown signal=TERM sessions=1 ")
@@ -155,7 +147,7 @@ def test_drain_on_one_replica_refuses_nobody(chald, front):
     deadline = time.monotonic() + 4
     n = 0
     while time.monotonic() < deadline:
-        s = connect_from(port, a_src)
+        s = connect(port, source=a_src)
         assert recv_line(s).startswith(f"PEER {a_src} ".encode())
         s.sendall(b"after\n")
         assert recv_line(s) == b"GOT after\n"
