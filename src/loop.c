@@ -190,18 +190,6 @@ loop_status(struct daemon *d, int64_t now)
 	d->status_next_ms = now + STATUS_MS;
 }
 
-/*
- * The SIGCHLD sweep runs after a SIGCHLD, and also every REAP_IDLE_MS
- * while sessions live: a safety net for an exit whose pidfd event was
- * missed, which under heavy load left a flushed jail a zombie for good
- * (test_reloads_under_load, about one run in three at load 10).
- */
-static int
-loop_sweep_due(const struct daemon *d)
-{
-	return got_chld || d->sessions.count > 0;
-}
-
 static int
 loop_timeout(struct daemon *d, int64_t now)
 {
@@ -212,7 +200,7 @@ loop_timeout(struct daemon *d, int64_t now)
 		t = sess->deadline.at;
 	if (d->sandbox.pending != NULL && now + CGROUP_RETRY_MS < t)
 		t = now + CGROUP_RETRY_MS;
-	if (loop_sweep_due(d) && d->next_reap_ms < t)
+	if (got_chld && d->next_reap_ms < t)
 		t = d->next_reap_ms;
 	t = pool_next_wake(d, now, t);
 	t = listener_next_resume(d, t);
@@ -303,7 +291,7 @@ loop_dispatch(struct daemon *d, void *tag, uint32_t events)
 static void
 loop_signals(struct daemon *d)
 {
-	if (loop_sweep_due(d) && now_ms() >= d->next_reap_ms) {
+	if (got_chld && now_ms() >= d->next_reap_ms) {
 		got_chld = 0;
 		d->next_reap_ms = now_ms() + (d->unwatched > 0 ?
 		    REAP_SWEEP_MS : REAP_IDLE_MS);
