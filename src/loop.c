@@ -216,7 +216,9 @@ loop_timeout(struct daemon *d, int64_t now)
 		if (end < t)
 			t = end;
 	}
-	if (d->status_due && d->status_next_ms < t)
+	/* Only a service manager is told: without one, a due status would
+	 * wake the loop at once, forever (an idle daemon spun at 100%). */
+	if (d->status_due && notify_enabled() && d->status_next_ms < t)
 		t = d->status_next_ms;
 	if (t <= now)
 		return 0;

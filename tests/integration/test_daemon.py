@@ -311,3 +311,22 @@ def test_explicit_syslog_without_dev_log_refuses(tmp_path):
                                    prog("echo")], varlog=tmp_path)
     assert r.returncode == 1
     assert "log syslog: nothing listens on /dev/log" in r.stderr, r.stderr
+
+
+def test_idle_daemon_sleeps(chald):
+    """With nothing to do, the daemon sleeps in epoll_wait: it once woke at
+    once, forever, for a status no service manager was there to take, and
+    spun at a whole core."""
+    c = chald("-b", "127.0.0.1", "-p", "0", "--sandbox", "off", "--",
+              "/bin/cat")
+    time.sleep(0.5)
+
+    def ticks():
+        with open(f"/proc/{c.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])   # utime + stime
+
+    t0 = ticks()
+    time.sleep(2)
+    used = (ticks() - t0) / os.sysconf("SC_CLK_TCK")
+    assert used < 0.2, f"{used:.2f} s of CPU in 2 s idle"
