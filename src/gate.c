@@ -377,6 +377,11 @@ gate_event(struct daemon *d, void *tag)
 {
 	struct pending *p = tag;
 
+	/* A reload dropped the service while the connection waited. */
+	if (p->st->removed || p->st->svc == NULL) {
+		gate_refuse(d, p, REJ_SHUTDOWN);
+		return;
+	}
 	if (p->step == GATE_PROXY && gate_proxy(d, p) == -1)
 		return;
 	if (p->step == GATE_POW)

@@ -8,6 +8,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -350,3 +351,26 @@ def test_pending_per_ip_caps_one_source(chald):
     assert read_until(other, b"Solution? ")
     for s in socks + [extra, other]:
         s.close()
+
+
+def test_reload_drops_a_service_with_players_in_its_gate(chald, tmp_path):
+    """A connection waiting in the gate of a service that a reload removes
+    is refused when it speaks, and the daemon goes on."""
+    conf = tmp_path / "c.conf"
+    body = f"[service peer]\nlisten = 127.0.0.1\nport = 0\npool = 0\n" \
+           f"pow = 300\ncommand = {prog('peer')}\n"
+    other = f"[service other]\nlisten = 127.0.0.1\nport = 0\npool = 0\n" \
+            f"command = {prog('peer')}\n"
+    conf.write_text(body + other)
+    c = chald("-c", conf, services=2)
+    s = connect(c.ports["peer"])
+    read_until(s, b"Solution? ")
+    conf.write_text(other)
+    c.send(signal.SIGHUP)
+    c.wait_log(r"reload services=1")
+    s.sendall(b"s.AAAA\n")
+    assert recv_all(s) == b""
+    c.wait_log(r"reject service=peer .*reason=shutdown")
+    assert c.alive()
+    with connect(c.ports["other"]) as o:
+        assert recv_line(o).startswith(b"PEER 127.0.0.1 ")
