@@ -1724,6 +1724,13 @@ resolve_workdir(struct service *s, char *err, size_t errlen)
 
 	if (s->workdir == NULL) {
 		s->workdir = jailview_default_workdir(s);
+		/* Where it really is, as a workdir given is: -n prints it,
+		 * and reading that back must give the same. */
+		if (!(s->sandbox && s->root != NULL) &&
+		    (real = realpath(s->workdir, NULL)) != NULL) {
+			free(s->workdir);
+			s->workdir = real;
+		}
 		return 0;
 	}
 	if (s->sandbox && s->root != NULL)
