@@ -30,7 +30,7 @@ BROKEN = [
     ("RestrictNamespaces=yes", "start"),
     ("ProtectControlGroups=yes", "start"),
     ("SystemCallFilter=@system-service", "start"),
-    ("PrivateUsers=yes", "step=privileges"),
+    ("PrivateUsers=yes", "start"),
     ("ProtectHostname=yes", "step=hostname"),
 ]
 
