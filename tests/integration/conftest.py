@@ -18,6 +18,7 @@ Whatever is still adopted at the end of a test is killed and reaped.
 import ctypes
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -565,3 +566,44 @@ def run_chald(args, timeout=10.0, **kw):
     return subprocess.run([CHALD] + [str(a) for a in args],
                           capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL, **kw)
+
+
+def haproxy_start(tmp_path, backend, defaults=""):
+    """Debian's haproxy on a free 127.0.0.1 port, in TCP mode, sending
+    everything to the `backend` section lines given; `defaults` adds lines
+    to its defaults. Returns (Popen, port) once it accepts connections."""
+    if shutil.which("haproxy") is None:
+        pytest.fail("haproxy is not installed (scripts/deps.sh test)")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    cfg = tmp_path / f"haproxy-{port}.cfg"
+    log = tmp_path / "haproxy.log"
+    cfg.write_text(f"""
+global
+    maxconn 256
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+{defaults}
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+{backend}
+""")
+    p = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)],
+                         stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return p, port
+        except OSError:
+            time.sleep(0.05)
+    p.kill()
+    p.wait(timeout=5)
+    pytest.fail("haproxy did not start: " + log.read_text())

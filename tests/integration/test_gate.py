@@ -7,7 +7,6 @@ powsolve.py, as a player would), and connections that never send.
 import os
 import re
 import resource
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +14,8 @@ import time
 
 import pytest
 
-from conftest import REJECT_LINE, children, connect, prog, recv_all, recv_line
+from conftest import (REJECT_LINE, children, connect, haproxy_start, prog,
+                      recv_all, recv_line)
 
 POWSOLVE = os.path.join(os.path.dirname(__file__), "powsolve.py")
 V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -60,43 +60,13 @@ def solve(prompt):
 @pytest.fixture
 def haproxy(tmp_path):
     """haproxy(backend_port, mode) -> the port haproxy listens on."""
-    if shutil.which("haproxy") is None:
-        pytest.fail("haproxy is not installed (scripts/deps.sh test)")
     procs = []
 
     def start(backend, mode):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        cfg = tmp_path / f"haproxy-{port}.cfg"
-        cfg.write_text(f"""
-global
-    maxconn 256
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend fe
-    bind 127.0.0.1:{port}
-    default_backend be
-backend be
-    server chald 127.0.0.1:{backend} {mode}
-""")
-        p = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)],
-                             stdout=subprocess.DEVNULL,
-                             stderr=open(tmp_path / "haproxy.log", "ab"))
+        p, port = haproxy_start(tmp_path,
+                                f"    server chald 127.0.0.1:{backend} {mode}")
         procs.append(p)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return port
-            except OSError:
-                time.sleep(0.05)
-        pytest.fail("haproxy did not start: " +
-                    (tmp_path / "haproxy.log").read_text())
+        return port
 
     yield start
     for p in procs:

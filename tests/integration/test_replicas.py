@@ -7,70 +7,31 @@ SIGTERM with drain on one replica sends new players to the other, and
 nobody is refused meanwhile.
 """
 
-import shutil
 import signal
-import socket
-import subprocess
 import time
 
 import pytest
 
-from conftest import REJECT_LINE, connect, prog, recv_all, recv_line
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from conftest import (REJECT_LINE, connect, haproxy_start, prog, recv_all,
+                      recv_line)
 
 
 @pytest.fixture
 def front(tmp_path):
     """front(backend_ports) -> the port of a haproxy balancing them."""
-    if shutil.which("haproxy") is None:
-        pytest.fail("haproxy is not installed (scripts/deps.sh test)")
     procs = []
 
     def start(backends):
-        port = free_port()
         servers = "\n".join(
             f"    server r{i} 127.0.0.1:{p} send-proxy-v2"
             for i, p in enumerate(backends))
-        cfg = tmp_path / "haproxy.cfg"
-        cfg.write_text(f"""
-global
-    maxconn 256
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    # a stopped replica refuses the connection: haproxy tries again, and
-    # its last try goes to another server
-    retries 2
-    option redispatch 1
-frontend fe
-    bind 127.0.0.1:{port}
-    default_backend be
-backend be
-    balance source
-    hash-type consistent
-{servers}
-""")
-        p = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)],
-                             stdout=subprocess.DEVNULL,
-                             stderr=open(tmp_path / "haproxy.log", "ab"))
+        # a stopped replica refuses the connection: haproxy tries again,
+        # and its last try goes to another server
+        p, port = haproxy_start(
+            tmp_path, "    balance source\n    hash-type consistent\n" +
+            servers, defaults="    retries 2\n    option redispatch 1")
         procs.append(p)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return port
-            except OSError:
-                time.sleep(0.05)
-        pytest.fail("haproxy did not start")
+        return port
 
     yield start
     for p in procs:
