@@ -324,6 +324,7 @@ static int
 line_is(const unsigned char *b, size_t len, const char *word)
 {
 	size_t n = strlen(word);
+	unsigned char diff = 0;
 
 	while (len > 0 && (b[0] == '\r' || b[0] == '\n' || b[0] == ' ')) {
 		b++;
@@ -332,7 +333,12 @@ line_is(const unsigned char *b, size_t len, const char *word)
 	while (len > 0 && (b[len - 1] == '\r' || b[len - 1] == '\n' ||
 	    b[len - 1] == ' '))
 		len--;
-	return n > 0 && len == n && memcmp(b, word, n) == 0;
+	if (n == 0 || len != n)
+		return 0;
+	/* In constant time: a player may try guesses at the secret. */
+	for (size_t i = 0; i < n; i++)
+		diff |= b[i] ^ (unsigned char)word[i];
+	return diff == 0;
 }
 
 static int
