@@ -127,6 +127,7 @@ struct service {
 	int		 open_files;
 	uint64_t	 tmp_size;
 	uint64_t	 address_space;	/* 0: no cap */
+	char		 hostname[HOST_NAME_MAX + 1];	/* the jail's */
 	char		*root;		/* NULL: the skeleton with bind mounts */
 	int		 root_line;
 	char		**bind_ro;	/* NULL-terminated */
@@ -1030,7 +1031,7 @@ void		 jailspec_free(struct jailspec *);
 
 /* The jail's control socket, between the daemon and the jail's init. */
 #define JAIL_CTL_FD	3	/* in the init */
-#define JAIL_HOSTNAME	"chald"	/* every jail's, and in its /etc/hosts */
+#define JAIL_HOSTNAME	"chald"	/* the hostname key's default */
 struct jail_report {
 	int	step;		/* STEP_READY, or the step that failed */
 	int	err;
@@ -1133,7 +1134,7 @@ int		 uid_alloc(struct uidset *, struct uidturn *, uint64_t now_ms,
 #define JAILENV_ROOT		"/srv"		/* the session's root */
 #define JAILENV_PROGRAM		"/app/run"	/* /srv/app/run outside */
 #define JAILENV_WORKDIR		"/app"
-#define JAILENV_HOSTNAME	"app"		/* XXX no hostname key yet */
+#define JAILENV_HOSTNAME	"app"		/* pwn.red/jail's */
 #define JAILENV_MAX_SET		(CHALD_MAX_ENV + 32)
 #define JAILENV_MAX_VAL		16
 
@@ -1149,7 +1150,6 @@ struct jailenv {
 	char		 val[JAILENV_MAX_VAL][64];	/* formatted values */
 	int		 nval;
 	char		*argv[2];	/* JAILENV_PROGRAM */
-	const char	*hostname;	/* for a hostname key to come */
 	unsigned long long pow;		/* JAIL_POW, for the pow key */
 	int		 devs;		/* JAIL_DEV, a bit per device */
 	int		 tmp_none;	/* JAIL_TMP_SIZE = 0: no /tmp asked */

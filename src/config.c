@@ -47,7 +47,7 @@ static const char *service_keys[] = {
 	"timeout", "max-conns", "per-ip", "ipv4-prefix", "ipv6-prefix",
 	"rate", "burst", "reject-message", "sandbox", "uid-range", "memory",
 	"pids", "cpu", "cpu-time", "file-size", "open-files", "tmp-size",
-	"address-space", "root", "bind-ro", "bind-rw", "network", "seccomp",
+	"address-space", "hostname", "root", "bind-ro", "bind-rw", "network", "seccomp",
 	"pool",
 	"seccomp-allow", "seccomp-deny", "stdio", "kill-on-disconnect",
 	"proxy-from", "proxy-timeout", "pow", "pow-timeout", "pow-exempt",
@@ -441,6 +441,7 @@ service_new(const char *name, const char *file, int line)
 	s->file_size = 16ULL << 20;
 	s->open_files = 256;
 	s->tmp_size = 16ULL << 20;
+	snprintf(s->hostname, sizeof(s->hostname), "%s", JAIL_HOSTNAME);
 	s->seccomp = 1;
 	s->pool = 2;
 	s->gate.proxy_timeout_ms = 5 * 1000;
@@ -602,6 +603,7 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->open_files = d->open_files;
 	s->tmp_size = d->tmp_size;
 	s->address_space = d->address_space;
+	memcpy(s->hostname, d->hostname, sizeof(s->hostname));
 	s->root = d->root ? xstrdup(d->root) : NULL;
 	s->root_line = d->root_line;
 	s->bind_ro = strv_dup(d->bind_ro, d->nbind_ro);
@@ -691,6 +693,32 @@ path_join(const char *basedir, const char *p)
 	if (asprintf(&out, "%s/%s", basedir, p) < 0)
 		abort();
 	return out;
+}
+
+/*
+ * A hostname as RFC 1123 has it: dot-separated labels of letters, digits
+ * and '-', none empty, longer than 63 or with '-' at an end, and no more
+ * than sethostname() takes in all.
+ */
+static int
+hostname_valid(const char *v)
+{
+	size_t len = strlen(v), label = 0;
+
+	if (len == 0 || len > HOST_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (v[i] == '.' || v[i] == '\0') {
+			if (label == 0 || label > 63 || v[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)v[i]) || (v[i] == '-' &&
+		    label > 0))
+			label++;
+		else
+			return 0;
+	}
+	return 1;
 }
 
 static int
@@ -924,6 +952,12 @@ set_sandbox_key(struct service *s, const char *key, const char *value,
 			    value);
 		else
 			s->tmp_size = sz;
+	} else if (strcmp(key, "hostname") == 0) {
+		if (!hostname_valid(value))
+			return seterr(err, errlen, "not a hostname (dotted "
+			    "labels of letters, digits and inner '-', 1-63 "
+			    "each, %d in all): \"%s\"", HOST_NAME_MAX, value);
+		snprintf(s->hostname, sizeof(s->hostname), "%s", value);
 	} else if (strcmp(key, "pids") == 0) {
 		if (parse_int(value, 0, 1000000, &n) == -1)
 			return seterr(err, errlen, "not a count (0-1000000, 0 "
@@ -2155,6 +2189,7 @@ print_sandbox(FILE *fp, const struct service *s)
 	fprintf(fp, "open-files = %d\n", s->open_files);
 	print_size(fp, "tmp-size", s->tmp_size);
 	print_size(fp, "address-space", s->address_space);
+	fprintf(fp, "hostname = %s\n", s->hostname);
 	if (s->root != NULL)
 		fprintf(fp, "root = %s\n", s->root);
 	print_list(fp, "bind-ro", s->bind_ro, s->nbind_ro, "\n");

@@ -493,7 +493,7 @@ init_main(void)
 		report(ctl, STEP_PIVOT);
 	if (!s->net_host && jail_network() == -1)
 		report(ctl, STEP_NETWORK);
-	if (sethostname(JAIL_HOSTNAME, strlen(JAIL_HOSTNAME)) == -1)
+	if (sethostname(s->hostname, strlen(s->hostname)) == -1)
 		report(ctl, STEP_HOSTNAME);
 	/* The challenge's terminal, init's controlling terminal (init leads
 	 * the session), owned by the session's uid. */

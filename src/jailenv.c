@@ -191,6 +191,7 @@ fixed_settings(struct jailenv *je, char *err, size_t errlen)
 	static const char *fixed[][2] = {
 		{ "root", JAILENV_ROOT },
 		{ "workdir", JAILENV_WORKDIR },
+		{ "hostname", JAILENV_HOSTNAME },
 		/* "for each IP": one address, not chald's IPv6 /64 */
 		{ "ipv4-prefix", "32" },
 		{ "ipv6-prefix", "128" },
@@ -490,7 +491,6 @@ jailenv_parse(char *const envp[], struct jailenv *je, char *err,
 	memset(je, 0, sizeof(*je));
 	je->argv[0] = JAILENV_PROGRAM;
 	je->argv[1] = NULL;
-	je->hostname = JAILENV_HOSTNAME;
 	if (unknown_vars(envp, err, errlen) == -1 ||
 	    readonly_settings(envp, err, errlen) == -1 ||
 	    fixed_settings(je, err, errlen) == -1 ||

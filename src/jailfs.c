@@ -55,8 +55,7 @@ static const struct {
 	const char	*path, *text;
 } own_files[] = {
 	{ "/etc/hosts", "127.0.0.1\tlocalhost\n"
-	    "::1\tlocalhost ip6-localhost ip6-loopback\n"
-	    "127.0.1.1\t" JAIL_HOSTNAME "\n" },
+	    "::1\tlocalhost ip6-localhost ip6-loopback\n" },	/* + hostname */
 	{ "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
 	    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n" },
 	{ "/etc/group", "root:x:0:\nnogroup:x:65534:\n" },
@@ -394,8 +393,17 @@ jailfs_build(const struct service *s, const char *dir, char *where,
 	if (dev_tree(dir) == -1)
 		return -1;
 	for (size_t i = 0; i < sizeof(own_files) / sizeof(own_files[0]); i++) {
+		char hosts[512];
+		const char *text = own_files[i].text;
+
+		/* The jail's own name, as a fresh system's /etc/hosts has it. */
+		if (strcmp(own_files[i].path, "/etc/hosts") == 0) {
+			snprintf(hosts, sizeof(hosts), "%s127.0.1.1\t%s\n",
+			    text, s->hostname);
+			text = hosts;
+		}
 		snprintf(where, wherelen, "%s%s", dir, own_files[i].path);
-		if (write_own(dir, own_files[i].path, own_files[i].text) == -1)
+		if (write_own(dir, own_files[i].path, text) == -1)
 			return -1;
 	}
 	snprintf(where, wherelen, "%s", dir);

@@ -111,6 +111,7 @@ jailspec_pack(const struct service *s, uid_t uid, const char *rootdir,
 	put_str(&p, skel);
 	put_str(&p, s->root);
 	put_str(&p, s->workdir);
+	put_str(&p, s->hostname);
 	for (int i = 0; i < CG_NCTRL; i++)
 		put_str(&p, procs != NULL ? procs[i] : "");
 	put_strs(&p, s->argv, s->argc);
@@ -167,7 +168,7 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 	struct jailspec_hdr h;
 	struct reader r = { buf, len, sizeof(h) };
 	struct service *s = &js->svc;
-	const char *root, *workdir;
+	const char *root, *workdir, *hostname;
 	size_t nptr;
 	char **v;
 
@@ -216,13 +217,14 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 	js->skel = get_str(&r);
 	root = get_str(&r);
 	workdir = get_str(&r);
+	hostname = get_str(&r);
 	for (int i = 0; i < CG_NCTRL; i++)
 		js->procs[i] = get_str(&r);
 	s->argv = v;
 	s->env = v + h.argc + 1;
 	s->bind_ro = s->env + h.nenv + 1;
 	s->bind_rw = s->bind_ro + h.nbind_ro + 1;
-	if (workdir == NULL || js->procs[CG_NCTRL - 1] == NULL ||
+	if (workdir == NULL || hostname == NULL || js->procs[CG_NCTRL - 1] == NULL ||
 	    get_strs(&r, s->argv, h.argc) == -1 ||
 	    get_strs(&r, s->env, h.nenv) == -1 ||
 	    get_strs(&r, s->bind_ro, h.nbind_ro) == -1 ||
@@ -242,6 +244,11 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 		snprintf(err, errlen, "spec has a relative or missing path");
 		goto fail;
 	}
+	if (strlen(hostname) >= sizeof(s->hostname)) {
+		snprintf(err, errlen, "spec has a hostname too long");
+		goto fail;
+	}
+	memcpy(s->hostname, hostname, strlen(hostname) + 1);
 	memcpy(&s->root, &root, sizeof(root));
 	memcpy(&s->workdir, &workdir, sizeof(workdir));
 	if (s->root[0] == '\0')

@@ -98,6 +98,7 @@ usage(FILE *fp)
 "      --open-files N      fds per process (256)\n"
 "      --tmp-size SIZE     the session's /tmp (16M)\n"
 "      --address-space SIZE  RLIMIT_AS (0: none)\n"
+"      --hostname NAME     the jail's hostname (chald)\n"
 "      --root DIR          the jail's root (default: a skeleton + binds)\n"
 "      --bind-ro PATH, --bind-rw PATH   more paths in the jail\n"
 "      --network none|host own empty network namespace (none)\n"
@@ -174,6 +175,7 @@ static const struct option long_opts[] = {
 	{ "open-files",	required_argument, NULL, OPT_SERVICE },
 	{ "tmp-size",	required_argument, NULL, OPT_SERVICE },
 	{ "address-space", required_argument, NULL, OPT_SERVICE },
+	{ "hostname",	required_argument, NULL, OPT_SERVICE },
 	{ "root",	required_argument, NULL, OPT_SERVICE },
 	{ "bind-ro",	required_argument, NULL, OPT_SERVICE },
 	{ "bind-rw",	required_argument, NULL, OPT_SERVICE },

@@ -154,6 +154,20 @@ def test_jail_tells_nothing_of_host_or_daemon(chald):
     s.close()
 
 
+@pytest.mark.timeout(30)
+def test_hostname_key(chald):
+    """hostname = NAME is the jail's uname -n and its /etc/hosts entry."""
+    c = jail(chald, "--hostname", "app")
+    s = connect(c.port)
+    assert recv_line(s) == b"ready\n"
+    uname = probe(s, "uname").split()
+    assert uname[0] == "ok" and uname[2] == "app", uname
+    hosts = probe_file(s, "/etc/hosts")
+    assert "127.0.1.1?app" in hosts and not any("chald" in line
+                                                 for line in hosts), hosts
+    s.close()
+
+
 # --- class 8: core dumps through a pipe -----------------------------------
 
 APPORT = "|/usr/share/apport/apport -p%p -s%s -c%c -d%d -P%P -u%u -g%g -- %E"

@@ -67,10 +67,13 @@ def test_serves_srv_app_run(srv, tmp_path):
         c.start()
         assert c.port == port
         s = connect(port)
-        env, cwd, _, _ = parse_env(recv_all(s).decode())
+        out = recv_all(s).decode()
+        env, cwd, _, _ = parse_env(out)
         s.close()
-        # /app is the working directory, /srv the root, the variable set
+        # /app is the working directory, /srv the root, the variable set,
+        # and app the hostname, as in pwn.red/jail
         assert cwd == "/app"
+        assert "HOST app" in out.splitlines(), out
         assert env.get("FLAG") == "flag{jail_env}"
         c.wait_log(r"end service=app .*status=exit:0")
         assert c.stop() == 0
@@ -93,7 +96,7 @@ def test_settings_printed(srv):
                  "max-conns = 0", "per-ip = 0", "ipv6-prefix = 128",
                  "memory = 10M", "pids = 6", "cpu = 25%",
                  "cpu-time = 0s", "file-size = 0", "open-files = 0",
-                 "tmp-size = 4K",
+                 "tmp-size = 4K", "hostname = app",
                  "seccomp-allow = ptrace",
                  # the command line wins over the variables
                  "pool = 0"):

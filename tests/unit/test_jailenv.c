@@ -79,7 +79,7 @@ test_defaults(void)
 	CHECK_STR(jailenv_get(&je, "workdir"), "/app");
 	CHECK_STR(je.argv[0], "/app/run");
 	CHECK(je.argv[1] == NULL);
-	CHECK_STR(je.hostname, "app");
+	CHECK_STR(jailenv_get(&je, "hostname"), "app");
 	CHECK_STR(jailenv_get(&je, "timeout"), "20s");
 	CHECK_STR(jailenv_get(&je, "max-conns"), "0");
 	CHECK_STR(jailenv_get(&je, "per-ip"), "0");

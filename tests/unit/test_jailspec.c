@@ -36,6 +36,7 @@ service_fill(struct service *s)
 	s->cpu_time_ms = 2500;
 	s->file_size = 1 << 20;
 	s->tmp_size = 8 << 20;
+	snprintf(s->hostname, sizeof(s->hostname), "app");
 	s->address_space = 1ULL << 33;
 	s->seccomp = 1;
 	s->kill_disc = 1;
@@ -90,6 +91,7 @@ roundtrip(void)
 	CHECK(js.svc.nbind_rw == 2 && js.svc.bind_rw[2] == NULL);
 	CHECK_STR(js.svc.bind_rw[1], "/srv/more");
 	CHECK_STR(js.svc.workdir, "/srv/pwn");
+	CHECK_STR(js.svc.hostname, "app");
 	CHECK(js.svc.root == NULL);
 	CHECK(js.svc.stderr_mode == STDERR_LOG);
 	CHECK(js.svc.open_files == 64 && js.svc.pids == 16);
