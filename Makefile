@@ -39,6 +39,7 @@ SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   reload.c loop.c gate.c notify.c \
 	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c seccomp.c \
 	   audit.c peerlock.c initbin.c proxy.c pow.c jailenv.c image.c \
+	   preflight.c \
 	   peer.c jailview.c \
 	   http.c metrics.c admin.c health.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)

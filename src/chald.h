@@ -1163,4 +1163,9 @@ const char	*jailenv_get(const struct jailenv *, const char *key);
 int		 image_setup(char *const envp[], struct jailenv *, char *err,
 		    size_t errlen);
 
+/* preflight.c */
+int		 preflight_caps(int net, char *err, size_t errlen);
+int		 preflight_check(const struct config *, char *err,
+		    size_t errlen);
+
 #endif /* CHALD_H */

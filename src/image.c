@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <linux/capability.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -37,101 +36,6 @@ fail(char *err, size_t errlen, const char *what, int e, const char *hint)
 	snprintf(err, errlen, "--jail-env: %s: %s%s", what, strerror(e),
 	    hint);
 	return -1;
-}
-
-/*
- * What the jail needs of the container, checked up front so that chald
- * refuses to start with one line that says what to grant, instead of
- * starting and failing every session: SYS_ADMIN (namespaces, mounts,
- * pivot_root), NET_ADMIN (the loopback of each session's network
- * namespace), SETUID and SETGID (the session's uid), SETPCAP (dropping the
- * bounding set), KILL (the session's init passes SIGTERM on to processes
- * of the session's uid; without it a stop waits for grace and SIGKILL).
- */
-static const struct {
-	int		 cap;
-	const char	*name;
-} need_caps[] = {
-	{ CAP_SYS_ADMIN, "SYS_ADMIN" },
-	{ CAP_NET_ADMIN, "NET_ADMIN" },
-	{ CAP_SETUID, "SETUID" },
-	{ CAP_SETGID, "SETGID" },
-	{ CAP_SETPCAP, "SETPCAP" },
-	{ CAP_KILL, "KILL" },
-};
-
-static int
-caps_check(char *err, size_t errlen)
-{
-	char line[256], missing[256] = "", add[256] = "";
-	unsigned long long eff = 0;
-	int found = 0;
-	FILE *fp = fopen("/proc/self/status", "re");
-
-	if (fp == NULL)
-		return fail(err, errlen, "/proc/self/status", errno, "");
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, "CapEff:", 7) == 0) {
-			eff = strtoull(line + 7, NULL, 16);
-			found = 1;
-		}
-	fclose(fp);
-	if (!found)
-		return 0;	/* not Linux as we know it: let the jail say */
-	for (size_t i = 0; i < sizeof(need_caps) / sizeof(need_caps[0]); i++)
-		if (!(eff & (1ULL << need_caps[i].cap))) {
-			snprintf(missing + strlen(missing), sizeof(missing) -
-			    strlen(missing), "%sCAP_%s", *missing ? ", " : "",
-			    need_caps[i].name);
-			snprintf(add + strlen(add), sizeof(add) - strlen(add),
-			    "%s%s", *add ? "," : "", need_caps[i].name);
-		}
-	if (*missing == '\0')
-		return 0;
-	snprintf(err, errlen, "--jail-env: the jail needs %s; give the "
-	    "container --cap-add=%s (docs/deploy.md)", missing, add);
-	return -1;
-}
-
-/*
- * The cgroup chald is in must be where /sys/fs/cgroup shows it. With the
- * host's cgroup namespace (podman's default on cgroup v1) the container
- * sees its cgroup's path from the host's root but only its own subtree
- * mounted: every path chald would make is missing.
- */
-static int
-cgroupns_check(char *err, size_t errlen)
-{
-	char line[4096], path[PATH_MAX + 64];
-	FILE *fp = fopen("/proc/self/cgroup", "re");
-	int ret = 0;
-
-	if (fp == NULL)
-		return fail(err, errlen, "/proc/self/cgroup", errno, "");
-	while (ret == 0 && fgets(line, sizeof(line), fp) != NULL) {
-		char *ctrl = strchr(line, ':'), *own;
-		struct stat st;
-
-		if (ctrl == NULL || (own = strchr(ctrl + 1, ':')) == NULL)
-			continue;
-		*own++ = '\0';
-		own[strcspn(own, "\n")] = '\0';
-		ctrl++;
-		/* The v1 controllers the jail uses, and v2's one hierarchy. */
-		if (strcmp(own, "/") == 0 || (*ctrl != '\0' &&
-		    strcmp(ctrl, "pids") != 0 && strcmp(ctrl, "memory") != 0 &&
-		    strcmp(ctrl, "cpu") != 0 && strstr(ctrl, "cpu,") == NULL))
-			continue;
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s", *ctrl ==
-		    '\0' ? "" : strncmp(ctrl, "cpu,", 4) == 0 ? "cpu" : ctrl,
-		    own);
-		if (stat(path, &st) == -1)
-			ret = fail(err, errlen, path, errno, " (the container "
-			    "has the host's cgroup namespace; run it with "
-			    "--cgroupns=private)");
-	}
-	fclose(fp);
-	return ret;
 }
 
 /*
@@ -213,8 +117,8 @@ image_setup(char *const envp[], struct jailenv *je, char *err, size_t errlen)
 		return fail(err, errlen, prog, errno, " (the challenge goes "
 		    "there, as with pwn.red/jail: COPY chal /srv/app/run, "
 		    "executable by others)");
-	if (caps_check(err, errlen) == -1 || cgroupns_check(err, errlen) ==
-	    -1)
+	/* What the mounts below need; preflight.c checks the rest. */
+	if (preflight_caps(1, err, errlen) == -1)
 		return -1;
 	if (unshare(CLONE_NEWNS) == -1)
 		return fail(err, errlen, "unshare(CLONE_NEWNS)", errno, CAPS);

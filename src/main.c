@@ -344,6 +344,9 @@ main(int argc, char *argv[])
 	if (d->conf == NULL)
 		errx(1, "%s", ebuf);
 	d->conf->verbose = verbose;
+	/* What the jail needs of the host, before anything is opened. */
+	if (preflight_check(d->conf, ebuf, sizeof(ebuf)) == -1)
+		errx(1, "%s", ebuf);
 	if (check) {
 		jailview_warnings(d->conf, stderr);
 		config_print(d->conf, stdout);
