@@ -1165,6 +1165,8 @@ int		 image_setup(char *const envp[], struct jailenv *, char *err,
 
 /* preflight.c */
 int		 preflight_caps(int net, char *err, size_t errlen);
+int		 preflight_jail(int net, const char *hostname, char *err,
+		    size_t errlen);
 int		 preflight_check(const struct config *, char *err,
 		    size_t errlen);
 

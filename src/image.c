@@ -73,8 +73,10 @@ cgroups_writable(char *err, size_t errlen)
 		if (strstr(opts, "noexec") != NULL)
 			flags |= MS_NOEXEC;
 		if (mount(NULL, mnt, NULL, flags, NULL) == -1)
-			ret = fail(err, errlen, mnt, errno, " (cannot make the "
-			    "container's cgroup writable; see docs/deploy.md)");
+			ret = fail(err, errlen, mnt, errno, " (the jail needs "
+			    "the container's cgroup writable, and remounting "
+			    "it so was refused: a user namespace locks it "
+			    "read-only; see docs/deploy.md)");
 	}
 	fclose(fp);
 	return ret;
@@ -117,8 +119,10 @@ image_setup(char *const envp[], struct jailenv *je, char *err, size_t errlen)
 		return fail(err, errlen, prog, errno, " (the challenge goes "
 		    "there, as with pwn.red/jail: COPY chal /srv/app/run, "
 		    "executable by others)");
-	/* What the mounts below need; preflight.c checks the rest. */
-	if (preflight_caps(1, err, errlen) == -1)
+	/* What the mounts below need, said as the jail would; preflight.c
+	 * checks the rest after. */
+	if (preflight_caps(1, err, errlen) == -1 || preflight_jail(1,
+	    JAILENV_HOSTNAME, err, errlen) == -1)
 		return -1;
 	if (unshare(CLONE_NEWNS) == -1)
 		return fail(err, errlen, "unshare(CLONE_NEWNS)", errno, CAPS);

@@ -388,11 +388,15 @@ step_fail(int step, int e, int sig, char *err, size_t errlen)
 	    "Unconfined" DOC, what[step], why);
 }
 
-static int
-jail_probe(const struct wants *w, char *err, size_t errlen)
+/*
+ * A jail's namespaces, mounts, /proc, hostname and pivot_root, with a
+ * network namespace if net; on error, the line that says what refused it.
+ */
+int
+preflight_jail(int net, const char *hostname, char *err, size_t errlen)
 {
 	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
-	    CLONE_NEWUTS | CLONE_NEWCGROUP | (w->net ? CLONE_NEWNET : 0);
+	    CLONE_NEWUTS | CLONE_NEWCGROUP | (net ? CLONE_NEWNET : 0);
 	struct report r, last = { PF_NS, -1 };
 	int fds[2], status, e;
 	pid_t pid;
@@ -402,7 +406,7 @@ jail_probe(const struct wants *w, char *err, size_t errlen)
 	pid = clone_ns(flags);
 	if (pid == 0) {
 		close(fds[0]);
-		probe_child(fds[1], w->hostname);
+		probe_child(fds[1], hostname);
 	}
 	e = errno;
 	close(fds[1]);
@@ -602,7 +606,8 @@ preflight_check(const struct config *c, char *err, size_t errlen)
 		return 0;
 	if (preflight_caps(w.net, err, errlen) == -1 ||
 	    uids_check(c, err, errlen) == -1 ||
-	    jail_probe(&w, err, errlen) == -1 || userns_check(err, errlen) == -1)
+	    preflight_jail(w.net, w.hostname, err, errlen) == -1 ||
+	    userns_check(err, errlen) == -1)
 		return -1;
 	if (statfs(CGROOT, &sf) == 0 && (long)sf.f_type == CGROUP2_SUPER_MAGIC)
 		return cgroups_v2(w.ctrl, err, errlen);

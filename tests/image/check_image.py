@@ -12,7 +12,10 @@ through the published port on 127.0.0.1 that:
 - `podman stop` ends the container within chald's grace, exit status 0;
 - it also runs with a read-only root file system and a tmpfs /run;
 - each privilege taken away makes chald refuse to start with one line
-  that names it.
+  that names it: each capability, the private cgroup namespace, the
+  namespaces (a seccomp profile), a writable cgroup (chald without
+  --jail-env's remount), no user namespace (--uidmap);
+- the jail's hostname is app.
 Every wait is bounded. Ends with "N passed, N failed".
 """
 import os
@@ -264,6 +267,24 @@ def test_read_only(port):
     podman("rm", "-f", NAME, check_rc=False)
 
 
+def test_hostname(port):
+    """The jail's hostname is app, as in pwn.red/jail: tests/progs/envdump
+    (Debian 12's libc, as the image's /srv) bound over /srv/app/run says
+    it."""
+    envdump = os.path.join(ROOT, "build", "progs", "envdump")
+    run(["make", "-s", "-C", ROOT, "build/progs/envdump"], timeout=60)
+    start(port, extra=["-v", f"{envdump}:/srv/app/run:ro"])
+    up = wait_listening()
+    got = b""
+    if up:
+        s = connect(port)
+        got = recv_until(s, b"END\n")
+        s.close()
+    host = [l for l in got.splitlines() if l.startswith(b"HOST")]
+    check(host == [b"HOST app"], f"the jail's hostname is app: {host}")
+    podman("rm", "-f", NAME, check_rc=False)
+
+
 def test_missing(port):
     """Each privilege taken away: chald refuses with one line naming it."""
     base = privileges()
@@ -277,6 +298,25 @@ def test_missing(port):
     cases.append(("with the host's cgroup namespace",
                   [p if p != "--cgroupns=private" else "--cgroupns=host"
                    for p in base], "--cgroupns=private"))
+    # A seccomp profile that refuses the jail's namespaces.
+    profile = os.path.join(PODMAN_DIR, "no-namespaces.json")
+    with open(profile, "w") as f:
+        f.write('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names":'
+                ' ["unshare", "clone3"], "action": "SCMP_ACT_ERRNO",'
+                ' "errnoRet": 1}]}\n')
+    cases.append(("with a seccomp profile refusing namespaces",
+                  base + ["--security-opt", f"seccomp={profile}"],
+                  "--security-opt seccomp=unconfined"))
+    # chald run with its own options instead of --jail-env: nothing
+    # remounts the container's read-only cgroup.
+    cases.append(("without --jail-env's cgroup remount", base + [
+        "--entrypoint", '["/usr/sbin/chald","-f","-p","5000","--root",'
+        '"/srv","--workdir","/","--","/app/run"]'],
+        "mounted read-only"))
+    # A user namespace of 65536 ids, as rootless podman has.
+    cases.append(("in a user namespace", base + [
+        "--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"],
+        "uid-range 1900000000-1999999999"))
     for what, privs, want in cases:
         podman("rm", "-f", NAME, check_rc=False)
         podman("run", "-d", "--name", NAME, *privs, "--network", "none",
@@ -318,6 +358,7 @@ def main():
             test_time(port, jail_time)
             test_stop(port)
         test_read_only(port)
+        test_hostname(port)
         test_missing(port)
     finally:
         podman("rm", "-f", NAME, check_rc=False)

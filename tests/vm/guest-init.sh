@@ -603,12 +603,62 @@ else
 	wait "$CPID"
 	rc=$?
 	# One line that names the controller, the cgroup and the remedy.
-	msg=$(grep -m 1 'memory controller is not delegated to /sys/fs/cgroup/nd/inner (available: pids);.*Delegate=yes' "$LOG")
+	msg=$(grep -m 1 'memory controller, which is not delegated to chald.s cgroup /sys/fs/cgroup/nd/inner (it has: pids):.*Delegate=yes' "$LOG")
 	if [ "$rc" != 0 ] && [ -n "$msg" ]; then
 		result undelegated PASS "exit=$rc msg='$msg'" "$LOG"
 	else
 		result undelegated FAIL "exit=$rc, no one-line error naming memory, the cgroup and Delegate=yes: '$(tr '\n' '|' <"$LOG")'" "$LOG"
 	fi
+fi
+
+# --- 9b: what the jail needs, taken away: one line at start (preflight.c) -
+# chald -n runs the same checks as a start, and exits at once.
+# A read-only cgroup2 mount, in a mount namespace of its own.
+LOG=/t/log/readonly.log
+unshare -m sh -c "mount -o remount,bind,ro $CG && exec /t/chald -n \
+    --uid-range 209000-209999 -- /t/progs/echo" >"$LOG" 2>&1
+rc=$?
+msg=$(grep -m 1 "needs a writable cgroup file system, but $CG is mounted read-only" "$LOG")
+if [ "$rc" = 1 ] && [ -n "$msg" ] && [ "$(wc -l <"$LOG")" = 1 ]; then
+	result readonly-cgroupfs PASS "exit=$rc msg='$msg'" "$LOG"
+else
+	result readonly-cgroupfs FAIL "exit=$rc: '$(tr '\n' '|' <"$LOG")'" "$LOG"
+fi
+# Not delegated: chald's cgroup has another process, so chald could not
+# enable the controllers below it (the no-internal-process rule).
+mkdir -p $CG/busy
+sleep 30 &
+BUSY=$!
+echo "$BUSY" >$CG/busy/cgroup.procs
+LOG=/t/log/busy.log
+sh -c "echo \$\$ >$CG/busy/cgroup.procs && exec /t/chald -n \
+    --uid-range 209000-209999 -- /t/progs/echo" >"$LOG" 2>&1
+rc=$?
+msg=$(grep -m 1 "needs a cgroup of chald's own, but $CG/busy holds other processes (pid $BUSY)" "$LOG")
+kill "$BUSY" 2>/dev/null
+wait "$BUSY" 2>/dev/null
+rmdir $CG/busy 2>/dev/null
+if [ "$rc" = 1 ] && [ -n "$msg" ] && [ "$(wc -l <"$LOG")" = 1 ]; then
+	result busy-cgroup PASS "exit=$rc msg='$msg'" "$LOG"
+else
+	result busy-cgroup FAIL "exit=$rc: '$(tr '\n' '|' <"$LOG")'" "$LOG"
+fi
+# User namespaces blocked (user.max_user_namespaces = 0, the kernel's own
+# switch): chald makes none, so a jailed session is served.
+old=$(cat /proc/sys/user/max_user_namespaces)
+echo 0 >/proc/sys/user/max_user_namespaces
+if start_chald userns-blocked 7012 --uid-range 212000-212999 -- \
+    /t/progs/echo; then
+	out=$(/t/vmclient -t 5 -s ping 7012 2>&1 | tr '\n' ' ')
+else
+	out="not listening"
+fi
+stop_chald "$CPID"
+echo "$old" >/proc/sys/user/max_user_namespaces
+if [ "$out" = "hello ping " ]; then
+	result userns-blocked PASS "max_user_namespaces=0: '$out'" "$LOG"
+else
+	result userns-blocked FAIL "max_user_namespaces=0: '$out'" "$LOG"
 fi
 
 # --- 10: every instance cleans up its cgroups on exit ---------------------
