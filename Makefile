@@ -7,6 +7,7 @@
 #   make bench        the benchmark (bench/README.md)
 #   make image        the OCI image, a drop-in for pwn.red/jail (docs/deploy.md)
 #   make check-image  the image end to end under podman (heavy, not in check)
+#   make check-docker the image under docker (heavy, not in check)
 #   make check-k8s    render deploy/k8s and validate it (not in check)
 #   make fuzz         each libFuzzer harness for FUZZ_SECS s (tests/fuzz/README.md)
 
@@ -199,7 +200,7 @@ check-v2:
 
 # The image (docs/deploy.md): chald and the libraries it links, FROM
 # scratch, built offline with Debian's podman under build/podman.
-.PHONY: image check-image check-k8s check-systemd check-systemd-run
+.PHONY: image check-image check-docker check-k8s check-systemd check-systemd-run
 image: $(BUILD)/chald
 	@sh scripts/deps.sh image
 	@sh deploy/image/build.sh $(BUILD)/chald chald:latest
@@ -210,6 +211,12 @@ image: $(BUILD)/chald
 check-image: $(BUILD)/chald $(BUILD)/.deps-test
 	@sh scripts/deps.sh image
 	timeout 1200 $(PYTHON) tests/image/check_image.py
+
+# The same image under Debian's docker.io, with a dockerd of its own and
+# deploy/image/docker-privileges. Bounded: 15 minutes.
+check-docker: $(BUILD)/chald $(BUILD)/.deps-test
+	@sh scripts/deps.sh docker
+	timeout 900 $(PYTHON) tests/image/check_docker.py
 
 # deploy/k8s rendered with kubectl kustomize, every object validated
 # against the Kubernetes API schema (deploy/k8s/validate). Bounded.

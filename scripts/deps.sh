@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages a target needs when they are missing,
 # so that "make" and "make check" work on a fresh Debian 12 or Ubuntu machine.
-# Usage: scripts/deps.sh [--list] build|run|test|bench|vm|image|k8s|fuzz
+# Usage: scripts/deps.sh [--list] build|run|test|bench|vm|image|docker|k8s|fuzz
 #   --list: print the packages of the target, install nothing
 set -eu
 
@@ -18,6 +18,9 @@ test="python3 python3-pytest python3-pwntools python3-gmpy2 iproute2 procps hapr
 bench="socat xinetd ucspi-tcp procps bubblewrap"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio"
 image="podman runc slirp4netns debootstrap python3-pwntools"
+# docker: the image is built with podman, run by docker; the seccomp
+# profile it runs with is containers-common's (podman's)
+docker="$image docker.io golang-github-containers-common"
 # kubectl: Debian's kubernetes-client, unless a kubectl is there already
 # (another package's /usr/bin/kubectl would conflict with it); npm only
 # where the installed nodejs does not bring its own.
@@ -34,9 +37,10 @@ test) want="$build $test" ;;
 bench) want="$build $bench" ;;
 vm) want="$build $vm" ;;
 image) want="$build $image" ;;
+docker) want="$build $docker" ;;
 k8s) want="$k8s" ;;
 fuzz) want="$build $fuzz" ;;
-*) echo "usage: $0 [--list] build|run|test|bench|vm|image|k8s|fuzz" >&2; exit 2 ;;
+*) echo "usage: $0 [--list] build|run|test|bench|vm|image|docker|k8s|fuzz" >&2; exit 2 ;;
 esac
 if [ "$list" = 1 ]; then
 	echo $want

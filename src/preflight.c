@@ -129,13 +129,15 @@ preflight_caps(int net, char *err, size_t errlen)
 			snprintf(missing + strlen(missing), sizeof(missing) -
 			    strlen(missing), "%sCAP_%s", *missing ? ", " : "",
 			    need_caps[i].name);
+			/* One a flag: docker takes no list. */
 			snprintf(add + strlen(add), sizeof(add) - strlen(add),
-			    "%s%s", *add ? "," : "", need_caps[i].name);
+			    "%s--cap-add=%s", *add ? " " : "",
+			    need_caps[i].name);
 		}
 	if (*missing == '\0')
 		return 0;
 	return fail(err, errlen, "the jail needs %s, which chald does not "
-	    "have: podman/docker --cap-add=%s, Kubernetes securityContext."
+	    "have: podman/docker %s, Kubernetes securityContext."
 	    "capabilities.add, systemd CapabilityBoundingSet=" DOC, missing,
 	    add);
 }
@@ -207,9 +209,9 @@ userns_check(char *err, size_t errlen)
 	    INIT_USERNS_INO)
 		return 0;
 	return fail(err, errlen, "the jail needs chald in the host's user "
-	    "namespace, but chald runs in one of its own: there the kernel "
-	    "refuses the filter that ties each session's socket to its "
-	    "player (SO_ATTACH_FILTER: EPERM): run the container rootful "
+	    "namespace, but chald runs in one of its own, where the filter "
+	    "that ties each session's socket to its player fails "
+	    "(SO_ATTACH_FILTER: EPERM): run the container rootful "
 	    "without --userns or --uidmap (Kubernetes hostUsers: true)" DOC);
 }
 
@@ -376,16 +378,21 @@ step_fail(int step, int e, int sig, char *err, size_t errlen)
 		    "(%s): a seccomp filter refuses sethostname() (systemd: "
 		    "drop ProtectHostname=; a container: its seccomp profile)"
 		    DOC, why);
-	if (sig != 0)
+	/*
+	 * With CAP_SYS_ADMIN checked, EPERM is a seccomp profile's answer
+	 * (docker's default refuses pivot_root), EACCES an LSM's.
+	 */
+	if (sig != 0 || e != EACCES)
 		return fail(err, errlen, "the jail cannot %s (%s): a seccomp "
-		    "filter refuses it (systemd: SystemCallFilter=; podman/"
-		    "docker --security-opt seccomp=unconfined, Kubernetes "
-		    "seccompProfile: Unconfined)" DOC, what[step], why);
+		    "profile refuses it: docker --security-opt seccomp="
+		    "/usr/share/containers/seccomp.json (podman's) or "
+		    "seccomp=unconfined, Kubernetes seccompProfile: "
+		    "Unconfined, systemd: drop SystemCallFilter=" DOC,
+		    what[step], why);
 	return fail(err, errlen, "the jail cannot %s (%s): an AppArmor or "
-	    "SELinux policy or a seccomp profile refuses mount(2) or "
-	    "pivot_root(2): podman/docker --security-opt apparmor=unconfined "
-	    "(and label=disable on SELinux), Kubernetes appArmorProfile: "
-	    "Unconfined" DOC, what[step], why);
+	    "SELinux policy refuses it: podman/docker --security-opt "
+	    "apparmor=unconfined (label=disable on SELinux), Kubernetes "
+	    "appArmorProfile: Unconfined" DOC, what[step], why);
 }
 
 /*

@@ -25,13 +25,14 @@ NAME = "chald-check-systemd"
 CTX = os.path.join(ROOT, "build", "systemd-run")
 UNIT = os.path.join(ROOT, "deploy", "systemd", "chald.service")
 
-# directive -> what the unit's comments say happens
+# directive -> what the unit's comments say happens, and what chald's
+# journal says then ("" for nothing in particular: chald is killed)
 BROKEN = [
-    ("RestrictNamespaces=yes", "start"),
-    ("ProtectControlGroups=yes", "start"),
-    ("SystemCallFilter=@system-service", "start"),
-    ("PrivateUsers=yes", "start"),
-    ("ProtectHostname=yes", "step=hostname"),
+    ("RestrictNamespaces=yes", "start", "chald: the jail "),
+    ("ProtectControlGroups=yes", "start", "mounted read-only"),
+    ("SystemCallFilter=@system-service", "start", ""),
+    ("PrivateUsers=yes", "start", ""),
+    ("ProtectHostname=yes", "start", "cannot set its hostname"),
 ]
 
 
@@ -134,14 +135,16 @@ def main():
         ci.check(clean, "systemctl stop: chald exits with sessions=0")
         if not (got and clean):
             print(journal[-3000:])
-        for directive, breaks in BROKEN:
+        for directive, breaks, says in BROKEN:
             got, _, journal = run_unit(port, unit_text(chald, directive))
             if breaks == "start":
                 ok = not got and "Failed with result" in journal
             else:
                 ok = not got and breaks in journal
+            line = [l for l in journal.splitlines() if "chald: " in l]
+            ok = ok and says in journal
             ci.check(ok, f"{directive} breaks it ({breaks}), as the unit "
-                     "says")
+                     f"says: {line[-1:] if says else ''}")
     finally:
         ci.podman("rm", "-f", NAME, check_rc=False)
     print(f"check-systemd-run: {ci.passed} passed, {ci.failed} failed")

@@ -175,9 +175,11 @@ def test_cgroup_not_delegated():
             "seccompProfile: Unconfined"]),
     ("clone3", ["clone3()", "ENOSYS", "seccomp=unconfined"]),
     ("mount", ["cannot make its mounts private", "Permission denied",
-               "apparmor=unconfined"]),
+               "AppArmor", "apparmor=unconfined", "label=disable"]),
     ("hostname", ["cannot set its hostname", "ProtectHostname="]),
-    ("pivot", ["cannot pivot_root", "apparmor=unconfined"]),
+    ("pivot", ["cannot pivot_root", "Operation not permitted",
+               "seccomp profile", "seccomp=unconfined",
+               "seccompProfile: Unconfined"]),
 ])
 def test_refused_by_a_filter(mode, words):
     """What a container's seccomp profile or an LSM refuses: the start-up
