@@ -331,7 +331,8 @@ ns_fail(uint64_t flags, int e, char *err, size_t errlen)
 		    "seccomp profile hides (ENOSYS; or the kernel is older "
 		    "than 5.3): podman/docker "
 		    "--security-opt seccomp=unconfined or a profile that "
-		    "allows clone3, Kubernetes seccompProfile: Unconfined" DOC);
+		    "allows clone3, Kubernetes seccompProfile: Unconfined, "
+		    "systemd: drop RestrictNamespaces=" DOC);
 	if (i == n)
 		return fail(err, errlen, "the jail cannot make its namespaces: "
 		    "clone3: %s" DOC, strerror(e));
@@ -346,8 +347,8 @@ ns_fail(uint64_t flags, int e, char *err, size_t errlen)
 	    "chald may not make (%s) although it has CAP_SYS_ADMIN: a seccomp "
 	    "profile or an LSM refuses them: podman/docker --security-opt "
 	    "seccomp=unconfined or a profile that allows clone3 and unshare, "
-	    "Kubernetes seccompProfile: Unconfined" DOC, ns_kinds[i].name,
-	    strerror(e));
+	    "Kubernetes seccompProfile: Unconfined, systemd: drop "
+	    "RestrictNamespaces=" DOC, ns_kinds[i].name, strerror(e));
 }
 
 static int
