@@ -1906,14 +1906,6 @@ check_setuid(const struct service *s, int *line, char *err, size_t errlen)
 		    "uid 0 could rewrite root's files there and leave "
 		    "set-user-ID root programs on the host", s->bind_rw[0]);
 	}
-	for (int i = 0; i < s->nbind_ro; i++)
-		if (path_under(s->bind_ro[i], "/proc") ||
-		    path_under(s->bind_ro[i], "/sys")) {
-			*line = s->bind_ro_lines[i];
-			return seterr(err, errlen, "bind-ro %s: not with "
-			    "setuid = on: it would show the host's kernel "
-			    "files to uid 0", s->bind_ro[i]);
-		}
 	if (!s->seccomp) {
 		*line = s->seccomp_line ? s->seccomp_line : s->setuid_line;
 		return seterr(err, errlen, "setuid = on needs seccomp = on: "
