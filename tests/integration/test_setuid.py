@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import all_procs, prog, recv_line, run_chald
+from conftest import Chald, all_procs, prog, recv_line, run_chald
 
 FLAG = "flag{setuid_root_only}"
 PIDS = 16
@@ -348,6 +348,35 @@ def test_host_root_user_keyring_unreachable(chald, tmp_path, suid_root):
         p.close()
     finally:
         _libc.syscall(SYS_keyctl, KEYCTL_UNLINK, kid, KEY_SPEC_USER_KEYRING)
+
+
+# chald started in a session keyring of its own holding a key: what every
+# jail, setuid = on or not, would possess without one of its own
+WITH_SESSION_KEY = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.syscall(250, 1, b"chald-test") > 0         # JOIN_SESSION_KEYRING
+key = sys.argv[1].encode()
+assert libc.syscall(248, b"user", key, b"daemon's", 8, -3) > 0
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def test_jail_session_keyring_is_its_own(tmp_path):
+    """Every jail joins a fresh session keyring: the daemon's (one for all
+    jails) is out of reach even with keyctl allowed."""
+    desc = f"chald-ses-{os.getpid()}-{time.monotonic_ns()}"
+    c = Chald(["-b", "127.0.0.1", "-p", "0", "--pool", "0",
+               "--seccomp-allow", "keyctl", "--", prog("rootprobe")],
+              tmp_path)
+    c.args = ["/usr/bin/python3", "-c", WITH_SESSION_KEY, desc] + c.args
+    try:
+        c.start()
+        p = Probe(c)
+        assert p("skey " + desc) == "err ENOKEY"
+        p.close()
+    finally:
+        c.kill()
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@
  *   linger                 a double-forked, setsid'd process that ignores
  *                          signals and sleeps, named "lingerer"
  *   keys DESC              host root's user keyring: keyctl and /proc/keys
+ *   skey DESC              searches the session keyring for a user key
  *   scan NAME              NAME under /proc/PID/root/tmp for every PID seen
  *   killall                kill(-1, SIGKILL): everything it may signal
  */
@@ -41,6 +42,7 @@
 
 #define KEYCTL_GET_KEYRING_ID	0
 #define KEYCTL_SEARCH		10
+#define KEY_SPEC_SESSION_KEYRING (-3)
 #define KEY_SPEC_USER_KEYRING	(-4)
 
 static void
@@ -319,6 +321,9 @@ command(char *line)
 		linger();
 	else if (strcmp(cmd, "keys") == 0 && a != NULL)
 		keys(a);
+	else if (strcmp(cmd, "skey") == 0 && a != NULL)
+		result(syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_SESSION_KEYRING,
+		    "user", a, 0) == -1 ? -1 : 0);
 	else if (strcmp(cmd, "scan") == 0 && a != NULL)
 		scan(a);
 	else if (strcmp(cmd, "killall") == 0)
