@@ -89,7 +89,7 @@ $(BUILD)/chald: $(OBJS)
 # kernel's headers are reached through a directory of links. Never built
 # with sanitizers: it runs as pid 1 of a jail, after pivot_root, where
 # their runtimes find nothing they need.
-INIT_SRCS := src/jail.c src/jailfs.c src/child.c src/jailspec.c \
+INIT_SRCS := src/jail.c src/jailfs.c src/jailsuid.c src/child.c src/jailspec.c \
 	   src/peerlock.c src/relay.c
 INIT_FLAGS := -O2 -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
 	   -static

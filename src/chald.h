@@ -137,6 +137,9 @@ struct service {
 	int		*bind_rw_lines;
 	int		 nbind_rw;
 	int		 net_host;	/* 1: share the host's network */
+	int		 allow_setuid;	/* setuid = on: no no_new_privs, the
+					   root's set-user-ID files work */
+	int		 setuid_line;
 	int		 seccomp;
 	int		 pool;		/* jails kept ready */
 	char		**sc_allow;	/* removed from the default deny list */
@@ -161,8 +164,12 @@ struct service {
 	struct service	*next;
 };
 
-/* A path of a command that its jail cannot see (jailview.c). */
+/* A path of a command that its jail cannot see, or a set-user-ID file of
+ * a jail with setuid = off (jailview.c). */
+#define WARN_PATH	0
+#define WARN_SETUID	1
 struct cfgwarn {
+	int		 kind;		/* WARN_PATH or WARN_SETUID */
 	const char	*service;	/* the service's, while it lives */
 	const char	*file;
 	int		 line;
@@ -1002,6 +1009,7 @@ int		 jailview_workdir(const struct service *, char *err,
 		    size_t errlen);
 char		*jailview_default_workdir(const struct service *);
 void		 jailview_check(struct config *, const struct service *);
+void		 jailview_setuid_check(struct config *, const struct service *);
 void		 jailview_warnings(const struct config *, FILE *);
 void		 jailview_warnings_free(struct config *);
 
@@ -1012,6 +1020,9 @@ int		 jailfs_build(const struct service *, const char *dir,
 int		 path_under(const char *path, const char *dir);
 int		 jailfs_mount(const struct service *, const char *root,
 		    const char *skel);
+
+/* jailsuid.c (chald-init): the tree of a jail with setuid = on */
+int		 jailsuid_tree(void);
 
 /* jailspec.c: what the jail's init is sent (no I/O) */
 struct jailspec {

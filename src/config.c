@@ -48,7 +48,7 @@ static const char *service_keys[] = {
 	"rate", "burst", "reject-message", "sandbox", "uid-range", "memory",
 	"pids", "cpu", "cpu-time", "file-size", "open-files", "tmp-size",
 	"address-space", "hostname", "root", "bind-ro", "bind-rw", "network", "seccomp",
-	"pool",
+	"pool", "setuid",
 	"seccomp-allow", "seccomp-deny", "stdio", "kill-on-disconnect",
 	"proxy-from", "proxy-timeout", "pow", "pow-timeout", "pow-exempt",
 	"pow-prompt", "pending-per-ip",
@@ -613,6 +613,8 @@ service_from(const struct service *d, const char *name, const char *file,
 	s->bind_rw_lines = lines_dup(d->bind_rw_lines, d->nbind_rw);
 	s->nbind_rw = d->nbind_rw;
 	s->net_host = d->net_host;
+	s->allow_setuid = d->allow_setuid;
+	s->setuid_line = d->setuid_line;
 	s->seccomp = d->seccomp;
 	s->pool = d->pool;
 	s->sc_allow = strv_dup(d->sc_allow, d->nsc_allow);
@@ -1013,6 +1015,10 @@ set_sandbox_key(struct service *s, const char *key, const char *value,
 			s->net_host = 1;
 		else
 			return seterr(err, errlen, "expected none or host, got "
+			    "\"%s\"", value);
+	} else if (strcmp(key, "setuid") == 0) {
+		if (parse_bool(value, &s->allow_setuid) == -1)
+			return seterr(err, errlen, "expected on or off, got "
 			    "\"%s\"", value);
 	} else if (strcmp(key, "seccomp") == 0) {
 		if (parse_bool(value, &s->seccomp) == -1)
@@ -1539,6 +1545,8 @@ note_line(struct service *s, const char *key, int line)
 		s->port_line = line;
 	else if (strcmp(key, "root") == 0)
 		s->root_line = line;
+	else if (strcmp(key, "setuid") == 0)
+		s->setuid_line = line;
 	else if (strncmp(key, "seccomp", 7) == 0)
 		s->seccomp_line = line;
 	else if (strcmp(key, "bind-ro") == 0)
@@ -1901,6 +1909,57 @@ check_sandbox(struct service *s, int *line, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * setuid = on lets the player become euid 0, without capabilities. It is
+ * refused where that uid 0 would reach what the jail shares with the
+ * host's root (docs/threat-model.md, "setuid = on").
+ */
+static int
+check_setuid(const struct service *s, int *line, char *err, size_t errlen)
+{
+	const char *shared[] = { "keyctl", "add_key", "request_key",
+	    "inotify_init", "inotify_init1", "fanotify_init", NULL };
+
+	*line = s->setuid_line;
+	if (!s->sandbox)
+		return seterr(err, errlen, "setuid = on needs sandbox = on: "
+		    "unjailed, the program runs as chald's own user");
+	if (s->root == NULL)
+		return seterr(err, errlen, "setuid = on needs root = DIR, the "
+		    "challenge's own tree: without one the jail binds the "
+		    "host's /usr and /etc/ssl, whose root-only files uid 0 "
+		    "could read");
+	if (s->net_host)
+		return seterr(err, errlen, "setuid = on needs network = none: "
+		    "in the host's network namespace uid 0 would reach the "
+		    "host's abstract UNIX sockets, whose servers may trust "
+		    "uid 0");
+	if (s->nbind_rw > 0) {
+		*line = s->bind_rw_lines[0];
+		return seterr(err, errlen, "bind-rw %s: not with setuid = on: "
+		    "uid 0 could rewrite root's files there and leave "
+		    "set-user-ID root programs on the host", s->bind_rw[0]);
+	}
+	if (!s->seccomp) {
+		*line = s->seccomp_line ? s->seccomp_line : s->setuid_line;
+		return seterr(err, errlen, "setuid = on needs seccomp = on: "
+		    "the filter keeps uid 0 from the keyrings and inotify, "
+		    "which it shares with the host's root");
+	}
+	for (int i = 0; i < s->nsc_allow; i++)
+		for (const char **c = shared; *c != NULL; c++)
+			if (strcmp(s->sc_allow[i], *c) == 0) {
+				*line = s->seccomp_line;
+				return seterr(err, errlen, "seccomp-allow = %s: "
+				    "not with setuid = on: uid 0 shares %s "
+				    "with the host's root", *c, (*c)[0] == 'k' ||
+				    (*c)[0] == 'a' || (*c)[0] == 'r' ?
+				    "the keyrings" : "the inotify and fanotify "
+				    "limits");
+			}
+	return 0;
+}
+
 static int
 is_wildcard(const char *addr)
 {
@@ -1960,7 +2019,13 @@ config_finish(struct config *c, char *err, size_t errlen)
 			where(s, line ? line : s->line, pre, sizeof(pre));
 			return seterr(err, errlen, "%s%s", pre, msg);
 		}
+		if (s->allow_setuid && check_setuid(s, &line, msg,
+		    sizeof(msg)) == -1) {
+			where(s, line ? line : s->line, pre, sizeof(pre));
+			return seterr(err, errlen, "%s%s", pre, msg);
+		}
 		jailview_check(c, s);
+		jailview_setuid_check(c, s);
 		if (s->port == 0)
 			continue;
 		for (struct service *t = c->services; t != s; t = t->next) {
@@ -2195,6 +2260,7 @@ print_sandbox(FILE *fp, const struct service *s)
 	print_list(fp, "bind-ro", s->bind_ro, s->nbind_ro, "\n");
 	print_list(fp, "bind-rw", s->bind_rw, s->nbind_rw, "\n");
 	fprintf(fp, "network = %s\n", s->net_host ? "host" : "none");
+	fprintf(fp, "setuid = %s\n", s->allow_setuid ? "on" : "off");
 	fprintf(fp, "seccomp = %s\n", s->seccomp ? "on" : "off");
 	fprintf(fp, "pool = %d\n", s->pool);
 	print_list(fp, "seccomp-allow", s->sc_allow, s->nsc_allow, " ");

@@ -45,9 +45,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/seccomp.h>
+#include <linux/securebits.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -180,6 +182,50 @@ jail_rlimits(const struct service *s)
 	return 0;
 }
 
+/* Pending signals a setuid = on jail may queue: counted per real uid, so
+ * for a player who made himself uid 0, against the host root's count. */
+#define JAIL_SUID_SIGPENDING	256
+
+/*
+ * What keeps a set-user-ID (or file-capability) exec from granting any
+ * capability once no_new_privs is off (setuid = on), done for every jail
+ * all the same. With SECBIT_NOROOT an exec as euid 0 no longer treats the
+ * file's sets as full, the bounding set (jail_lock) is empty, and the
+ * inheritable set, which a set-user-ID root exec would otherwise pass on
+ * whole, is cleared; the bits are locked, and changing them takes
+ * CAP_SETPCAP, which the challenge has not. A session keyring of its own:
+ * the challenge would otherwise possess the daemon's (one for all jails),
+ * and keyctl comes after the filter denies it.
+ */
+static int
+jail_creds(const struct service *s)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	/* ENOSYS, EPERM: no keyrings, or chald itself runs under a filter
+	 * that denies them (a container's default profile), which holds
+	 * for the challenge too. */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) == -1 &&
+	    errno != ENOSYS && errno != EPERM)
+		return -1;
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+	    SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+	    SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+	    0, 0, 0) == -1)
+		return -1;
+	if (syscall(SYS_capget, &h, d) == -1)
+		return -1;
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		d[i].inheritable = 0;
+	if (syscall(SYS_capset, &h, d) == -1)
+		return -1;
+	if (s->allow_setuid && set_limit(RLIMIT_SIGPENDING,
+	    JAIL_SUID_SIGPENDING) == -1)
+		return -1;
+	return 0;
+}
+
 /*
  * Done by init while the jail waits for its player, so that the hand-over
  * path stays short; the challenge inherits all three: the rlimits, an empty
@@ -191,6 +237,8 @@ jail_lock(const struct service *s)
 {
 	if (jail_rlimits(s) == -1)
 		return STEP_RLIMITS;
+	if (jail_creds(s) == -1)
+		return STEP_PRIVILEGES;
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
 		    errno != EINVAL)
@@ -201,9 +249,14 @@ jail_lock(const struct service *s)
 	return 0;
 }
 
-/* No way back: own uid and gid, no groups, no capabilities at all. */
+/*
+ * No way back: own uid and gid, no groups, no capabilities at all. With
+ * setuid = on no no_new_privs, so that a set-user-ID program can give euid
+ * 0, without capabilities (jail_creds); the filter was installed by init,
+ * which could without it.
+ */
 static int
-jail_privileges(uid_t uid)
+jail_privileges(uid_t uid, int allow_setuid)
 {
 	if (setgroups(0, NULL) == -1 ||
 	    setresgid(uid, uid, uid) == -1 ||
@@ -212,7 +265,7 @@ jail_privileges(uid_t uid)
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
 	    errno != EINVAL)
 		return -1;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+	if (!allow_setuid && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return -1;
 	return 0;
 }
@@ -267,7 +320,7 @@ challenge_main(const struct jailspec *js, int sock, int tty,
 		challenge_fail(ctl, STEP_FDS);
 	if (chdir(s->workdir) == -1)
 		challenge_fail(ctl, STEP_CHDIR);
-	if (jail_privileges(js->uid) == -1)
+	if (jail_privileges(js->uid, s->allow_setuid) == -1)
 		challenge_fail(ctl, STEP_PRIVILEGES);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -491,6 +544,8 @@ init_main(void)
 		report(ctl, STEP_MOUNTS);
 	if (jail_pivot(js.rootdir) == -1)
 		report(ctl, STEP_PIVOT);
+	if (s->allow_setuid && jailsuid_tree() == -1)
+		report(ctl, STEP_MOUNTS);
 	if (!s->net_host && jail_network() == -1)
 		report(ctl, STEP_NETWORK);
 	if (sethostname(s->hostname, strlen(s->hostname)) == -1)

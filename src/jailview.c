@@ -15,7 +15,9 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,8 +392,8 @@ jailview_default_workdir(const struct service *s)
 }
 
 static void
-warn_add(struct config *c, const struct service *s, const char *path,
-    const char *why, const char *fix)
+warn_add_kind(struct config *c, const struct service *s, int kind, int line,
+    const char *path, const char *why, const char *fix)
 {
 	struct cfgwarn *w = calloc(1, sizeof(*w)), **pp;
 
@@ -405,12 +407,21 @@ warn_add(struct config *c, const struct service *s, const char *path,
 		free(w);
 		return;
 	}
+	w->kind = kind;
 	w->service = s->name;
 	w->file = s->file;
-	w->line = s->argv_line > 0 ? s->argv_line : s->line;
+	w->line = line;
 	for (pp = &c->warnings; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = w;
+}
+
+static void
+warn_add(struct config *c, const struct service *s, const char *path,
+    const char *why, const char *fix)
+{
+	warn_add_kind(c, s, WARN_PATH, s->argv_line > 0 ? s->argv_line :
+	    s->line, path, why, fix);
 }
 
 /*
@@ -485,6 +496,113 @@ jailview_check(struct config *c, const struct service *s)
 	view_free(&v);
 }
 
+/*
+ * The set-user-ID scan of a jail root, bounded: at most SUID_ENTRIES
+ * entries, SUID_DEPTH directories deep, SUID_FILES files named; never
+ * across file systems or through symlinks.
+ */
+#define SUID_ENTRIES	100000
+#define SUID_DEPTH	32
+#define SUID_FILES	8
+
+struct suidscan {
+	struct config		*c;
+	const struct service	*s;
+	const char		*top;		/* host path of the jail's "/" */
+	const char		*fix;
+	dev_t			 dev;
+	int			 entries, files, line;
+};
+
+static void
+suid_found(struct suidscan *sc, const char *path, const struct stat *st)
+{
+	char jp[PATH_MAX], why[160];
+	const char *rel = path + strlen(sc->top);
+
+	snprintf(jp, sizeof(jp), "%s%s", *rel == '/' ? "" : "/", rel);
+	snprintf(why, sizeof(why), "is set-%s-ID (owner %u, mode %04o), which "
+	    "does nothing in the jail while setuid = off",
+	    (st->st_mode & S_ISUID) ? "user" : "group",
+	    (unsigned)((st->st_mode & S_ISUID) ? st->st_uid : st->st_gid),
+	    (unsigned)(st->st_mode & 07777));
+	warn_add_kind(sc->c, sc->s, WARN_SETUID, sc->line, jp, why, sc->fix);
+	sc->files++;
+}
+
+static void
+suid_walk(struct suidscan *sc, const char *dir, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if (depth > SUID_DEPTH || (d = opendir(dir)) == NULL)
+		return;
+	while (sc->entries < SUID_ENTRIES && sc->files < SUID_FILES &&
+	    (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		sc->entries++;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    -1 || st.st_dev != sc->dev)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", strcmp(dir, "/") ==
+		    0 ? "" : dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		if (S_ISDIR(st.st_mode))
+			suid_walk(sc, path, depth + 1);
+		else if (S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID |
+		    S_ISGID)) != 0 && (st.st_mode & 0111) != 0)
+			suid_found(sc, path, &st);
+	}
+	closedir(d);
+}
+
+/*
+ * A jailed service with setuid = off: each set-user-ID or set-group-ID
+ * program of its root (or, without one, of the program's directory) is
+ * named, since no_new_privs makes its bit do nothing: the player gets
+ * "Permission denied" and the organizer an exit status.
+ */
+void
+jailview_setuid_check(struct config *c, const struct service *s)
+{
+	struct suidscan sc = { .c = c, .s = s, .fix = "setuid = on" };
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if (!s->sandbox || s->allow_setuid)
+		return;
+	if (s->root != NULL) {
+		snprintf(dir, sizeof(dir), "%s", s->root);
+		sc.top = s->root;
+		sc.line = s->root_line > 0 ? s->root_line : s->line;
+	} else {
+		/* The host's system directories are the host's business. */
+		if (system_dir(s->argv[0]))
+			return;
+		snprintf(dir, sizeof(dir), "%s", s->argv[0]);
+		slash = strrchr(dir, '/');
+		if (slash == NULL || slash == dir)
+			return;
+		*slash = '\0';
+		sc.top = "";
+		sc.fix = "setuid = on and root = DIR (setuid = on needs a root "
+		    "of the challenge's own)";
+		sc.line = s->argv_line > 0 ? s->argv_line : s->line;
+	}
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
+		return;
+	sc.dev = st.st_dev;
+	suid_walk(&sc, dir, 0);
+	if (sc.entries >= SUID_ENTRIES)
+		warn_add_kind(c, s, WARN_SETUID, sc.line, dir, "has more than "
+		    "100000 entries: the set-user-ID scan stopped there",
+		    "nothing (or setuid = on if it holds one)");
+}
+
 void
 jailview_warnings_free(struct config *c)
 {
@@ -507,6 +625,18 @@ void
 jailview_warnings(const struct config *c, FILE *fp)
 {
 	for (const struct cfgwarn *w = c->warnings; w != NULL; w = w->next) {
+		if (w->kind == WARN_SETUID) {
+			if (fp != NULL)
+				fprintf(fp, "chald: %s:%d: warning: service %s: "
+				    "%s %s; add %s\n", w->file, w->line,
+				    w->service, w->path, w->why, w->fix);
+			else
+				log_event("setuid-warning service=%s file=%s "
+				    "problem=%s fix=%s", w->service,
+				    log_quote(w->path), log_quote(w->why),
+				    log_quote(w->fix));
+			continue;
+		}
 		if (fp != NULL) {
 			fprintf(fp, "chald: %s:%d: warning: service %s: command "
 			    "argument %s %s", w->file, w->line, w->service,

@@ -103,6 +103,7 @@ usage(FILE *fp)
 "      --bind-ro PATH, --bind-rw PATH   more paths in the jail\n"
 "      --network none|host own empty network namespace (none)\n"
 "      --seccomp on|off    the syscall filter (on)\n"
+"      --setuid on|off     set-user-ID files of the root take effect (off)\n"
 "      --pool N            jails built ahead, waiting for players (2)\n"
 "      --seccomp-allow LIST, --seccomp-deny LIST   adjust the filter\n"
 "\n"
@@ -181,6 +182,7 @@ static const struct option long_opts[] = {
 	{ "bind-rw",	required_argument, NULL, OPT_SERVICE },
 	{ "network",	required_argument, NULL, OPT_SERVICE },
 	{ "seccomp",	required_argument, NULL, OPT_SERVICE },
+	{ "setuid",	required_argument, NULL, OPT_SERVICE },
 	{ "pool",	required_argument, NULL, OPT_SERVICE },
 	{ "seccomp-allow", required_argument, NULL, OPT_SERVICE },
 	{ "seccomp-deny", required_argument, NULL, OPT_SERVICE },

@@ -100,18 +100,20 @@ roundtrip(void)
 	CHECK(js.svc.address_space == 1ULL << 33);
 	CHECK(js.svc.seccomp == 1 && js.svc.net_host == 0);
 	CHECK(js.svc.stdio_mode == STDIO_SOCKET && js.svc.kill_disc == 1);
+	CHECK(js.svc.allow_setuid == 0);
 	CHECK(js.svc.filter.len == 2);
 	CHECK(memcmp(js.svc.filter.filter, insns, sizeof(insns)) == 0);
 	jailspec_free(&js);
 	free(buf);
 
 	/* The other flags: a root of its own, host network, no filter, a
-	 * pty, kill-on-disconnect off. */
+	 * pty, kill-on-disconnect off, setuid on. */
 	s.root = "/srv/rootfs";
 	s.net_host = 1;
 	s.seccomp = 0;
 	s.stdio_mode = STDIO_PTY;
 	s.kill_disc = 0;
+	s.allow_setuid = 1;
 	s.nbind_rw = 0;
 	buf = pack(&s, NULL, &len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
@@ -119,6 +121,7 @@ roundtrip(void)
 	CHECK_STR(js.skel, "");
 	CHECK(js.svc.net_host == 1 && js.svc.seccomp == 0);
 	CHECK(js.svc.stdio_mode == STDIO_PTY && js.svc.kill_disc == 0);
+	CHECK(js.svc.allow_setuid == 1);
 	CHECK(js.svc.filter.len == 0 && js.svc.nbind_rw == 0);
 	CHECK_STR(js.procs[0], "");
 	jailspec_free(&js);

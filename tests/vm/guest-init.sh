@@ -476,6 +476,37 @@ else
 fi
 stop_chald "$CPID"
 
+# --- 7d: setuid = on: euid 0 cannot write /proc/sysrq-trigger ------------
+# The development machine's kernel has no sysrq; Debian's has. A root of
+# the challenge's own holds rootprobe twice, plain and set-user-ID root:
+# the session starts as its uid, execs the second and, as euid 0 without
+# capabilities, tries /proc/sysrq-trigger (opened, never written) and a
+# sysctl (its own value written back).
+R=/t/sroot
+mkdir -p $R/proc $R/dev $R/tmp $R/lib $R/lib64
+cp /t/progs/rootprobe $R/probe
+cp /t/progs/rootprobe $R/rootprobe
+chown 0:0 $R/rootprobe
+chmod 755 $R $R/probe
+chmod 4755 $R/rootprobe
+if start_chald setuid 7013 --uid-range 213000-213999 --timeout 10s \
+    --root $R --bind-ro /lib --bind-ro /lib64 --setuid on -- /probe; then
+	/t/vmclient -t 5 -s "exec /rootprobe" -s "openw /proc/sysrq-trigger" \
+	    -s "sysctl /proc/sys/kernel/sysrq" -s creds 7013 >/tmp/su.out 2>&1
+	out=$(tr '\n' '|' </tmp/su.out)
+	d="sysrq_on_host=$([ -e /proc/sysrq-trigger ] && echo yes || echo no) out='$out'"
+	if [ -e /proc/sysrq-trigger ] && grep -q "^ready euid=0" /tmp/su.out &&
+	    [ "$(grep -c '^err EROFS' /tmp/su.out)" = 2 ] &&
+	    grep -q "euid=0 .*CapEff=0000000000000000" /tmp/su.out; then
+		result setuid-sysrq PASS "$d" "$LOG"
+	else
+		result setuid-sysrq FAIL "$d" "$LOG"
+	fi
+else
+	result setuid-sysrq FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
 # --- 8: chald in a delegated child cgroup (systemd's Delegate=yes) --------
 # As systemd would: controllers enabled down to the service's cgroup, and
 # chald started inside it. chald must move itself into svc/chald-daemon
