@@ -210,6 +210,22 @@ remove_stale(const char *base)
 }
 
 /*
+ * v2: whether chald's cgroup is the host's root cgroup, the one cgroup
+ * the no-internal-process rule exempts. In a private cgroup namespace (a
+ * container's) the cgroup reads "/" too but is an ordinary one: only the
+ * host's root has no cgroup.type.
+ */
+int
+cgroup_v2_host_root(const char *own)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/cgroup.type", CGROOT);
+	return (own[0] == '\0' || strcmp(own, "/") == 0) &&
+	    access(path, F_OK) == -1;
+}
+
+/*
  * v2: chald moves itself into a leaf ("chald-daemon") of its own cgroup so
  * that controllers can be enabled for the sessions' subtree (cgroups with
  * processes cannot delegate controllers: the no-internal-process rule).
@@ -270,7 +286,7 @@ init_v2(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 	if (mkdir(leaf, 0755) == -1 && errno != EEXIST)
 		goto fail;
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (strcmp(own, "/") != 0 && write_file(leaf, "cgroup.procs", pid)
+	if (!cgroup_v2_host_root(own) && write_file(leaf, "cgroup.procs", pid)
 	    == -1)
 		goto fail;
 	if (enable[0] != '\0' &&
@@ -364,7 +380,7 @@ cgroup_enter_leaf(void)
 	size_t l, sfx = strlen("/chald-daemon");
 
 	if (!is_fs(CGROOT, CGROUP2_SUPER_MAGIC) || own_path("", own,
-	    sizeof(own)) == -1 || strcmp(own, "/") == 0)
+	    sizeof(own)) == -1 || cgroup_v2_host_root(own))
 		return 0;
 	l = strlen(own);
 	if (l > sfx && strcmp(own + l - sfx, "/chald-daemon") == 0)

@@ -1087,6 +1087,7 @@ int		 session_kill(struct session *, int sig);
 int		 cgroup_init(struct cgroups *, const int need[CG_NCTRL],
 		    char *err, size_t errlen);
 int		 cgroup_enter_leaf(void);
+int		 cgroup_v2_host_root(const char *);
 const char	*cgroup_describe(const struct cgroups *, char *, size_t);
 int		 cgroup_create(const struct cgroups *, unsigned long long id,
 		    const struct service *, int *dirfd,

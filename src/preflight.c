@@ -587,7 +587,7 @@ cgroups_v2(const int need[CG_NCTRL], char *err, size_t errlen)
 		 * into a leaf of it; anyone else there is in the way.
 		 */
 		if (need[i] && i != CG_CPUACCT && strstr(path, word) == NULL &&
-		    *own != '\0' && (other = other_proc(dir)) != 0)
+		    !cgroup_v2_host_root(own) && (other = other_proc(dir)) != 0)
 			return fail(err, errlen, "the jail needs a cgroup of "
 			    "chald's own, but %s holds other processes (pid "
 			    "%ld), so the %s controller cannot be enabled below "

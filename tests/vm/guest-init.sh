@@ -576,6 +576,37 @@ else
 fi
 stop_chald "$CPID"
 
+# --- 8c: chald as a container's process, in a private cgroup namespace --
+# podman, docker and Kubernetes on cgroup v2 give the container a cgroup
+# namespace whose root is the container's cgroup, and mount cgroup2 anew:
+# chald's cgroup reads "/" but is not the host's root, so the
+# no-internal-process rule holds there. chald must still move into a leaf.
+mkdir -p $CG/ctr
+LOG=/t/log/cgns.log
+sh -c "echo \$\$ >$CG/ctr/cgroup.procs && exec /t/progs/cgns /t/chald -f \
+    -b 127.0.0.1 -p 7012 --pool 0 --per-ip 0 --uid-range 214000-214999 \
+    --pids 14 --memory 40M --timeout 20s -- /t/progs/jailprobe" \
+    >"$LOG" 2>&1 &
+CPID=$!
+if wait_grep "listening service=" "$LOG" 200; then
+	own=$(cut -d: -f3 /proc/$CPID/cgroup)
+	/t/vmclient -t 4 -s id 7012 >/tmp/c.out 2>&1 &
+	cl=$!
+	sdir=$(session_dir "$CG/ctr/chald-sessions.$CPID" 50)
+	p=$(cat "$sdir/pids.max" 2>/dev/null)
+	wait "$cl"
+	u=$(awk '$1 == "ok" { print $2; exit }' /tmp/c.out)
+	d="own_cgroup=$own session=${sdir#$CG/} pids.max=$p probe_uid=$u"
+	if [ "$own" = /ctr/chald-daemon ] && [ "$p" = 14 ] && [ -n "$u" ]; then
+		result cgroupns PASS "$d" "$LOG"
+	else
+		result cgroupns FAIL "$d" "$LOG"
+	fi
+else
+	result cgroupns FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
 # --- 8b: detached (no -f) in a delegated cgroup: systemd's Type=forking --
 # The launcher waits in the cgroup until the daemon listens, so the daemon
 # cannot count on being alone there.

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 TOP=$(pwd)
 OUT=$TOP/build/vm
 ROOT=$OUT/root
-PROGS="forkbomb membomb cpuburn escapee echo jailprobe sockhog rootprobe"
+PROGS="forkbomb membomb cpuburn escapee echo jailprobe sockhog rootprobe cgns"
 : "${VM_TIMEOUT:=600}"
 
 # die MESSAGE: a setup step failed: that is one failure, never a pass.
