@@ -228,6 +228,9 @@ pool_refill_all(struct daemon *d, int64_t now)
 		if (now >= st->pool_pause_until_ms)
 			deficit += s->pool - st->pool_ready - st->pool_starting;
 	}
+	/* Jails first; then one network namespace checked or made. */
+	if (deficit == 0)
+		netpool_idle(&d->sandbox.net);
 	return deficit;
 }
 
