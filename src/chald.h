@@ -1085,6 +1085,7 @@ enum spawn_step {
 int		 netpool_take(struct netpool *);
 void		 netpool_give(struct netpool *, int fd, int recycle);
 void		 netpool_idle(struct netpool *);
+int64_t		 netpool_next_ms(const struct netpool *);
 void		 netpool_free(struct netpool *);
 
 /* netsnap.c (no I/O) */

@@ -298,10 +298,25 @@ netpool_clean(struct netpool *np, int fd)
 		log_debug("netpool-check error=%s", log_quote(strerror(errno)));
 		return 0;
 	}
-	if (!netsnap_idle(p.buf, p.len[0]))
+	if (!netsnap_idle(p.buf, p.len[0])) {
+		log_debug("netpool-dirty what=sockets");
 		return 0;
+	}
 	rest = snap_rest(&p, &len);
-	return len == np->baselen && memcmp(rest, np->base, len) == 0;
+	if (len != np->baselen || memcmp(rest, np->base, len) != 0) {
+		for (size_t i = 0; i < len && i < np->baselen; i++)
+			if (rest[i] != np->base[i]) {
+				char at[81];
+
+				snprintf(at, sizeof(at), "%.80s", rest + (i > 40 ?
+				    i - 40 : 0));
+				log_debug("netpool-dirty what=counters at=%s",
+				    log_quote(at));
+				break;
+			}
+		return 0;
+	}
+	return 1;
 }
 
 static void
@@ -390,6 +405,17 @@ netpool_idle(struct netpool *np)
 	if (np->nready + np->ncool < NETPOOL_READY &&
 	    (fd = netpool_make(np)) >= 0)
 		np->ready[np->nready++] = fd;
+}
+
+/* When netpool_idle has work next (a namespace cools), or -1. */
+int64_t
+netpool_next_ms(const struct netpool *np)
+{
+	if (np->ncool > 0)
+		return np->cool[np->chead].at + NETPOOL_COOL_MS;
+	if (np->used && np->nready < NETPOOL_READY && !np->warned)
+		return 0;
+	return -1;
 }
 
 /* Closes every namespace the pool holds (shutdown, or no jail needs one). */
