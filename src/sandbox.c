@@ -480,6 +480,7 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	needs(c, need, &any);
 	if (!any) {
 		skels_commit(sb);	/* the last load's go */
+		netpool_free(&sb->net);
 		return 0;
 	}
 	if (!sb->ready) {
