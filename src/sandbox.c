@@ -2,7 +2,8 @@
  * sandbox.c: the daemon's side of a jailed session. For each jail it makes
  * the session's cgroup and picks its uid, then clone3()s the session's
  * first process into new pid, mount, ipc, uts, cgroup (and network)
- * namespaces and, on cgroup v2, straight into the cgroup. The clone shares
+ * namespaces and, on cgroup v2, straight into the cgroup; the network
+ * namespace is usually one of the pool's (netpool.c), joined by setns. The clone shares
  * the daemon's memory (CLONE_VM|CLONE_VFORK) only until it execs
  * chald-init (jail.c) from a sealed memfd, so no page of the daemon is
  * copied and the daemon is paused only for the exec. The daemon then sends

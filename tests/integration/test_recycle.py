@@ -17,12 +17,13 @@ dirty namespace and see what was left.
 import ctypes
 import os
 import re
+import signal
 import socket
 import time
 
 import pytest
 
-from conftest import recv_line
+from conftest import net_fds, recv_line
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="the sandbox needs root")
@@ -329,3 +330,40 @@ def test_bind_rw_namespaces_never_recycled(chald, probe_path, tmp_path):
     c = start(chald, probe_path, "--bind-rw", str(box))
     cookies = [r[0] for r in later(c, n=5)]
     assert len(set(cookies)) == 5, cookies
+
+
+@pytest.mark.timeout(60)
+def test_pool_fds_bounded_close_on_exec_and_closed_at_reload(
+        chald, probe_path, tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text(f"""[global]
+listen = 127.0.0.1
+port = 0
+per-ip = 0
+[service svc]
+pool = 0
+command = /usr/bin/python3 -u {probe_path}
+""")
+    c = chald("-c", str(conf))
+    later(c, n=3)
+    fds = net_fds(c.pid)
+    assert 1 <= len(fds) <= 128 + 4, fds
+    for fd in fds:
+        with open(f"/proc/{c.pid}/fdinfo/{fd}") as f:
+            flags = int(f.read().split("flags:")[1].split()[0], 8)
+        assert flags & 0o2000000, (fd, oct(flags))      # O_CLOEXEC
+    # a configuration without jails needs none: the pool is closed
+    conf.write_text(f"""[global]
+listen = 127.0.0.1
+port = 0
+per-ip = 0
+[service svc]
+sandbox = off
+command = /usr/bin/python3 -u {probe_path}
+""")
+    c.send(signal.SIGHUP)
+    c.wait_log(r"netpool made=\d+ reused=\d+ dropped=\d+")
+    deadline = time.monotonic() + 5
+    while net_fds(c.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert net_fds(c.pid) == []
