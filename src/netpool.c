@@ -51,7 +51,6 @@
 
 #include "chald.h"
 
-#define STACK_SPAN	(64 * 1024)	/* of the spawn stack, for the clone */
 
 /* lo as chald-init brings it up (jail.c): up, an Ethernet MTU, 4 KiB GSO. */
 #define LO_INDEX	1
