@@ -478,6 +478,30 @@ struct skel {
 	struct skel	*next;
 };
 
+/*
+ * Network namespaces for jails, made ahead and recycled (netpool.c): ready
+ * ones, and those of ended sessions, cooling until they are checked.
+ */
+#define NETPOOL_SPARES	128	/* ready + cooling, at most */
+#define NETPOOL_READY	4	/* made ahead in idle turns */
+#define NETPOOL_COOL_MS	100	/* after a session, before the check */
+#define NETSNAP_FILES	11
+struct netcool {
+	int		 fd;
+	int64_t		 at;		/* when its session ended */
+};
+struct netpool {
+	int		 ready[NETPOOL_SPARES];
+	int		 nready;
+	struct netcool	 cool[NETPOOL_SPARES];	/* a ring, oldest first */
+	int		 chead, ncool;
+	char		*base;		/* a fresh one's counters and tables */
+	size_t		 baselen;
+	int		 used;		/* some jail took one */
+	int		 warned;
+	unsigned long long made, reused, dropped;
+};
+
 struct sandbox {
 	struct cgroups	 cg;
 	struct uidset	 uids;
@@ -492,6 +516,7 @@ struct sandbox {
 	struct skel	*building;	/* for a load not yet committed */
 	unsigned long long next_skel;
 	struct audit	 audit;		/* the filter's kills */
+	struct netpool	 net;
 };
 
 /* A min-heap of deadlines, of nodes embedded in their owners. */
@@ -555,6 +580,8 @@ struct session {
 	int64_t		 cpu_time_ms;	/* the service's cap, for the cause */
 	int		 seccomp;	/* its jail has the filter */
 	int64_t		 jail_start_ms;	/* CLOCK_REALTIME_COARSE, for audit */
+	int		 netfd;		/* its pooled network namespace, or -1 */
+	int		 net_recycle;	/* it may go back to the pool */
 	struct session	*hnext;
 };
 
@@ -1065,6 +1092,16 @@ enum spawn_step {
 	STEP_HOSTNAME, STEP_FORK, STEP_RLIMITS, STEP_PRIVILEGES, STEP_SECCOMP,
 	STEP_CLONE, STEP_SPEC, STEP_PEERLOCK, STEP_PTY,
 };
+
+/* netpool.c */
+int		 netpool_take(struct netpool *);
+void		 netpool_give(struct netpool *, int fd, int recycle);
+void		 netpool_idle(struct netpool *);
+int64_t		 netpool_next_ms(const struct netpool *);
+void		 netpool_free(struct netpool *);
+
+/* netsnap.c (no I/O) */
+int		 netsnap_idle(const char *sockstat, size_t len);
 
 /* sandbox.c */
 int		 sandbox_init(struct sandbox *, struct config *, char *err,

@@ -228,6 +228,9 @@ pool_refill_all(struct daemon *d, int64_t now)
 		if (now >= st->pool_pause_until_ms)
 			deficit += s->pool - st->pool_ready - st->pool_starting;
 	}
+	/* Jails first; then one network namespace checked or made. */
+	if (deficit == 0)
+		netpool_idle(&d->sandbox.net);
 	return deficit;
 }
 
@@ -235,6 +238,11 @@ pool_refill_all(struct daemon *d, int64_t now)
 int64_t
 pool_next_wake(const struct daemon *d, int64_t now, int64_t t)
 {
+	int64_t net = netpool_next_ms(&d->sandbox.net);
+
+	if (net >= 0 && net < t)
+		t = net < d->last_accept_ms + POOL_QUIET_MS ?
+		    d->last_accept_ms + POOL_QUIET_MS : net;
 	if (d->pool_deficit > 0)
 		t = now < d->last_accept_ms + POOL_QUIET_MS ?
 		    d->last_accept_ms + POOL_QUIET_MS : now;

@@ -2,7 +2,8 @@
  * sandbox.c: the daemon's side of a jailed session. For each jail it makes
  * the session's cgroup and picks its uid, then clone3()s the session's
  * first process into new pid, mount, ipc, uts, cgroup (and network)
- * namespaces and, on cgroup v2, straight into the cgroup. The clone shares
+ * namespaces and, on cgroup v2, straight into the cgroup; the network
+ * namespace is usually one of the pool's (netpool.c), joined by setns. The clone shares
  * the daemon's memory (CLONE_VM|CLONE_VFORK) only until it execs
  * chald-init (jail.c) from a sealed memfd, so no page of the daemon is
  * copied and the daemon is paused only for the exec. The daemon then sends
@@ -480,6 +481,7 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	needs(c, need, &any);
 	if (!any) {
 		skels_commit(sb);	/* the last load's go */
+		netpool_free(&sb->net);
 		return 0;
 	}
 	if (!sb->ready) {
@@ -543,6 +545,7 @@ __asm__(
 struct init_ctx {
 	const char	*arg;		/* NULL, or "-check" */
 	int		 err;
+	int		 netfd;		/* a pooled network namespace, or -1 */
 };
 
 /*
@@ -560,6 +563,9 @@ init_exec(void *arg)
 	char *argv[] = { name, c->arg != NULL ? check : NULL, NULL };
 	char *envp[] = { NULL };
 
+	/* While the fd table is still the daemon's (netpool.c). */
+	if (c->netfd >= 0 && setns(c->netfd, CLONE_NEWNET) == -1)
+		goto fail;
 	if (spawn_unshare_fds() == -1)
 		goto fail;
 	/* Set before the exec, so no moment exists in which the daemon could
@@ -696,7 +702,7 @@ init_file(void)
 static int
 init_try(int fd)
 {
-	struct init_ctx c = { "-check", 0 };
+	struct init_ctx c = { "-check", 0, -1 };
 	int status = -1;
 	pid_t pid;
 
@@ -774,7 +780,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	char procs[CG_NCTRL][PATH_MAX], spec[16384], *buf = spec;
 	const char *skel;
 	struct uidturn *turn;
-	struct init_ctx c = { NULL, 0 };
+	struct init_ctx c = { NULL, 0, -1 };
 	struct timespec now;
 	int sp[2], cgfd = -1, pidfd = -1;
 	unsigned long long id = ++sb->next_id;
@@ -815,11 +821,15 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 		    log_quote(strerror(errno)));
 		goto fail;
 	}
+	if (!s->net_host)
+		c.netfd = netpool_take(&sb->net);
 	flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
-	    CLONE_NEWCGROUP | (s->net_host ? 0 : CLONE_NEWNET);
+	    CLONE_NEWCGROUP | (s->net_host || c.netfd >= 0 ? 0 : CLONE_NEWNET);
 	pid = clone_init(&c, sp[1], flags, cgfd, &pidfd);
 	close(sp[1]);
 	if (pid == -1) {
+		if (c.netfd >= 0)
+			close(c.netfd);
 		snprintf(err, errlen, "step=%s error=%s", c.err != 0 ?
 		    "exec-init" : "clone", log_quote(strerror(errno)));
 		close(sp[0]);
@@ -834,6 +844,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 		waitpid(pid, NULL, __WALL);
 		close(pidfd);
 		close(sp[0]);
+		netpool_give(&sb->net, c.netfd, 0);
 		goto fail;
 	}
 	if (buf != spec)
@@ -850,6 +861,8 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	sess->cpu_time_ms = s->cpu_time_ms;
 	sess->seccomp = s->seccomp;
 	sess->jail_start_ms = audit_now_ms();
+	sess->netfd = c.netfd;
+	sess->net_recycle = s->nbind_rw == 0;
 	sess->skel = s->skel;
 	if (sess->skel != NULL)
 		sess->skel->jails++;
@@ -986,6 +999,9 @@ sandbox_end(struct sandbox *sb, struct session *sess, struct cgstats *st)
 	if (sess->pidfd >= 0)
 		close(sess->pidfd);
 	sess->pidfd = -1;
+	/* init was reaped, so every process of the jail is gone. */
+	netpool_give(&sb->net, sess->netfd, sess->net_recycle);
+	sess->netfd = -1;
 	if (cgroup_destroy(&sb->cg, sess->cgid) == 0)
 		uidset_del(&sb->uids, sess->uid);
 	else
@@ -1036,6 +1052,7 @@ sandbox_shutdown(struct sandbox *sb)
 	for (struct skel *k = sb->skels; k != NULL; k = k->next)
 		k->current = 0;
 	skels_sweep(sb);
+	netpool_free(&sb->net);
 	if (sb->ready)
 		cgroup_cleanup(&sb->cg);
 	uidset_free(&sb->uids);

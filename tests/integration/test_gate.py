@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import (REJECT_LINE, children, connect, haproxy_start, prog,
-                      recv_all, recv_line)
+from conftest import (REJECT_LINE, children, connect, fd_count,
+                      haproxy_start, prog, recv_all, recv_line)
 
 POWSOLVE = os.path.join(os.path.dirname(__file__), "powsolve.py")
 V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -237,10 +237,6 @@ def test_pow_behind_haproxy_exempts_the_real_client(chald, haproxy):
 # ---------------------------------------------------------------------------
 # connections that never send
 # ---------------------------------------------------------------------------
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
 
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:

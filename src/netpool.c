@@ -1,0 +1,432 @@
+/*
+ * netpool.c: the network namespaces of jails, made ahead and recycled.
+ *
+ * A fresh namespace per session costs the kernel setup_net (sysctl tables,
+ * the loopback device and its addresses) in the daemon's clone3, then
+ * cleanup_net in a kernel worker, which also walks the host's TIME_WAIT
+ * sockets: about a fifth of all CPU time of a jailed session. So the daemon
+ * keeps namespaces, each made once with lo already up, by an fd on its
+ * nsfs file, and hands one to a new jail (the clone setns()es into it
+ * before it execs chald-init; sandbox.c).
+ *
+ * The rule (bench/README.md gives the whole argument): a namespace is never
+ * in two live sessions, and one goes back to the pool only when nothing of
+ * its last session can be left in it. A capability-less session can change
+ * a namespace only by its sockets and by the packets they send; routes,
+ * addresses, links and sysctls need CAP_NET_ADMIN over the initial user
+ * namespace, which no jail has. So after the session, and a cooling time
+ * that lets the kernel's own timers of the session (multicast reports)
+ * fire, a namespace is taken back only if, read from inside it:
+ *   - /proc/net/sockstat says no socket and no TIME_WAIT socket is left,
+ *     and no fragment queue;
+ *   - every per-namespace counter and table (snmp, snmp6, netstat, dev,
+ *     sockstat6, igmp, igmp6, mcfilter, mcfilter6, ip6_flowlabel) is byte
+ *     for byte what it was in a fresh namespace: no packet went through it,
+ *     so nothing that traffic leaves (tcp_metrics, neighbours, route
+ *     exceptions, fragments) can be there.
+ * Anything else drops it: the fd is closed and the kernel frees it.
+ * Sessions of a service with bind-rw never give theirs back (a directory
+ * shared with other live sessions could carry one of its files out).
+ *
+ * The reads run in a short clone of the daemon (CLONE_VM|CLONE_VFORK, no
+ * exec) that setns()es into the namespace, so the daemon itself never
+ * leaves its own. No I/O of the pool happens on a player's behalf beyond
+ * the one check of a namespace that has cooled; a jail that finds none
+ * ready gets a fresh one the old way (CLONE_NEWNET).
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chald.h"
+
+
+/* lo as chald-init brings it up (jail.c): up, an Ethernet MTU, 4 KiB GSO. */
+#define LO_INDEX	1
+#define LO_MTU		1500
+#define LO_GSO		4096
+
+/* What is read from inside a namespace; sockstat first (parsed, since it
+ * has host-wide fields too), then files compared byte for byte. */
+static const char *const snap_files[NETSNAP_FILES] = {
+	"/proc/self/net/sockstat",
+	"/proc/self/net/sockstat6",
+	"/proc/self/net/snmp",
+	"/proc/self/net/snmp6",
+	"/proc/self/net/netstat",
+	"/proc/self/net/dev",
+	"/proc/self/net/igmp",
+	"/proc/self/net/igmp6",
+	"/proc/self/net/mcfilter",
+	"/proc/self/net/mcfilter6",
+	"/proc/self/net/ip6_flowlabel",
+};
+
+#define SNAP_MAX	(128 * 1024)
+
+struct nl_req {
+	struct nlmsghdr		nh;
+	struct ifinfomsg	ifi;
+	char			attrs[2 * RTA_SPACE(sizeof(uint32_t))];
+};
+
+/* Shared by the daemon and the clone (CLONE_VM) until the clone exits. */
+struct probe {
+	int		 make;		/* 1: new namespace, lo up; 0: setns */
+	int		 nsfd;
+	int		 err;
+	const struct nl_req *req;
+	char		 ack[NLMSG_SPACE(sizeof(struct nlmsgerr)) +
+			    sizeof(struct nl_req)];
+	ssize_t		 acklen;
+	char		*buf;
+	size_t		 len[NETSNAP_FILES];
+};
+
+static char	snapbuf[SNAP_MAX];
+
+static void
+nl_attr(struct nlmsghdr *nh, unsigned short type, uint32_t v)
+{
+	struct rtattr *rta = (struct rtattr *)(void *)((char *)nh +
+	    NLMSG_ALIGN(nh->nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(sizeof(v));
+	memcpy(RTA_DATA(rta), &v, sizeof(v));
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(sizeof(v));
+}
+
+static void
+lo_request(struct nl_req *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->nh.nlmsg_len = NLMSG_LENGTH(sizeof(req->ifi));
+	req->nh.nlmsg_type = RTM_NEWLINK;
+	req->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req->ifi.ifi_family = AF_UNSPEC;
+	req->ifi.ifi_index = LO_INDEX;
+	req->ifi.ifi_flags = IFF_UP;
+	req->ifi.ifi_change = IFF_UP;
+	nl_attr(&req->nh, IFLA_MTU, LO_MTU);
+	nl_attr(&req->nh, IFLA_GSO_MAX_SIZE, LO_GSO);
+}
+
+/*
+ * In the clone: only system calls, on the spawn stack, so that nothing of
+ * the daemon's (malloc, ASan's stack bookkeeping) runs there.
+ */
+static int __attribute__((no_sanitize("address")))
+probe_main(void *arg)
+{
+	struct probe *p = arg;
+	size_t off = 0;
+
+	if (p->make) {
+		int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+		    NETLINK_ROUTE);
+
+		if (fd == -1)
+			goto fail;
+		if (send(fd, p->req, p->req->nh.nlmsg_len, 0) !=
+		    (ssize_t)p->req->nh.nlmsg_len) {
+			close(fd);
+			goto fail;
+		}
+		do
+			p->acklen = recv(fd, p->ack, sizeof(p->ack), 0);
+		while (p->acklen == -1 && errno == EINTR);
+		close(fd);
+		/* The fd table is the daemon's (CLONE_FILES). */
+		p->nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (p->nsfd == -1)
+			goto fail;
+	} else if (setns(p->nsfd, CLONE_NEWNET) == -1)
+		goto fail;
+	for (int i = 0; i < NETSNAP_FILES; i++) {
+		int fd = open(snap_files[i], O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+
+		p->len[i] = 0;
+		if (fd == -1) {
+			if (errno == ENOENT)
+				continue;	/* no IPv6, say: nothing there */
+			goto fail;
+		}
+		while (off < SNAP_MAX &&
+		    (n = read(fd, p->buf + off, SNAP_MAX - off)) > 0) {
+			off += (size_t)n;
+			p->len[i] += (size_t)n;
+		}
+		close(fd);
+		if (off == SNAP_MAX) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	_exit(0);
+fail:
+	p->err = errno != 0 ? errno : EIO;
+	_exit(1);
+}
+
+/* Runs probe_main in a clone; 0, or -1 with errno. */
+static int
+probe_run(struct probe *p)
+{
+	sigset_t all, old;
+	int flags = CLONE_VM | CLONE_VFORK | CLONE_FILES |
+	    (p->make ? CLONE_NEWNET : 0);
+	pid_t pid;
+
+	p->err = 0;
+	p->buf = snapbuf;
+	/* No handler of the daemon may run in the clone. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = clone(probe_main, spawn_stack(), flags, p);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1)
+		return -1;
+	/* Exited already (CLONE_VFORK); no exit signal, so __WALL. */
+	while (waitpid(pid, NULL, __WALL) == -1 && errno == EINTR)
+		;
+	if (p->err != 0) {
+		errno = p->err;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+lo_acked(const struct probe *p)
+{
+	const struct nlmsghdr *nh = (const void *)p->ack;
+	const struct nlmsgerr *e = NLMSG_DATA(nh);
+
+	if (p->acklen < (ssize_t)NLMSG_SPACE(sizeof(*e)) ||
+	    nh->nlmsg_type != NLMSG_ERROR) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (e->error != 0) {
+		errno = -e->error;
+		return -1;
+	}
+	return 0;
+}
+
+/* The byte-compared part of the snapshot: all files but sockstat. */
+static const char *
+snap_rest(const struct probe *p, size_t *len)
+{
+	*len = 0;
+	for (int i = 1; i < NETSNAP_FILES; i++)
+		*len += p->len[i];
+	return p->buf + p->len[0];
+}
+
+/* A new namespace with lo up; its fd, or -1. */
+static int
+netpool_make(struct netpool *np)
+{
+	struct nl_req req;
+	struct probe p;
+	const char *rest;
+	size_t len;
+
+	lo_request(&req);
+	memset(&p, 0, sizeof(p));
+	p.make = 1;
+	p.nsfd = -1;
+	p.req = &req;
+	if (probe_run(&p) == -1 || lo_acked(&p) == -1) {
+		int e = errno;
+
+		if (p.nsfd >= 0)
+			close(p.nsfd);
+		if (!np->warned)
+			log_event("netpool-make error=%s", log_quote(
+			    strerror(e)));
+		np->warned = 1;
+		return -1;
+	}
+	rest = snap_rest(&p, &len);
+	if (np->base == NULL) {
+		if ((np->base = malloc(len + 1)) == NULL) {
+			close(p.nsfd);
+			return -1;
+		}
+		memcpy(np->base, rest, len);
+		np->baselen = len;
+	} else if (len != np->baselen || memcmp(rest, np->base, len) != 0)
+		/* Fresh all the same, so usable; its check will not pass. */
+		log_debug("netpool-make differs");
+	np->made++;
+	return p.nsfd;
+}
+
+/* 1 when the namespace of fd is as fresh as the first one was. */
+static int
+netpool_clean(struct netpool *np, int fd)
+{
+	struct probe p;
+	const char *rest;
+	size_t len;
+
+	if (np->base == NULL)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	p.nsfd = fd;
+	if (probe_run(&p) == -1) {
+		log_debug("netpool-check error=%s", log_quote(strerror(errno)));
+		return 0;
+	}
+	if (!netsnap_idle(p.buf, p.len[0])) {
+		log_debug("netpool-dirty what=sockets");
+		return 0;
+	}
+	rest = snap_rest(&p, &len);
+	if (len != np->baselen || memcmp(rest, np->base, len) != 0) {
+		for (size_t i = 0; i < len && i < np->baselen; i++)
+			if (rest[i] != np->base[i]) {
+				char at[81];
+
+				snprintf(at, sizeof(at), "%.80s", rest + (i > 40 ?
+				    i - 40 : 0));
+				log_debug("netpool-dirty what=counters at=%s",
+				    log_quote(at));
+				break;
+			}
+		return 0;
+	}
+	return 1;
+}
+
+static void
+netpool_drop(struct netpool *np, int fd)
+{
+	close(fd);
+	np->dropped++;
+}
+
+/*
+ * A namespace for a new jail: a ready one, else one that has cooled and is
+ * clean, else a new one; -1 when none can be had (the jail gets a fresh
+ * one by CLONE_NEWNET).
+ */
+int
+netpool_take(struct netpool *np)
+{
+	int64_t now = now_ms();
+	int tries = 0;
+
+	np->used = 1;
+	if (np->nready > 0)
+		return np->ready[--np->nready];
+	while (np->ncool > 0 && tries++ < 4) {
+		struct netcool *c = &np->cool[np->chead];
+
+		if (now - c->at < NETPOOL_COOL_MS)
+			break;
+		np->chead = (np->chead + 1) % NETPOOL_SPARES;
+		np->ncool--;
+		if (netpool_clean(np, c->fd)) {
+			np->reused++;
+			return c->fd;
+		}
+		netpool_drop(np, c->fd);
+	}
+	return netpool_make(np);
+}
+
+/*
+ * The namespace of a jail whose processes are all gone (its init was
+ * reaped: the kernel had killed the rest of its pid namespace first).
+ * recycle is 0 when it may not be used again at all.
+ */
+void
+netpool_give(struct netpool *np, int fd, int recycle)
+{
+	int tail;
+
+	if (fd < 0)
+		return;
+	if (!recycle || np->ncool + np->nready >= NETPOOL_SPARES) {
+		netpool_drop(np, fd);
+		return;
+	}
+	tail = (np->chead + np->ncool) % NETPOOL_SPARES;
+	np->cool[tail].fd = fd;
+	np->cool[tail].at = now_ms();
+	np->ncool++;
+}
+
+/*
+ * Off the players' path (the loop's idle turns): namespaces that have
+ * cooled are checked, and the ready ones topped up to NETPOOL_READY.
+ */
+void
+netpool_idle(struct netpool *np)
+{
+	int64_t now = now_ms();
+	int fd;
+
+	if (!np->used)
+		return;
+	/* One namespace per turn, checked or made. */
+	if (np->ncool > 0 && now - np->cool[np->chead].at >= NETPOOL_COOL_MS) {
+		fd = np->cool[np->chead].fd;
+		np->chead = (np->chead + 1) % NETPOOL_SPARES;
+		np->ncool--;
+		if (netpool_clean(np, fd)) {
+			np->reused++;
+			np->ready[np->nready++] = fd;
+		} else
+			netpool_drop(np, fd);
+		return;
+	}
+	if (np->nready + np->ncool < NETPOOL_READY &&
+	    (fd = netpool_make(np)) >= 0)
+		np->ready[np->nready++] = fd;
+}
+
+/* When netpool_idle has work next (a namespace cools), or -1. */
+int64_t
+netpool_next_ms(const struct netpool *np)
+{
+	if (np->ncool > 0)
+		return np->cool[np->chead].at + NETPOOL_COOL_MS;
+	if (np->used && np->nready < NETPOOL_READY && !np->warned)
+		return 0;
+	return -1;
+}
+
+/* Closes every namespace the pool holds (shutdown, or no jail needs one). */
+void
+netpool_free(struct netpool *np)
+{
+	if (np->used)
+		log_event("netpool made=%llu reused=%llu dropped=%llu", np->made,
+		    np->reused, np->dropped);
+	while (np->nready > 0)
+		close(np->ready[--np->nready]);
+	while (np->ncool > 0) {
+		close(np->cool[np->chead].fd);
+		np->chead = (np->chead + 1) % NETPOOL_SPARES;
+		np->ncool--;
+	}
+	np->chead = 0;
+	np->used = 0;
+}
