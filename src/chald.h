@@ -467,6 +467,10 @@ struct skel {
 	char		 path[PATH_MAX];
 	int		 jails;		/* live jails built on it */
 	int		 current;	/* a service of the live config uses it */
+	int		 tmpl;		/* its template's mount namespace, or -1 */
+	struct pathid	*tmpl_ident;	/* what the template bound (jailid.c) */
+	int		 tmpl_nident;
+	int64_t		 tmpl_retry_ms;	/* no template: try again then */
 	struct skel	*next;
 };
 
@@ -1011,6 +1015,11 @@ int		 jailfs_build(const struct service *, const char *dir,
 int		 path_under(const char *path, const char *dir);
 int		 jailfs_mount(const struct service *, const char *root,
 		    const char *skel);
+int		 jailfs_templatable(const struct service *);
+int		 jailfs_template(const struct service *, const char *root,
+		    const char *skel);
+int		 jailfs_session(const struct service *);
+int		 jailfs_pivot(const char *root);
 
 /* jailspec.c: what the jail's init is sent (no I/O) */
 struct jailspec {
