@@ -422,21 +422,21 @@ path_clashes(const char *path)
 }
 
 /*
- * True when service s can have a template (jailfs_template): a skeleton,
- * and no path of the organizer's among the jail's own mounts.
+ * True when service s can have a template (jailfs_template): no path the
+ * organizer has bound among the jail's own mounts.
  */
 int
 jailfs_templatable(const struct service *s)
 {
 	char dir[PATH_MAX], *slash;
 
-	if (s->root != NULL)
-		return 0;
+	/* In a root of the organizer's, the program and workdir are its. */
 	snprintf(dir, sizeof(dir), "%s", s->argv[0]);
 	slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir)
 		*slash = '\0';
-	if (path_clashes(dir) || path_clashes(s->workdir))
+	if (s->root == NULL && (path_clashes(dir) ||
+	    path_clashes(s->workdir)))
 		return 0;
 	for (int i = 0; i < s->nbind_ro; i++)
 		if (path_clashes(s->bind_ro[i]))
@@ -462,8 +462,8 @@ jailfs_pivot(const char *root)
 /*
  * The daemon's template of a service's jails, in a mount namespace of its
  * own (a child of the daemon's, then pivoted into root): what jailfs_mount
- * would make of the skeleton but the jail's own file systems (/tmp, /proc,
- * /dev/pts). Every mount in it is private, so each jail's copy of it
+ * would make of the skeleton (or the organizer's root) but the jail's own
+ * file systems (/tmp, /proc, /dev/pts). Every mount in it is private, so each jail's copy of it
  * (jailfs_session) shares no propagation with it or with another copy.
  */
 int
@@ -471,10 +471,14 @@ jailfs_template(const struct service *s, const char *root, const char *skel)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		return -1;
-	if (mount(skel, root, NULL, MS_BIND | MS_REC, NULL) == -1 ||
-	    mount_flags(root, 0) == -1 || dev_mount(root) == -1)
+	if (mount(s->root != NULL ? s->root : skel, root, NULL, MS_BIND |
+	    MS_REC, NULL) == -1 || mount_flags(root, 0) == -1)
 		return -1;
-	if (skel_binds(s, root, FS_MOUNT) == -1)
+	/* A root of the organizer's gets its read-only /dev tmpfs here:
+	 * mount points and symlinks only, the same for all its jails. */
+	if ((s->root != NULL ? dev_tmpfs(root) : dev_mount(root)) == -1)
+		return -1;
+	if (s->root == NULL && skel_binds(s, root, FS_MOUNT) == -1)
 		return -1;
 	return own_binds(s, root, FS_MOUNT);
 }

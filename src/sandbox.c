@@ -318,6 +318,8 @@ rm_tree(const char *path)
 static void
 skel_remove(const char *path)
 {
+	if (path[0] == '\0')
+		return;		/* a template's only (a root of its own) */
 	if (umount2(path, MNT_DETACH) == -1 && errno != EINVAL &&
 	    errno != ENOENT)
 		log_warn("umount %s", path);
@@ -509,7 +511,9 @@ skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		struct skel *k;
 
 		s->skel = NULL;
-		if (!s->sandbox || s->root != NULL)
+		/* A root of the organizer's has no skeleton: its struct skel
+		 * (path "") only holds the template. */
+		if (!s->sandbox || (s->root != NULL && !jailfs_templatable(s)))
 			continue;
 		if ((k = calloc(1, sizeof(*k))) == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -520,14 +524,18 @@ skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		k->tmpl = -1;
 		k->next = sb->building;
 		sb->building = k;
-		snprintf(k->path, sizeof(k->path), "/run/chald/skel.%ld.%llu",
-		    (long)getpid(), ++sb->next_skel);
+		if (s->root != NULL)
+			k->path[0] = '\0';
+		else
+			snprintf(k->path, sizeof(k->path),
+			    "/run/chald/skel.%ld.%llu", (long)getpid(),
+			    ++sb->next_skel);
 		snprintf(where, sizeof(where), "%s", k->path);
-		if (mkdir(k->path, 0755) == -1 || mount("tmpfs", k->path,
+		if (s->root == NULL && (mkdir(k->path, 0755) == -1 || mount("tmpfs", k->path,
 		    "tmpfs", MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1 ||
 		    jailfs_build(s, k->path, where, sizeof(where)) == -1 ||
 		    mount(NULL, k->path, NULL, MS_REMOUNT | MS_RDONLY |
-		    MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1) {
+		    MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1)) {
 			snprintf(err, errlen, "service %s: the jail's files: "
 			    "%s: %s", s->name, where, strerror(errno));
 			ret = -1;
