@@ -9,11 +9,12 @@
  * shootdown, which on virtual machines cost more than the jail itself.
  *
  * init reads what to build from the daemon (jailspec.c) on its control
- * socket (fd 3), builds the jail (the service's read-only skeleton as its
- * root with bind mounts, device nodes, /proc with hidepid, a size-capped
- * /tmp: jailfs.c; then pivot_root, loopback, the
- * rlimits, bounding set and seccomp filter), reports ready, and waits for
- * its player. It locks the player's socket to the player (peerlock.c), then
+ * socket (fd 3), builds the jail (a copy of the service's template
+ * namespace, which holds the read-only skeleton as its root with bind
+ * mounts and device nodes, plus its own /proc with hidepid, devpts and a
+ * size-capped /tmp: jailfs.c; or all of it and a pivot_root; then
+ * loopback, the rlimits, bounding set and seccomp filter), reports ready,
+ * and waits for its player. It locks the player's socket to the player (peerlock.c), then
  * vforks the challenge, which drops to the session's uid and execs, and
  * reaps until the challenge exits; with stdio = pty or kill-on-disconnect
  * it also stays with the player's socket (relay.c). When it dies, the

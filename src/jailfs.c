@@ -20,6 +20,12 @@
  * A service with "root =" has its own tree instead, which is never
  * written: its mount points must be in it, and /dev is a small tmpfs.
  *
+ * Most services' jails do not mount all that themselves: the daemon mounts
+ * what they share once per load in a template namespace (jailfs_template),
+ * and each jail copies it and adds its own /tmp, /proc and /dev/pts
+ * (jailfs_session). jailfs_mount builds a jail whole, for the services
+ * whose binds lie among those.
+ *
  * Linked into the daemon (sandbox.c) and into chald-init (jail.c).
  */
 #include <sys/mount.h>
@@ -463,8 +469,9 @@ jailfs_pivot(const char *root)
  * The daemon's template of a service's jails, in a mount namespace of its
  * own (a child of the daemon's, then pivoted into root): what jailfs_mount
  * would make of the skeleton (or the organizer's root) but the jail's own
- * file systems (/tmp, /proc, /dev/pts). Every mount in it is private, so each jail's copy of it
- * (jailfs_session) shares no propagation with it or with another copy.
+ * file systems (/tmp, /proc, /dev/pts). Every mount in it is private, so
+ * each jail's copy of it (jailfs_session) shares no propagation with it or
+ * with another copy.
  */
 int
 jailfs_template(const struct service *s, const char *root, const char *skel)

@@ -1,12 +1,16 @@
 /*
  * sandbox.c: the daemon's side of a jailed session. For each jail it makes
  * the session's cgroup and picks its uid, then clone3()s the session's
- * first process into new pid, mount, ipc, uts, cgroup (and network)
- * namespaces and, on cgroup v2, straight into the cgroup. The clone shares
+ * first process into new pid, ipc, uts, cgroup (and network) namespaces
+ * and, on cgroup v2, straight into the cgroup; its mount namespace is a
+ * copy of the service's template (built here once per load: templates,
+ * below), or for a service that has none a copy of the daemon's, made by
+ * the clone. The clone shares
  * the daemon's memory (CLONE_VM|CLONE_VFORK) only until it execs
  * chald-init (jail.c) from a sealed memfd, so no page of the daemon is
  * copied and the daemon is paused only for the exec. The daemon then sends
- * init what to build (jailspec.c) on the jail's control socket.
+ * init what to build (jailspec.c) on the jail's control socket, with the
+ * template's namespace.
  *
  * The jail is built before there is a player for it: the daemon keeps a
  * few ready per service (the pool) and hands the accepted socket over the
