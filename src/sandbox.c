@@ -407,10 +407,17 @@ template_build(const struct service *s, struct skel *k, char *err,
 		return -1;
 	}
 	if (pid == 0) {
+		int self;
+
+		/* Last, the child joins the template as a jail's init will:
+		 * setns needs CAP_SYS_CHROOT, which a deployment may not give
+		 * (EPERM: jails are then built whole). */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
 		    unshare(CLONE_NEWNS) == -1 ||
-		    jailfs_template(s, ROOTDIR, k->path) == -1 ||
-		    jailfs_pivot(ROOTDIR) == -1)
+		    (self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) ==
+		    -1 || jailfs_template(s, ROOTDIR, k->path) == -1 ||
+		    jailfs_pivot(ROOTDIR) == -1 ||
+		    setns(self, CLONE_NEWNS) == -1)
 			_exit(errno > 0 && errno < 256 ? errno : EIO);
 		raise(SIGSTOP);
 		_exit(0);
@@ -425,9 +432,11 @@ template_build(const struct service *s, struct skel *k, char *err,
 		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			;
-	} else
-		snprintf(err, errlen, "%s", WIFEXITED(status) ?
-		    strerror(WEXITSTATUS(status)) : "killed");
+	} else {
+		errno = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+		snprintf(err, errlen, "%s%s", strerror(errno), errno == EPERM ?
+		    " (setns needs CAP_SYS_CHROOT)" : "");
+	}
 	if (fd == -1)
 		return -1;
 	if (k->tmpl >= 0)
@@ -477,7 +486,9 @@ skel_template(const struct service *s)
 		k->tmpl = -1;
 	}
 	if (template_build(s, k, err, sizeof(err)) == -1) {
-		k->tmpl_retry_ms = now + TEMPLATE_RETRY_MS;
+		/* Without the privilege it is no use to try again. */
+		k->tmpl_retry_ms = errno == EPERM ? INT64_MAX :
+		    now + TEMPLATE_RETRY_MS;
 		log_debug("sandbox-template service=%s error=%s", s->name,
 		    log_quote(err));
 		return -1;
@@ -553,7 +564,8 @@ skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			    s->name);
 			continue;
 		}
-		k->tmpl_retry_ms = mono_ms() + TEMPLATE_RETRY_MS;
+		k->tmpl_retry_ms = errno == EPERM ? INT64_MAX : mono_ms() +
+		    TEMPLATE_RETRY_MS;
 		log_event("sandbox-template service=%s error=%s reason=%s",
 		    s->name, log_quote(terr), log_quote("its jails are built "
 		    "whole, each with a pivot_root"));
