@@ -92,7 +92,7 @@ $(BUILD)/chald: $(OBJS)
 # their runtimes find nothing they need.
 INIT_SRCS := src/jail.c src/jailfs.c src/jailsuid.c src/child.c src/jailspec.c \
 	   src/peerlock.c src/relay.c
-INIT_FLAGS := -O2 -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
+INIT_FLAGS := -O2 -fno-omit-frame-pointer -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
 	   -static
 $(BUILD)/chald-init: $(INIT_SRCS) src/chald.h $(BUILD)/.deps
 	@if command -v musl-gcc >/dev/null 2>&1; then \

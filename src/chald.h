@@ -475,6 +475,10 @@ struct skel {
 	char		 path[PATH_MAX];
 	int		 jails;		/* live jails built on it */
 	int		 current;	/* a service of the live config uses it */
+	int		 tmpl;		/* its template's mount namespace, or -1 */
+	struct pathid	*tmpl_ident;	/* what the template bound (jailid.c) */
+	int		 tmpl_nident;
+	int64_t		 tmpl_retry_ms;	/* no template: try again then */
 	struct skel	*next;
 };
 
@@ -1047,6 +1051,11 @@ int		 jailfs_build(const struct service *, const char *dir,
 int		 path_under(const char *path, const char *dir);
 int		 jailfs_mount(const struct service *, const char *root,
 		    const char *skel);
+int		 jailfs_templatable(const struct service *);
+int		 jailfs_template(const struct service *, const char *root,
+		    const char *skel);
+int		 jailfs_session(const struct service *);
+int		 jailfs_pivot(const char *root);
 
 /* jailsuid.c (chald-init): the tree of a jail with setuid = on */
 int		 jailsuid_tree(void);

@@ -9,11 +9,12 @@
  * shootdown, which on virtual machines cost more than the jail itself.
  *
  * init reads what to build from the daemon (jailspec.c) on its control
- * socket (fd 3), builds the jail (the service's read-only skeleton as its
- * root with bind mounts, device nodes, /proc with hidepid, a size-capped
- * /tmp: jailfs.c; then pivot_root, loopback, the
- * rlimits, bounding set and seccomp filter), reports ready, and waits for
- * its player. It locks the player's socket to the player (peerlock.c), then
+ * socket (fd 3), builds the jail (a copy of the service's template
+ * namespace, which holds the read-only skeleton as its root with bind
+ * mounts and device nodes, plus its own /proc with hidepid, devpts and a
+ * size-capped /tmp: jailfs.c; or all of it and a pivot_root; then
+ * loopback, the rlimits, bounding set and seccomp filter), reports ready,
+ * and waits for its player. It locks the player's socket to the player (peerlock.c), then
  * vforks the challenge, which drops to the session's uid and execs, and
  * reaps until the challenge exits; with stdio = pty or kill-on-disconnect
  * it also stays with the player's socket (relay.c). When it dies, the
@@ -59,17 +60,6 @@
 #include <unistd.h>
 
 #include "chald.h"
-
-static int
-jail_pivot(const char *root)
-{
-	if (chdir(root) == -1 ||
-	    syscall(SYS_pivot_root, ".", ".") == -1 ||
-	    umount2(".", MNT_DETACH) == -1 ||
-	    chdir("/") == -1)
-		return -1;
-	return 0;
-}
 
 /*
  * The namespace's own loopback, so a challenge may talk to itself: up, with
@@ -431,14 +421,22 @@ init_serve(const struct service *s, pid_t child, int sock, int sigfd,
 	init_exit(relay_run(&r));
 }
 
-/* The spec comes first on the control socket, in one message. */
+/*
+ * The spec comes first on the control socket, in one message; with it, in
+ * *tmpl, the mount namespace of the service's template, if it has one
+ * (sandbox.c), else -1.
+ */
 static int
-init_spec(struct jailspec *js, char **buf)
+init_spec(struct jailspec *js, char **buf, int *tmpl)
 {
-	char err[128];
+	char err[128], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov;
+	struct msghdr mh;
+	struct cmsghdr *cm;
 	ssize_t n;
 
 	*buf = NULL;
+	*tmpl = -1;
 	do
 		n = recv(JAIL_CTL_FD, NULL, 0, MSG_PEEK | MSG_TRUNC);
 	while (n == -1 && errno == EINTR);
@@ -447,8 +445,20 @@ init_spec(struct jailspec *js, char **buf)
 	*buf = malloc((size_t)n);
 	if (*buf == NULL)
 		return -1;
-	if (recv(JAIL_CTL_FD, *buf, (size_t)n, 0) != n)
+	iov.iov_base = *buf;
+	iov.iov_len = (size_t)n;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	if (recvmsg(JAIL_CTL_FD, &mh, MSG_CMSG_CLOEXEC) != n)
 		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
+	    cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(tmpl, CMSG_DATA(cm), sizeof(int));
 	if (jailspec_unpack(*buf, (size_t)n, js, err, sizeof(err)) == -1) {
 		errno = EPROTO;
 		return -1;
@@ -507,6 +517,32 @@ init_loginuid(void)
 	close(fd);
 }
 
+/*
+ * The jail's file tree and its root. On a template (tmpl, sandbox.c) the
+ * jail's namespace is a copy of the template's, whose root is the jail's
+ * already: no pivot_root, which walks every task on the host, and only the
+ * jail's own file systems to mount. Otherwise it is built whole in the
+ * namespace the clone made, and pivoted into.
+ */
+static int
+init_tree(const struct jailspec *js, int tmpl)
+{
+	if (tmpl >= 0) {
+		if (setns(tmpl, CLONE_NEWNS) == -1 ||
+		    unshare(CLONE_NEWNS) == -1)
+			return STEP_PIVOT;
+		close(tmpl);
+		if (chdir("/") == -1 || jailfs_session(&js->svc) == -1)
+			return STEP_MOUNTS;
+		return 0;
+	}
+	if (jailfs_mount(&js->svc, js->rootdir, js->skel) == -1)
+		return STEP_MOUNTS;
+	if (jailfs_pivot(js->rootdir) == -1)
+		return STEP_PIVOT;
+	return 0;
+}
+
 static void __attribute__((noreturn))
 init_main(void)
 {
@@ -515,7 +551,7 @@ init_main(void)
 	struct jail_player pl;
 	char *spec;
 	pid_t child;
-	int ctl = JAIL_CTL_FD, sock, step, master = -1, slave = -1;
+	int ctl = JAIL_CTL_FD, sock, step, master = -1, slave = -1, tmpl;
 	volatile int sigfd = -1;	/* set before the vfork, used after */
 
 	/* ps shows "chald-init" whatever the kernel names a memfd exec. */
@@ -531,7 +567,7 @@ init_main(void)
 		report(ctl, STEP_SIGNALS);
 	if (setsid() == -1)
 		report(ctl, STEP_SETSID);
-	if (init_spec(&js, &spec) == -1) {
+	if (init_spec(&js, &spec, &tmpl) == -1) {
 		if (errno == EPROTO)
 			report(ctl, STEP_SPEC);
 		_exit(0);	/* the daemon is gone or gave up on this jail */
@@ -540,10 +576,8 @@ init_main(void)
 	if (init_cgroups(&js) == -1)
 		report(ctl, STEP_CGROUP);
 	init_loginuid();
-	if (jailfs_mount(s, js.rootdir, js.skel) == -1)
-		report(ctl, STEP_MOUNTS);
-	if (jail_pivot(js.rootdir) == -1)
-		report(ctl, STEP_PIVOT);
+	if ((step = init_tree(&js, tmpl)) != 0)
+		report(ctl, step);
 	if (s->allow_setuid && jailsuid_tree() == -1)
 		report(ctl, STEP_MOUNTS);
 	if (!s->net_host && jail_network() == -1)

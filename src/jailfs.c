@@ -20,6 +20,12 @@
  * A service with "root =" has its own tree instead, which is never
  * written: its mount points must be in it, and /dev is a small tmpfs.
  *
+ * Most services' jails do not mount all that themselves: the daemon mounts
+ * what they share once per load in a template namespace (jailfs_template),
+ * and each jail copies it and adds its own /tmp, /proc and /dev/pts
+ * (jailfs_session). jailfs_mount builds a jail whole, for the services
+ * whose binds lie among those.
+ *
  * Linked into the daemon (sandbox.c) and into chald-init (jail.c).
  */
 #include <sys/mount.h>
@@ -414,13 +420,119 @@ jailfs_build(const struct service *s, const char *dir, char *where,
 }
 
 /*
+ * Where a jail mounts file systems of its own: an organizer's path at or
+ * below one of these, or above it ("/"), must be bound after them, in the
+ * order jailfs_mount keeps, so its service builds every jail whole.
+ */
+static const char *session_dirs[] = { "/tmp", "/proc", "/dev/pts", NULL };
+
+static int
+path_clashes(const char *path)
+{
+	for (const char **d = session_dirs; *d != NULL; d++)
+		if (path_under(path, *d) || path_under(*d, path))
+			return 1;
+	return 0;
+}
+
+/*
+ * True when service s can have a template (jailfs_template): no path the
+ * organizer has bound among the jail's own mounts.
+ */
+int
+jailfs_templatable(const struct service *s)
+{
+	char dir[PATH_MAX], *slash;
+
+	/* In a root of the organizer's, the program and workdir are its. */
+	snprintf(dir, sizeof(dir), "%s", s->argv[0]);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir)
+		*slash = '\0';
+	if (s->root == NULL && (path_clashes(dir) ||
+	    path_clashes(s->workdir)))
+		return 0;
+	for (int i = 0; i < s->nbind_ro; i++)
+		if (path_clashes(s->bind_ro[i]))
+			return 0;
+	for (int i = 0; i < s->nbind_rw; i++)
+		if (path_clashes(s->bind_rw[i]))
+			return 0;
+	return 1;
+}
+
+/* Into root, with nothing of the old tree left in the namespace. */
+int
+jailfs_pivot(const char *root)
+{
+	if (chdir(root) == -1 ||
+	    syscall(SYS_pivot_root, ".", ".") == -1 ||
+	    umount2(".", MNT_DETACH) == -1 ||
+	    chdir("/") == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * The daemon's template of a service's jails, in a mount namespace of its
+ * own (a child of the daemon's, then pivoted into root): what jailfs_mount
+ * would make of the skeleton (or the organizer's root) but the jail's own
+ * file systems (/tmp, /proc, /dev/pts). Every mount in it is private, so
+ * each jail's copy of it (jailfs_session) shares no propagation with it or
+ * with another copy.
+ */
+int
+jailfs_template(const struct service *s, const char *root, const char *skel)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		return -1;
+	if (mount(s->root != NULL ? s->root : skel, root, NULL, MS_BIND |
+	    MS_REC, NULL) == -1 || mount_flags(root, 0) == -1)
+		return -1;
+	/* A root of the organizer's gets its read-only /dev tmpfs here:
+	 * mount points and symlinks only, the same for all its jails. */
+	if ((s->root != NULL ? dev_tmpfs(root) : dev_mount(root)) == -1)
+		return -1;
+	if (s->root == NULL && skel_binds(s, root, FS_MOUNT) == -1)
+		return -1;
+	return own_binds(s, root, FS_MOUNT);
+}
+
+/* A jail's own /tmp: a tmpfs of the service's size. */
+static int
+tmp_mount(const struct service *s, const char *root)
+{
+	char path[PATH_MAX], opts[128];
+
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=1777",
+	    (unsigned long long)s->tmp_size,
+	    (unsigned long long)(s->tmp_size / 4096 + 64));
+	return mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts);
+}
+
+/*
+ * The init's half on a template: in its own copy of the template's
+ * namespace, whose root is the jail's already, the file systems that are
+ * the jail's alone.
+ */
+int
+jailfs_session(const struct service *s)
+{
+	if (tmp_mount(s, "") == -1 || dev_pts("") == -1)
+		return -1;
+	return mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV |
+	    MS_NOEXEC, "hidepid=invisible");
+}
+
+/*
  * The init's half, in its own mount namespace: the tree under root, on the
  * skeleton (skel) or on the organizer's root.
  */
 int
 jailfs_mount(const struct service *s, const char *root, const char *skel)
 {
-	char path[PATH_MAX], opts[128];
+	char path[PATH_MAX];
 
 	/* Nothing below may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
@@ -430,11 +542,7 @@ jailfs_mount(const struct service *s, const char *root, const char *skel)
 	if (mount(s->root != NULL ? s->root : skel, root, NULL, MS_BIND |
 	    MS_REC, NULL) == -1 || mount_flags(root, 0) == -1)
 		return -1;
-	snprintf(path, sizeof(path), "%s/tmp", root);
-	snprintf(opts, sizeof(opts), "size=%llu,nr_inodes=%llu,mode=1777",
-	    (unsigned long long)s->tmp_size,
-	    (unsigned long long)(s->tmp_size / 4096 + 64));
-	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) == -1)
+	if (tmp_mount(s, root) == -1)
 		return -1;
 	if ((s->root != NULL ? dev_tmpfs(root) : dev_mount(root)) == -1 ||
 	    dev_pts(root) == -1)

@@ -48,6 +48,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,11 +74,12 @@
 					   nothing for this long gets no more */
 #define LINGER_MS	2000		/* at the end: for the player's ACKs */
 
+/* The buffers go last: only what comes before them is cleared at start,
+ * so that a relay without a pty never touches (and the kernel never
+ * faults in and zeroes) their 68 KiB. */
 struct rstate {
 	struct relay	*r;
-	char		 in[RELAY_IN];
 	size_t		 inlen, inoff;
-	char		 out[RELAY_OUT];
 	size_t		 outlen, outoff;
 	int		 eof;		/* the player sent its FIN */
 	int		 eof_given;	/* and the challenge was told */
@@ -85,6 +87,8 @@ struct rstate {
 	int		 exited;	/* the challenge exited */
 	int		 status;
 	int64_t		 wrote_ms;	/* last write to the pty */
+	char		 in[RELAY_IN];
+	char		 out[RELAY_OUT];
 };
 
 static struct rstate	state;
@@ -543,7 +547,7 @@ relay_run(struct relay *r)
 	struct rstate *st = &state;
 	int pty = r->master >= 0;
 
-	memset(st, 0, sizeof(*st));
+	memset(st, 0, offsetof(struct rstate, in));
 	st->r = r;
 	while (!st->exited) {
 		struct pollfd pf[3];

@@ -1,13 +1,17 @@
 /*
  * sandbox.c: the daemon's side of a jailed session. For each jail it makes
  * the session's cgroup and picks its uid, then clone3()s the session's
- * first process into new pid, mount, ipc, uts, cgroup (and network)
- * namespaces and, on cgroup v2, straight into the cgroup; the network
- * namespace is usually one of the pool's (netpool.c), joined by setns. The clone shares
+ * first process into new pid, ipc, uts, cgroup (and network) namespaces
+ * and, on cgroup v2, straight into the cgroup; its mount namespace is a
+ * copy of the service's template (built here once per load: templates,
+ * below), or for a service that has none a copy of the daemon's, made by
+ * the clone. The network namespace is usually one of the pool's
+ * (netpool.c), joined by setns. The clone shares
  * the daemon's memory (CLONE_VM|CLONE_VFORK) only until it execs
  * chald-init (jail.c) from a sealed memfd, so no page of the daemon is
  * copied and the daemon is paused only for the exec. The daemon then sends
- * init what to build (jailspec.c) on the jail's control socket.
+ * init what to build (jailspec.c) on the jail's control socket, with the
+ * template's namespace.
  *
  * The jail is built before there is a player for it: the daemon keeps a
  * few ready per service (the pool) and hands the accepted socket over the
@@ -319,10 +323,22 @@ rm_tree(const char *path)
 static void
 skel_remove(const char *path)
 {
+	if (path[0] == '\0')
+		return;		/* a template's only (a root of its own) */
 	if (umount2(path, MNT_DETACH) == -1 && errno != EINVAL &&
 	    errno != ENOENT)
 		log_warn("umount %s", path);
 	rm_tree(path);	/* empty now, or a plain directory of old */
+}
+
+static void
+skel_free(struct skel *k)
+{
+	if (k->tmpl >= 0)
+		close(k->tmpl);
+	free(k->tmpl_ident);
+	skel_remove(k->path);
+	free(k);
 }
 
 static void
@@ -337,9 +353,8 @@ skels_sweep(struct sandbox *sb)
 			pp = &k->next;
 			continue;
 		}
-		skel_remove(k->path);
 		*pp = k->next;
-		free(k);
+		skel_free(k);
 	}
 }
 
@@ -365,6 +380,124 @@ skels_remove_stale(void)
 	closedir(d);
 }
 
+/*
+ * A skeleton's template (jailfs_template): a child of the daemon makes a
+ * mount namespace, mounts what every jail of the service shares in it,
+ * pivots into it and stops; the daemon keeps the namespace by an fd of it
+ * and kills the child. Each jail then starts from a copy of it (jail.c):
+ * a pivot_root walks every task on the host, and the jails' mounts of the
+ * read-only tree were most of the rest of their build. What the template
+ * bound is recorded first (jailid.c), so that a path replaced since (a
+ * redeploy) makes a new one (skel_template).
+ */
+static int
+template_build(const struct service *s, struct skel *k, char *err,
+    size_t errlen)
+{
+	char path[64];
+	int status = 0, fd = -1;
+	pid_t pid;
+
+	if (jailid_take(s, &k->tmpl_ident, &k->tmpl_nident) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pid = fork();
+	if (pid == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		int self;
+
+		/* Last, the child joins the template as a jail's init will:
+		 * setns needs CAP_SYS_CHROOT, which a deployment may not give
+		 * (EPERM: jails are then built whole). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
+		    unshare(CLONE_NEWNS) == -1 ||
+		    (self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) ==
+		    -1 || jailfs_template(s, ROOTDIR, k->path) == -1 ||
+		    jailfs_pivot(ROOTDIR) == -1 ||
+		    setns(self, CLONE_NEWNS) == -1)
+			_exit(errno > 0 && errno < 256 ? errno : EIO);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, WUNTRACED) == -1 && errno == EINTR)
+		;
+	if (WIFSTOPPED(status)) {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/mnt", (long)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd == -1)
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+	} else {
+		errno = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+		snprintf(err, errlen, "%s%s", strerror(errno), errno == EPERM ?
+		    " (setns needs CAP_SYS_CHROOT)" : "");
+	}
+	if (fd == -1)
+		return -1;
+	if (k->tmpl >= 0)
+		close(k->tmpl);
+	k->tmpl = fd;
+	return 0;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define TEMPLATE_RETRY_MS	1000
+
+/*
+ * The template of service s for a jail being started, or -1 (the jail is
+ * built whole). A path it bound that has been replaced since (a redeploy)
+ * makes a new one: the jail must see what a fresh bind would. While one
+ * cannot be made (the path is missing for the moment), jails are built
+ * whole, and making one is tried again a second later.
+ */
+static int
+skel_template(const struct service *s)
+{
+	struct skel *k = s->skel;
+	char err[CHALD_ERRLEN], which[PATH_MAX];
+	int64_t now;
+
+	if (k == NULL || !jailfs_templatable(s))
+		return -1;
+	if (k->tmpl >= 0 && !jailid_changed(s, k->tmpl_ident, k->tmpl_nident,
+	    which, sizeof(which)))
+		return k->tmpl;
+	now = mono_ms();
+	if (k->tmpl < 0 && now < k->tmpl_retry_ms)
+		return -1;
+	if (k->tmpl >= 0) {
+		log_event("sandbox-template service=%s path=%s reason=%s",
+		    s->name, log_quote(which), log_quote("replaced: a new "
+		    "template"));
+		close(k->tmpl);
+		k->tmpl = -1;
+	}
+	if (template_build(s, k, err, sizeof(err)) == -1) {
+		/* Without the privilege it is no use to try again. */
+		k->tmpl_retry_ms = errno == EPERM ? INT64_MAX :
+		    now + TEMPLATE_RETRY_MS;
+		log_debug("sandbox-template service=%s error=%s", s->name,
+		    log_quote(err));
+		return -1;
+	}
+	log_debug("sandbox-template service=%s state=built", s->name);
+	return k->tmpl;
+}
+
 /* Removes the skeletons of a load that did not happen. */
 static void
 skels_discard(struct sandbox *sb, struct config *c)
@@ -373,8 +506,7 @@ skels_discard(struct sandbox *sb, struct config *c)
 
 	while ((k = sb->building) != NULL) {
 		sb->building = k->next;
-		skel_remove(k->path);
-		free(k);
+		skel_free(k);
 	}
 	for (struct service *s = c->services; s != NULL; s = s->next)
 		s->skel = NULL;
@@ -384,7 +516,7 @@ skels_discard(struct sandbox *sb, struct config *c)
 static int
 skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 {
-	char where[PATH_MAX];
+	char where[PATH_MAX], terr[CHALD_ERRLEN];
 	mode_t mask;
 	int ret = 0;
 
@@ -395,7 +527,9 @@ skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		struct skel *k;
 
 		s->skel = NULL;
-		if (!s->sandbox || s->root != NULL)
+		/* A root of the organizer's has no skeleton: its struct skel
+		 * (path "") only holds the template. */
+		if (!s->sandbox || (s->root != NULL && !jailfs_templatable(s)))
 			continue;
 		if ((k = calloc(1, sizeof(*k))) == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -403,22 +537,39 @@ skels_build(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			break;
 		}
 		k->current = 1;
+		k->tmpl = -1;
 		k->next = sb->building;
 		sb->building = k;
-		snprintf(k->path, sizeof(k->path), "/run/chald/skel.%ld.%llu",
-		    (long)getpid(), ++sb->next_skel);
+		if (s->root != NULL)
+			k->path[0] = '\0';
+		else
+			snprintf(k->path, sizeof(k->path),
+			    "/run/chald/skel.%ld.%llu", (long)getpid(),
+			    ++sb->next_skel);
 		snprintf(where, sizeof(where), "%s", k->path);
-		if (mkdir(k->path, 0755) == -1 || mount("tmpfs", k->path,
+		if (s->root == NULL && (mkdir(k->path, 0755) == -1 || mount("tmpfs", k->path,
 		    "tmpfs", MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1 ||
 		    jailfs_build(s, k->path, where, sizeof(where)) == -1 ||
 		    mount(NULL, k->path, NULL, MS_REMOUNT | MS_RDONLY |
-		    MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1) {
+		    MS_NOSUID | MS_NODEV, SKEL_OPTS) == -1)) {
 			snprintf(err, errlen, "service %s: the jail's files: "
 			    "%s: %s", s->name, where, strerror(errno));
 			ret = -1;
 			break;
 		}
 		s->skel = k;
+		if (!jailfs_templatable(s))
+			continue;
+		if (template_build(s, k, terr, sizeof(terr)) == 0) {
+			log_debug("sandbox-template service=%s state=built",
+			    s->name);
+			continue;
+		}
+		k->tmpl_retry_ms = errno == EPERM ? INT64_MAX : mono_ms() +
+		    TEMPLATE_RETRY_MS;
+		log_event("sandbox-template service=%s error=%s reason=%s",
+		    s->name, log_quote(terr), log_quote("its jails are built "
+		    "whole, each with a pivot_root"));
 	}
 	umask(mask);
 	if (ret == -1)
@@ -768,6 +919,29 @@ pending_add(struct sandbox *sb, unsigned long long id, uid_t uid)
 	sb->pending = p;
 }
 
+/* The spec, with the template's namespace (tmpl >= 0) as SCM_RIGHTS. */
+static int
+spec_send(int fd, const char *buf, size_t len, int tmpl)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { (void *)(uintptr_t)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (tmpl >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &tmpl, sizeof(int));
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len ?
+	    0 : -1;
+}
+
 /*
  * Starts a jail for service s: its cgroup, its uid, and its init, which
  * builds the jail on its own time. Fills in sess; the parent only waits for
@@ -782,7 +956,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	struct uidturn *turn;
 	struct init_ctx c = { NULL, 0, -1 };
 	struct timespec now;
-	int sp[2], cgfd = -1, pidfd = -1;
+	int sp[2], cgfd = -1, pidfd = -1, tmpl;
 	unsigned long long id = ++sb->next_id;
 	uint64_t flags;
 	size_t len;
@@ -823,8 +997,11 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	}
 	if (!s->net_host)
 		c.netfd = netpool_take(&sb->net);
-	flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
-	    CLONE_NEWCGROUP | (s->net_host || c.netfd >= 0 ? 0 : CLONE_NEWNET);
+	/* On a template the init joins a copy of its namespace instead. */
+	tmpl = skel_template(s);
+	flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+	    (tmpl >= 0 ? 0 : CLONE_NEWNS) |
+	    (s->net_host || c.netfd >= 0 ? 0 : CLONE_NEWNET);
 	pid = clone_init(&c, sp[1], flags, cgfd, &pidfd);
 	close(sp[1]);
 	if (pid == -1) {
@@ -836,8 +1013,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 		goto fail;
 	}
 	/* A fresh socket's buffer holds it; init reads it first. */
-	if (send(sp[0], buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
-	    (ssize_t)len) {
+	if (spec_send(sp[0], buf, len, tmpl) == -1) {
 		snprintf(err, errlen, "step=spec error=%s",
 		    log_quote(strerror(errno)));
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);

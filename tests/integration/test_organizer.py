@@ -5,8 +5,10 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +55,41 @@ def test_redeploy_rebuilds_the_pool(chald, pubdir):
         assert _play(c, b"after%d" % i) == b"after%d\n" % i
     c.wait_log(rf"redeploy service=echo path={re.escape(str(d))} jails=\d")
     assert c.count_log(r"spawn-failed") == 0, c.log_text()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("pool", ["0", "3"])
+def test_redeploy_makes_a_new_template(chald, pool):
+    """A service outside /tmp has a template of its jails' mounts (sandbox.c),
+    which binds the challenge's directory once per load. After a redeploy
+    by rename-and-copy it would hold the old, deleted directory: every
+    session after it must run the new challenge, pool or no pool."""
+    base = Path(tempfile.mkdtemp(prefix="redeploy-", dir=ROOT / "build"))
+    try:
+        base.chmod(0o755)
+        d = base / "chal"
+        d.mkdir()
+        d.chmod(0o755)
+        script = d / "run"
+        script.write_text("#!/bin/sh\necho v1\n")
+        script.chmod(0o755)
+        c = chald("-b", "127.0.0.1", "-p", "0", "--pool", pool, "-v",
+                  "--", script)
+        c.wait_log(r"sandbox-template service=run state=built")
+        with c.connect() as s:
+            assert recv_all(s) == b"v1\n"
+        time.sleep(0.5)                  # the pool is full again
+        subprocess.run("mv chal chal.old && mkdir chal && "
+                       "printf '#!/bin/sh\\necho v2\\n' > chal/run && "
+                       "chmod 755 chal chal/run && rm -rf chal.old",
+                       shell=True, cwd=base, check=True, timeout=10)
+        for _ in range(4):
+            with c.connect() as s:
+                assert recv_all(s) == b"v2\n", c.log_text()[-3000:]
+        c.wait_log(r"sandbox-template service=run path=\S+ reason=")
+        assert c.count_log(r"spawn-failed") == 0, c.log_text()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.timeout(60)

@@ -341,9 +341,16 @@ def test_own_root_directory(chald, tmp_path):
             (root / d).mkdir(parents=True, exist_ok=True)
         shutil.copy2(chal, root / str(chal).lstrip("/"))
         before = sorted(str(p) for p in root.rglob("*"))
-        c = jail(chald, "--root", str(root), program=str(chal))
+        c = jail(chald, "--root", str(root), "-v", program=str(chal))
         s = connect(c.port)
         assert recv_line(s) == b"ready\n"
+        # copied from the service's template (sandbox.c)
+        assert c.count_log(r"sandbox-template service=\S+ state=built") == 1
+        mounts = sorted(line.split()[4] for line in probe(
+            s, "cat /proc/self/mountinfo")[3:].split("|") if line)
+        assert mounts == sorted(["/", "/dev", "/tmp", "/proc", "/dev/pts"] +
+                                [f"/dev/{d}" for d in ("null", "zero", "full",
+                                 "random", "urandom", "tty")]), mounts
         # the jail's root is the organizer's tree: no /usr, no /etc
         listing = probe(s, "ls /").split()
         assert listing[0] == "ok", listing

@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -138,6 +139,28 @@ list(const char *dir)
 	printf("\n");
 	fflush(stdout);
 	closedir(d);
+}
+
+/*
+ * The classic way out of a chroot, where nothing but seccomp forbids it: a
+ * user namespace of one's own (CAP_SYS_CHROOT in it), a chroot below the
+ * cwd, and ".." until the top of the mount namespace. Lists what is there.
+ */
+static void
+escape(void)
+{
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) == -1 ||
+	    (mkdir("/tmp/escape", 0700) == -1 && errno != EEXIST) ||
+	    chroot("/tmp/escape") == -1) {
+		result(-1);
+		return;
+	}
+	for (int i = 0; i < 64; i++)
+		if (chdir("..") == -1) {
+			result(-1);
+			return;
+		}
+	list(".");
 }
 
 static void
@@ -389,6 +412,8 @@ main(void)
 			result(watch(a, 0));
 		else if (sscanf(line, "dnotify %255s", a) == 1)
 			result(dnotify(a));
+		else if (strcmp(line, "escape") == 0)
+			escape();
 		else if (strcmp(line, "unshare") == 0)
 			result(unshare(CLONE_NEWUSER));
 		else if (strcmp(line, "ldt") == 0) {

@@ -4,7 +4,8 @@
  * taken relative to the jail's root (absolute ones, and ".." that cannot
  * climb out), binds that cover paths of the root, the jail's own /tmp, the
  * default workdir of an interpreter and its script, and the warnings with
- * the keys that fix them.
+ * the keys that fix them; and which services may have a template of their
+ * jails' mounts (jailfs.c).
  */
 #include <sys/stat.h>
 
@@ -233,6 +234,52 @@ test_warnings(void)
 	CHECK(c.warnings == NULL);
 }
 
+/* Which services may have a template (jailfs.c): none of the paths they
+ * bind at, below or above the jail's own /tmp, /proc and /dev/pts. */
+static void
+test_templatable(void)
+{
+	char *argv[] = { "/srv/chal/run" }, *tmpargv[] = { "/tmp/x/run" };
+	char *b_root[] = { "/" }, *b_dev[] = { "/dev" }, *b_shm[] = { "/dev/shm" };
+	char *b_tmp[] = { "/tmp/data" }, *b_tmpish[] = { "/tmpfoo" };
+	char *b_pts[] = { "/dev/pts/0" };
+	struct service s;
+
+	svc_init(&s, argv, 1);
+	s.workdir = "/srv/chal";
+	CHECK(jailfs_templatable(&s) == 1);
+	s.workdir = "/tmp/w";
+	CHECK(jailfs_templatable(&s) == 0);
+	s.workdir = "/proc";
+	CHECK(jailfs_templatable(&s) == 0);
+	s.workdir = "/srv/chal";
+	s.bind_ro = b_shm;
+	s.nbind_ro = 1;
+	CHECK(jailfs_templatable(&s) == 1);
+	s.bind_ro = b_tmpish;
+	CHECK(jailfs_templatable(&s) == 1);
+	s.bind_ro = b_root;
+	CHECK(jailfs_templatable(&s) == 0);
+	s.bind_ro = b_dev;
+	CHECK(jailfs_templatable(&s) == 0);
+	s.bind_ro = b_pts;
+	CHECK(jailfs_templatable(&s) == 0);
+	s.nbind_ro = 0;
+	s.bind_rw = b_tmp;
+	s.nbind_rw = 1;
+	CHECK(jailfs_templatable(&s) == 0);
+	s.nbind_rw = 0;
+	svc_init(&s, tmpargv, 1);
+	s.workdir = "/tmp/x";
+	CHECK(jailfs_templatable(&s) == 0);
+	/* in a root of its own the program and workdir are the root's */
+	s.root = "/srv/rootfs";
+	CHECK(jailfs_templatable(&s) == 1);
+	s.bind_rw = b_tmp;
+	s.nbind_rw = 1;
+	CHECK(jailfs_templatable(&s) == 0);
+}
+
 int
 main(void)
 {
@@ -247,6 +294,7 @@ main(void)
 	test_program();
 	test_workdir();
 	test_warnings();
+	test_templatable();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
