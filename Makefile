@@ -23,7 +23,7 @@ endif
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong
 LDLIBS	:= $(shell pkg-config --libs inih libseccomp gmp 2>/dev/null || \
-	     echo -linih -lseccomp -lgmp) -lm
+	     echo -linih -lseccomp -lgmp) -lm -pthread
 
 ifeq ($(SAN),1)
 BUILD	:= build-san
@@ -39,7 +39,7 @@ SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   reload.c loop.c gate.c notify.c \
 	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c seccomp.c \
 	   audit.c peerlock.c initbin.c proxy.c pow.c jailenv.c image.c \
-	   peer.c jailview.c \
+	   peer.c jailview.c strikes.c \
 	   http.c metrics.c admin.c health.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
@@ -47,10 +47,11 @@ PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/listen.o $(BUILD)/child.o $(BUILD)/seccomp.o \
 	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o \
 	   $(BUILD)/jailenv.o $(BUILD)/notify.o $(BUILD)/audit.o \
-	   $(BUILD)/peerlock.o $(BUILD)/http.o $(BUILD)/metrics.o
+	   $(BUILD)/peerlock.o $(BUILD)/http.o $(BUILD)/metrics.o \
+	   $(BUILD)/strikes.o
 UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow \
 	   test_jailenv test_notify test_seccomp test_jailview \
-	   test_http test_metrics
+	   test_http test_metrics test_strikes
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c)) \
 	   $(BUILD)/progs/jailprobe32
 

@@ -3,7 +3,8 @@
 powflood.py: floods a chald proof of work with wrong solutions, as a
 hostile player would: C connections at once from 127.0.0.2 and up, each
 reading the prompt, sending a well-formed wrong solution (as many bytes as
-a real one, so every one costs the daemon a whole check) and going again.
+a real one, and below 2^1279 as a real one is, so that every one costs the
+daemon a whole check) and going again.
 Bounded: stops after SECS seconds. Prints the number of wrong solutions
 sent and answered.
 
@@ -23,7 +24,9 @@ async def one(port, src, stop, counts):
             r, w = await asyncio.wait_for(asyncio.open_connection(
                 "127.0.0.1", port, local_addr=(src, 0)), 5)
             await asyncio.wait_for(r.readuntil(b"Solution? "), 5)
-            w.write(b"s." + base64.b64encode(os.urandom(160)) + b"\n")
+            y = bytearray(os.urandom(160))
+            y[0] &= 0x7f
+            w.write(b"s." + base64.b64encode(bytes(y)) + b"\n")
             await w.drain()
             counts[0] += 1
             if await asyncio.wait_for(r.read(64), 10):
