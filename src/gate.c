@@ -125,6 +125,7 @@ struct pending {
 	unsigned char	 y[POW_NUM_MAX];	/* the solution, read */
 	size_t		 ylen;
 	struct srckey	 strikekey;	/* for the strikes, by its prefix */
+	unsigned	 strikes;	/* its source's, with this wrong one */
 	struct checker	*waiting;	/* in its wait list */
 	struct check_slot *slot;	/* handed to a checker */
 	struct pending	*prev, *next;	/* all pending */
@@ -211,6 +212,7 @@ static void
 gate_refuse(struct daemon *d, struct pending *p, enum reject_reason reason)
 {
 	char ip[INET6_ADDRSTRLEN], via[INET6_ADDRSTRLEN + 16] = "";
+	char strikes[32] = "";
 	char line[MAX_REJECT_LINE];
 	int port, vport, n = 0;
 
@@ -232,8 +234,11 @@ gate_refuse(struct daemon *d, struct pending *p, enum reject_reason reason)
 		    &vport);
 		snprintf(via, sizeof(via), " via=%s", vip);
 	}
-	log_event("reject service=%s ip=%s port=%d%s reason=%s pending=%d",
-	    p->st->name, ip, port, via, reject_name(reason), d->npending);
+	if (p->strikes > 0)
+		snprintf(strikes, sizeof(strikes), " strikes=%u", p->strikes);
+	log_event("reject service=%s ip=%s port=%d%s reason=%s pending=%d%s",
+	    p->st->name, ip, port, via, reject_name(reason), d->npending,
+	    strikes);
 	metrics_refused(&p->st->metrics, reason);
 	gate_free(d, p, 0);
 }
@@ -774,6 +779,8 @@ check_done(struct daemon *d, struct pending *p, int r)
 		gate_pass(d, p);
 	} else {
 		strikes_fail(&d->gate_strikes, &p->strikekey, now_ms());
+		p->strikes = strikes_count(&d->gate_strikes, &p->strikekey,
+		    now_ms());
 		metrics_inc(&p->st->metrics, M_POW_FAILED);
 		gate_refuse(d, p, REJ_POW_FAILED);
 	}
