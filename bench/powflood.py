@@ -8,7 +8,10 @@ daemon a whole check) and going again.
 Bounded: stops after SECS seconds. Prints the number of wrong solutions
 sent and answered.
 
-    powflood.py PORT C SECS
+    powflood.py PORT C SECS [fresh]
+
+With "fresh", every connection comes from a new address in 127/8, as from
+a botnet: no source is ever seen twice, so none has strikes.
 """
 
 import asyncio
@@ -17,9 +20,12 @@ import os
 import sys
 
 
-async def one(port, src, stop, counts):
+async def one(port, src, stop, counts, fresh):
     loop = asyncio.get_running_loop()
     while loop.time() < stop:
+        if fresh:
+            a = int.from_bytes(os.urandom(3), "big") | 0x010000
+            src = f"127.{a >> 16}.{a >> 8 & 255}.{a & 255}"
         try:
             r, w = await asyncio.wait_for(asyncio.open_connection(
                 "127.0.0.1", port, local_addr=(src, 0)), 5)
@@ -39,10 +45,11 @@ async def one(port, src, stop, counts):
 
 async def main():
     port, c, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    fresh = sys.argv[4:] == ["fresh"]
     stop = asyncio.get_running_loop().time() + secs
     counts = [0, 0, 0]
-    await asyncio.gather(*(one(port, f"127.0.0.{2 + i % 200}", stop, counts)
-                           for i in range(c)))
+    await asyncio.gather(*(one(port, f"127.0.0.{2 + i % 200}", stop, counts,
+                               fresh) for i in range(c)))
     print(f"sent={counts[0]} answered={counts[1]} errors={counts[2]}")
 
 

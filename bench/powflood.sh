@@ -6,7 +6,10 @@
 # bench/powflood.py floods wrong solutions from C clients. Prints both
 # p50/p99 and their ratio (the target: p99 within 2x). Loopback only;
 # every step bounded in time.
-# Environment: DIFF [5000], C [64], SECS [8], CHALD [<repo>/build/chald].
+# Also prints chald's CPU time during the flood, per wrong solution.
+# Environment: DIFF [5000], C [64], SECS [8], CHALD [<repo>/build/chald],
+# FRESH [0]: 1 floods from a new 127/8 address every connection (a botnet:
+# no source collects strikes).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIFF=${DIFF:-5000}
@@ -34,14 +37,22 @@ done
 measure() { "$B/loadgen" -p "$port" -c 1 -n 100000 -t "$SECS" -T 5; }
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 quiet=$(measure)
-/usr/bin/python3 "$ROOT/bench/powflood.py" "$port" "$C" $((SECS + 2)) >"$work/flood" &
+cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+fresh=""
+[ "${FRESH:-0}" = 1 ] && fresh=fresh
+/usr/bin/python3 "$ROOT/bench/powflood.py" "$port" "$C" $((SECS + 2)) $fresh >"$work/flood" &
 fpid=$!
 sleep 1
+c0=$(cpu); r0=$(grep -c 'reason=pow-failed' "$work/log" || true)
 flood=$(measure)
+c1=$(cpu); r1=$(grep -c 'reason=pow-failed' "$work/log" || true)
 wait $fpid || true
 q99=$(field "$quiet" p99_ms); f99=$(field "$flood" p99_ms)
-echo "pow flood: difficulty $DIFF, $C flooding clients ($(cat "$work/flood"))"
+echo "pow flood: difficulty $DIFF, $C flooding clients${fresh:+ from fresh sources} ($(cat "$work/flood"))"
 echo "  alone:      conn/s=$(field "$quiet" rate) p50_ms=$(field "$quiet" p50_ms) p99_ms=$q99"
 echo "  flooded:    conn/s=$(field "$flood" rate) p50_ms=$(field "$flood" p50_ms) p99_ms=$f99"
 echo "  p99 ratio flooded/alone: $(awk -v a="$q99" -v b="$f99" 'BEGIN { printf "%.2fx", b / a }') (target: at most 2x)"
 echo "  rejects logged: $(grep -c 'reason=pow-failed' "$work/log" || true)"
+hz=$(getconf CLK_TCK)
+echo "  chald CPU while flooded: $(awk -v c=$((c1 - c0)) -v n=$((r1 - r0)) -v hz="$hz" -v s="$SECS" \
+    'BEGIN { printf "%.0f%% of a core, %.2f ms per wrong solution (%d answered)", 100 * c / hz / s, n ? 1000 * c / hz / n : 0, n }')"
