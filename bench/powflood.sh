@@ -9,7 +9,9 @@
 # Also prints chald's CPU time during the flood, per wrong solution.
 # Environment: DIFF [5000], C [64], SECS [8], CHALD [<repo>/build/chald],
 # FRESH [0]: 1 floods from a new 127/8 address every connection (a botnet:
-# no source collects strikes).
+# no source collects strikes), SOLVER [0]: 1 measures instead a player
+# who solves (bench/powsolver.py, from 127.0.0.250, not exempt): the time
+# from its solution to "Correct", alone and flooded.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIFF=${DIFF:-5000}
@@ -35,18 +37,31 @@ for _ in $(seq 50); do
 done
 [ -n "$port" ] || { echo "powflood.sh: chald did not start"; cat "$work/err"; exit 1; }
 measure() { "$B/loadgen" -p "$port" -c 1 -n 100000 -t "$SECS" -T 5; }
+if [ "${SOLVER:-0}" = 1 ]; then
+	measure() { /usr/bin/python3 "$ROOT/bench/powsolver.py" "$port" "$SECS"; }
+fi
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 quiet=$(measure)
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 fresh=""
 [ "${FRESH:-0}" = 1 ] && fresh=fresh
-/usr/bin/python3 "$ROOT/bench/powflood.py" "$port" "$C" $((SECS + 2)) $fresh >"$work/flood" &
+fsecs=$((SECS + 2))
+# a solver's last solve ends after SECS: the flood outlasts it
+[ "${SOLVER:-0}" = 1 ] && fsecs=$((4 * SECS + 30))
+/usr/bin/python3 "$ROOT/bench/powflood.py" "$port" "$C" $fsecs $fresh >"$work/flood" &
 fpid=$!
 sleep 1
 c0=$(cpu); r0=$(grep -c 'reason=pow-failed' "$work/log" || true)
 flood=$(measure)
 c1=$(cpu); r1=$(grep -c 'reason=pow-failed' "$work/log" || true)
+[ "${SOLVER:-0}" = 1 ] && kill $fpid 2>/dev/null
 wait $fpid || true
+if [ "${SOLVER:-0}" = 1 ]; then
+	echo "pow flood: difficulty $DIFF, $C flooding clients${fresh:+ from fresh sources} ($((r1 - r0)) wrong solutions answered while the solver ran)"
+	echo "  a solver's check, alone:   $quiet"
+	echo "  a solver's check, flooded: $flood"
+	exit 0
+fi
 q99=$(field "$quiet" p99_ms); f99=$(field "$flood" p99_ms)
 echo "pow flood: difficulty $DIFF, $C flooding clients${fresh:+ from fresh sources} ($(cat "$work/flood"))"
 echo "  alone:      conn/s=$(field "$quiet" rate) p50_ms=$(field "$quiet" p50_ms) p99_ms=$q99"
