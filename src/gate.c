@@ -713,6 +713,22 @@ gate_event(struct daemon *d, void *tag)
 		gate_solution(d, p);
 }
 
+/*
+ * The gate is full: the newest connection of a source with strikes whose
+ * solution still waits for the slow checker goes, so that a flood's slow
+ * checks never keep a new player out. -1 when there is none.
+ */
+static int
+gate_make_room(struct daemon *d)
+{
+	struct pending *v = checkers.c[CHECKER_SUSPECT].tail;
+
+	if (v == NULL)
+		return -1;
+	gate_refuse(d, v, REJ_PENDING);
+	return 0;
+}
+
 void
 gate_begin(struct daemon *d, struct svcstate *st, int fd,
     const struct sockaddr_storage *peer)
@@ -747,7 +763,8 @@ gate_begin(struct daemon *d, struct svcstate *st, int fd,
 		gate_refuse(d, p, REJ_NO_MEMORY);
 		return;
 	}
-	if (d->conf->pending_max > 0 && d->npending > d->conf->pending_max) {
+	if (d->conf->pending_max > 0 && d->npending > d->conf->pending_max &&
+	    gate_make_room(d) == -1) {
 		gate_refuse(d, p, REJ_PENDING);
 		return;
 	}

@@ -413,6 +413,36 @@ def test_pow_shutdown_with_checks_queued(chald):
     assert c.count_log(r"ip=127\.0\.0\.41 .*reason=shutdown") >= 3
 
 
+def test_pow_full_gate_drops_a_flooders_waiting_check(chald):
+    """With the gate full, a flooder's solution that waits for the slow
+    checker makes room for a new player; with none waiting, the new player
+    is refused as before."""
+    c = chald("-b", "127.0.0.1", "-p", "0", "--pow", "3000000", "--pool",
+              "0", "--pending-max", "3", "--pending-per-ip", "0", "--",
+              prog("peer"))
+    with connect(c.port, source="127.0.0.51") as s:
+        read_until(s, b"Solution? ")
+        s.sendall(b"s." + base64.b64encode(b"\x01" * 100) + b"\n")
+        assert recv_all(s, timeout=30) == b"Proof-of-work fail\n"
+    socks = []
+    for i in range(3):    # two in the checker's slots, one waiting
+        s = connect(c.port, source="127.0.0.51")
+        read_until(s, b"Solution? ")
+        s.sendall(wrong_solution())
+        socks.append(s)
+    time.sleep(0.3)
+    new = connect(c.port, source="127.0.0.52")
+    assert read_until(new, b"Solution? ")
+    c.wait_log(r"reject service=peer ip=127\.0\.0\.51 .*reason=pending ")
+    assert recv_all(socks[2]) != b""     # the newest waiting one went
+    late = connect(c.port, source="127.0.0.53")
+    refused = recv_all(late)
+    assert refused and b"Solution?" not in refused
+    c.wait_log(r"reject service=peer ip=127\.0\.0\.53 .*reason=pending ")
+    for s in socks + [new, late]:
+        s.close()
+
+
 def test_pending_per_ip_caps_one_source(chald):
     c = chald("-b", "127.0.0.1", "-p", "0", "--pow", "300",
               "--pending-per-ip", "3", "--", prog("peer"))
