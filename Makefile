@@ -24,7 +24,7 @@ endif
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong
 LDLIBS	:= $(shell pkg-config --libs inih libseccomp gmp 2>/dev/null || \
-	     echo -linih -lseccomp -lgmp) -lm
+	     echo -linih -lseccomp -lgmp) -lm -pthread
 
 ifeq ($(SAN),1)
 BUILD	:= build-san
@@ -41,7 +41,7 @@ SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c seccomp.c \
 	   audit.c peerlock.c initbin.c proxy.c pow.c jailenv.c image.c \
 	   preflight.c \
-	   peer.c jailview.c netpool.c netsnap.c \
+	   peer.c jailview.c netpool.c netsnap.c strikes.c \
 	   http.c metrics.c admin.c health.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
@@ -50,10 +50,10 @@ PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o \
 	   $(BUILD)/jailenv.o $(BUILD)/notify.o $(BUILD)/audit.o \
 	   $(BUILD)/peerlock.o $(BUILD)/http.o $(BUILD)/metrics.o \
-	   $(BUILD)/netsnap.o
+	   $(BUILD)/netsnap.o $(BUILD)/strikes.o
 UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow \
 	   test_jailenv test_notify test_seccomp test_jailview \
-	   test_http test_metrics test_netsnap
+	   test_http test_metrics test_netsnap test_strikes
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c)) \
 	   $(BUILD)/progs/jailprobe32
 

@@ -220,6 +220,21 @@ struct srctable {
 	size_t		 count;
 };
 
+/* Wrong proofs of work per source (strikes.c), in a fixed table. */
+#define STRIKES_SLOTS		4096
+#define STRIKES_FORGET_MS	60000	/* a strike this old is forgotten */
+
+struct strike {
+	struct srckey	 key;
+	uint32_t	 count;		/* wrong solutions in a row */
+	int64_t		 last_ms;
+};
+
+struct strikes {
+	struct strike	*ents;
+	size_t		 n;
+};
+
 /*
  * A service at run time: survives reloads for as long as the service keeps
  * its name, so live sessions keep counting against the right caps.
@@ -236,6 +251,7 @@ enum evkind {
 	EV_ADMIN_CONN,	/* an admin connection */
 	EV_HEALTH_EXIT,	/* a health check's pidfd (health.c) */
 	EV_HEALTH_OUT,	/* a health check's output pipe */
+	EV_POW,		/* the gate's checkers finished a check */
 };
 
 struct session;
@@ -716,7 +732,7 @@ struct daemon {
 
 	/* The gate (gate.c). */
 	struct pending	*gate_all;	/* every connection in it */
-	struct pending	*gate_checking;	/* solutions being verified */
+	struct strikes	 gate_strikes;	/* sources of wrong solutions */
 	struct dheap	 gate_deadlines;
 	struct srctable	 gate_sources;	/* pending per source prefix */
 	int		 npending;
@@ -795,7 +811,7 @@ int		 gate_wants(const struct svcstate *, const struct sockaddr *);
 void		 gate_begin(struct daemon *, struct svcstate *, int fd,
 		    const struct sockaddr_storage *);
 void		 gate_event(struct daemon *, void *tag);
-int		 gate_work(struct daemon *);
+void		 gate_checked(struct daemon *);
 void		 gate_expire(struct daemon *, int64_t now);
 int64_t		 gate_next_deadline(const struct daemon *, int64_t t);
 void		 gate_close_all(struct daemon *);
@@ -874,6 +890,15 @@ int		 split_command(const char *, char ***argv, int *argc);
 const char	*reject_name(enum reject_reason);
 int		 reject_parse(const char *name);
 const char	*reject_text(const struct service *, enum reject_reason);
+
+/* strikes.c */
+int		 strikes_init(struct strikes *, size_t n);
+void		 strikes_free(struct strikes *);
+unsigned	 strikes_count(const struct strikes *, const struct srckey *,
+		    int64_t now);
+void		 strikes_fail(struct strikes *, const struct srckey *,
+		    int64_t now);
+void		 strikes_pass(struct strikes *, const struct srckey *);
 
 /* sessions.c */
 void		 srckey_make(struct srckey *, const struct sockaddr *,

@@ -13,15 +13,33 @@
  * - bytes are only peeked at (into one scratch buffer), and exactly the
  *   header or the solution line is then read: whatever follows reaches the
  *   challenge intact;
- * - a solution is checked in slices of squarings between loop turns
- *   (gate_work), so a flood of wrong answers delays nobody's accept.
- * proxy.c and pow.c, which do the parsing and the arithmetic, do no I/O.
+ * - a solution is never checked on the loop: two checker threads square,
+ *   and the loop hands them work and takes their answers (an eventfd);
+ * - who is checked first is fair: a source whose last solution was wrong
+ *   (strikes.c) waits for the second checker, which runs at SCHED_IDLE, so
+ *   a flood of wrong answers is verified only with CPU time that no session
+ *   and no new player wants. Other players' solutions go to the first one,
+ *   at the daemon's own priority, in their order.
+ * proxy.c, pow.c and strikes.c, which do the parsing, the arithmetic and
+ * the accounting, do no I/O.
+ *
+ * The threads share nothing with the loop but their slots (handed over by
+ * an atomic state, no lock) and two eventfds; they allocate nothing once
+ * started, call nothing in libc that takes a lock, and block every signal:
+ * the daemon's clones (CLONE_VM), its signal handlers and its
+ * single-threaded stages see no difference.
  */
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +50,58 @@
 #include "proxy.h"
 
 #define GATE_PEEK	4096	/* the most a header or a line may take */
-#define POW_SLICE	2000	/* squarings per loop turn, for all checks:
-				   about a millisecond here */
+#define POW_SLICE	2000	/* squarings between looks at a check's
+				   cancel flag: about half a millisecond */
+#define CHECK_SLOTS	2	/* checks a checker holds: one squared, one
+				   ready to start */
+#define CHECK_STACK	(256 * 1024)
+#define SUSPECT_SHARE	10	/* % of one CPU the suspects' checker may
+				   take, whoever else wants it */
+
+enum { CHECKER_FRESH, CHECKER_SUSPECT, NCHECKERS };
+
+/*
+ * Who owns a slot. Only the loop moves FREE to QUEUED and DONE to FREE,
+ * only the checker QUEUED to RUNNING to DONE; each store releases what
+ * the owner wrote (v, seq; result) to the one who loads the new state. No
+ * lock: the loop never waits on a thread that may be the last to get a CPU.
+ */
+enum slot_state {
+	SLOT_FREE,		/* the loop's */
+	SLOT_QUEUED,		/* the checker's, from here */
+	SLOT_RUNNING,
+	SLOT_DONE,		/* the loop's again: result is set */
+};
+
+/* A check handed to a checker: v is allocated once, then loaded. */
+struct check_slot {
+	struct pow_verify v;
+	atomic_int	 state;		/* enum slot_state */
+	int		 result;	/* of pow_verify_step */
+	uint64_t	 seq;		/* the checker takes the oldest */
+	atomic_int	 cancel;	/* the connection went: stop */
+	struct pending	*p;		/* the loop's only: NULL once
+					   cancelled */
+};
+
+struct checker {
+	pthread_t	 thr;
+	int		 idle;		/* SCHED_IDLE, and SUSPECT_SHARE */
+	atomic_int	 stop;
+	int		 wake;		/* eventfd: the loop queued a slot */
+	struct check_slot slots[CHECK_SLOTS];
+	/* the loop's only: waiting for a slot, in arrival order */
+	struct pending	*head, *tail;
+};
+
+/* The one set of checkers, started at the first solution. */
+static struct {
+	enum evkind	 kind;		/* EV_POW, for the eventfd */
+	int		 started;
+	int		 efd;		/* a check is done */
+	uint64_t	 seq;
+	struct checker	 c[NCHECKERS];
+} checkers = { .kind = EV_POW, .efd = -1 };
 
 enum gate_step {
 	GATE_PROXY,		/* waiting for the header */
@@ -54,9 +122,14 @@ struct pending {
 	struct srckey	 srckey;	/* counted in d->gate_sources */
 	int		 counted;
 	struct pow_chal	 chal;
-	struct pow_verify check;
-	struct pending	*prev, *next;	/* all pending, or those checking */
-	struct pending	*cnext;
+	unsigned char	 y[POW_NUM_MAX];	/* the solution, read */
+	size_t		 ylen;
+	struct srckey	 strikekey;	/* for the strikes, by its prefix */
+	unsigned	 strikes;	/* its source's, with this wrong one */
+	struct checker	*waiting;	/* in its wait list */
+	struct check_slot *slot;	/* handed to a checker */
+	struct pending	*prev, *next;	/* all pending */
+	struct pending	*cprev, *cnext;	/* in a checker's wait list */
 };
 
 static unsigned char	 scratch[GATE_PEEK];
@@ -90,14 +163,25 @@ gate_unlink(struct daemon *d, struct pending *p)
 		d->gate_all = p->next;
 	if (p->next != NULL)
 		p->next->prev = p->prev;
-	if (p->step == GATE_CHECK) {
-		struct pending **pp;
+	if (p->waiting != NULL) {
+		struct checker *c = p->waiting;
 
-		for (pp = &d->gate_checking; *pp != NULL; pp = &(*pp)->cnext)
-			if (*pp == p) {
-				*pp = p->cnext;
-				break;
-			}
+		if (p->cprev != NULL)
+			p->cprev->cnext = p->cnext;
+		else
+			c->head = p->cnext;
+		if (p->cnext != NULL)
+			p->cnext->cprev = p->cprev;
+		else
+			c->tail = p->cprev;
+		p->waiting = NULL;
+	}
+	if (p->slot != NULL) {
+		/* The checker finds out between slices; its answer is
+		 * dropped. */
+		atomic_store(&p->slot->cancel, 1);
+		p->slot->p = NULL;
+		p->slot = NULL;
 	}
 }
 
@@ -113,8 +197,6 @@ gate_free(struct daemon *d, struct pending *p, int keep_fd)
 		close(p->fd);
 	if (p->counted)
 		srctable_release(&d->gate_sources, &p->srckey, 0, 0, now_ms());
-	if (p->check.live)
-		pow_verify_free(&p->check);
 	d->npending--;
 	p->st->gating--;
 	listener_free_unused(d, p->st);
@@ -130,6 +212,7 @@ static void
 gate_refuse(struct daemon *d, struct pending *p, enum reject_reason reason)
 {
 	char ip[INET6_ADDRSTRLEN], via[INET6_ADDRSTRLEN + 16] = "";
+	char strikes[32] = "";
 	char line[MAX_REJECT_LINE];
 	int port, vport, n = 0;
 
@@ -151,8 +234,11 @@ gate_refuse(struct daemon *d, struct pending *p, enum reject_reason reason)
 		    &vport);
 		snprintf(via, sizeof(via), " via=%s", vip);
 	}
-	log_event("reject service=%s ip=%s port=%d%s reason=%s pending=%d",
-	    p->st->name, ip, port, via, reject_name(reason), d->npending);
+	if (p->strikes > 0)
+		snprintf(strikes, sizeof(strikes), " strikes=%u", p->strikes);
+	log_event("reject service=%s ip=%s port=%d%s reason=%s pending=%d%s",
+	    p->st->name, ip, port, via, reject_name(reason), d->npending,
+	    strikes);
 	metrics_refused(&p->st->metrics, reason);
 	gate_free(d, p, 0);
 }
@@ -307,16 +393,245 @@ gate_proxy(struct daemon *d, struct pending *p)
 	return gate_admitted(d, p);
 }
 
-/* The checks take turns: a new one, or one not done, goes last. */
-static void
-check_append(struct daemon *d, struct pending *p)
+static int64_t
+thread_cpu_ns(void)
 {
-	struct pending **pp = &d->gate_checking;
+	struct timespec ts;
 
-	while (*pp != NULL)
-		pp = &(*pp)->cnext;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * One slice for the suspects, then a sleep SUSPECT_SHARE makes of it. A
+ * lower priority is not enough: with autogroups (or a cgroup per jail) the
+ * kernel weighs the daemon's group against each session's, and a thread
+ * at SCHED_IDLE in it still takes its group's share from the others.
+ */
+static int
+checker_slice_capped(struct check_slot *sl)
+{
+	int64_t t0 = thread_cpu_ns(), used;
+	int r = pow_verify_step(&sl->v, POW_SLICE);
+	struct timespec ts;
+
+	used = thread_cpu_ns() - t0;
+	used = used * (100 - SUSPECT_SHARE) / SUSPECT_SHARE;
+	ts.tv_sec = used / 1000000000;
+	ts.tv_nsec = used % 1000000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+	return r;
+}
+
+/*
+ * A checker: takes its oldest queued slot and squares it through, looking
+ * at the cancel flag between slices; sleeps in read(2) on its eventfd when
+ * it has none. Besides its slots it touches only the two eventfds.
+ */
+static void *
+checker_main(void *arg)
+{
+	struct checker *c = arg;
+	const uint64_t one = 1;
+	uint64_t n;
+
+	if (c->idle) {
+		struct sched_param sp = { 0 };
+
+		/* Best effort: at worst it runs like the daemon. */
+		pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	}
+	while (!atomic_load(&c->stop)) {
+		struct check_slot *sl = NULL;
+		int r;
+
+		for (int k = 0; k < CHECK_SLOTS; k++)
+			if (atomic_load(&c->slots[k].state) == SLOT_QUEUED &&
+			    (sl == NULL || c->slots[k].seq < sl->seq))
+				sl = &c->slots[k];
+		if (sl == NULL) {
+			/* A slot queued after the look has written: no
+			 * wake-up is lost. */
+			if (read(c->wake, &n, sizeof(n)) == -1 &&
+			    errno != EINTR)
+				break;
+			continue;
+		}
+		atomic_store(&sl->state, SLOT_RUNNING);
+		do
+			r = atomic_load(&sl->cancel) ? -1 : c->idle ?
+			    checker_slice_capped(sl) :
+			    pow_verify_step(&sl->v, POW_SLICE);
+		while (r == 0);
+		sl->result = r;
+		atomic_store(&sl->state, SLOT_DONE);
+		if (write(checkers.efd, &one, sizeof(one)) == -1) {
+			/* the counter is full: the loop has a reason to look */
+		}
+	}
+	return NULL;
+}
+
+static void
+checker_wake(struct checker *c)
+{
+	const uint64_t one = 1;
+
+	if (write(c->wake, &one, sizeof(one)) == -1) {
+		/* full: it is awake */
+	}
+}
+
+/* Hands waiting connections to the checker's free slots. */
+static void
+checker_fill(struct checker *c)
+{
+	int handed = 0;
+
+	for (int k = 0; k < CHECK_SLOTS && c->head != NULL; k++) {
+		struct check_slot *sl = &c->slots[k];
+		struct pending *p = c->head;
+
+		if (atomic_load(&sl->state) != SLOT_FREE)
+			continue;
+		c->head = p->cnext;
+		if (c->head != NULL)
+			c->head->cprev = NULL;
+		else
+			c->tail = NULL;
+		p->waiting = NULL;
+		p->cnext = NULL;
+		pow_verify_load(&sl->v, &p->chal, p->y, p->ylen);
+		atomic_store(&sl->cancel, 0);
+		sl->seq = checkers.seq++;
+		sl->p = p;
+		p->slot = sl;
+		atomic_store(&sl->state, SLOT_QUEUED);
+		handed = 1;
+	}
+	if (handed)
+		checker_wake(c);
+}
+
+/* p's solution waits for the checker its source deserves. */
+static void
+check_queue(struct daemon *d, struct pending *p)
+{
+	const struct service *s = p->st->svc;
+	struct checker *c;
+
+	srckey_make(&p->strikekey, (struct sockaddr *)&p->client,
+	    s->v4_prefix, s->v6_prefix);
+	c = &checkers.c[strikes_count(&d->gate_strikes, &p->strikekey,
+	    now_ms()) > 0 ? CHECKER_SUSPECT : CHECKER_FRESH];
 	p->cnext = NULL;
-	*pp = p;
+	p->cprev = c->tail;
+	if (c->tail != NULL)
+		c->tail->cnext = p;
+	else
+		c->head = p;
+	c->tail = p;
+	p->waiting = c;
+	checker_fill(c);
+}
+
+static void
+checker_free(struct checker *c)
+{
+	for (int k = 0; k < CHECK_SLOTS; k++)
+		pow_verify_free(&c->slots[k].v);
+	close(c->wake);
+	c->wake = -1;
+}
+
+/* Stops and joins a started checker: within a slice (and its sleep). */
+static void
+checker_end(struct checker *c)
+{
+	atomic_store(&c->stop, 1);
+	checker_wake(c);
+	pthread_join(c->thr, NULL);
+	checker_free(c);
+}
+
+/*
+ * Once, at the first solution (never before the loop runs: startup's
+ * unshare() wants a single thread). -1 when the threads cannot be made;
+ * the next solution tries again.
+ */
+static int
+checkers_start(struct daemon *d)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int n = 0, e = 0;
+
+	if (checkers.started)
+		return 0;
+	if (d->gate_strikes.ents == NULL &&
+	    strikes_init(&d->gate_strikes, 0) == -1) {
+		log_warnx("pow: no memory for the strikes table");
+		return -1;
+	}
+	if (checkers.efd == -1) {
+		checkers.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (checkers.efd == -1) {
+			log_warn("pow: eventfd");
+			return -1;
+		}
+		watch_fd(d, checkers.efd, &checkers.kind, 1);
+	}
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, CHECK_STACK);
+	/* The threads inherit the mask: signals stay the loop's. */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (; n < NCHECKERS; n++) {
+		struct checker *c = &checkers.c[n];
+
+		c->idle = n == CHECKER_SUSPECT;
+		atomic_store(&c->stop, 0);
+		c->wake = eventfd(0, EFD_CLOEXEC);
+		if (c->wake == -1) {
+			e = errno;
+			break;
+		}
+		for (int k = 0; k < CHECK_SLOTS; k++) {
+			pow_verify_init(&c->slots[k].v);
+			atomic_store(&c->slots[k].state, SLOT_FREE);
+		}
+		if ((e = pthread_create(&c->thr, &attr, checker_main, c)) != 0) {
+			checker_free(c);
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (n < NCHECKERS) {
+		log_warnx("pow: cannot start a checker thread: %s",
+		    strerror(e));
+		for (int i = 0; i < n; i++)
+			checker_end(&checkers.c[i]);
+		return -1;
+	}
+	checkers.started = 1;
+	return 0;
+}
+
+/* At shutdown, once nothing waits for them: the threads end. */
+static void
+checkers_stop(struct daemon *d)
+{
+	if (!checkers.started)
+		return;
+	for (int i = 0; i < NCHECKERS; i++)
+		checker_end(&checkers.c[i]);
+	watch_fd(d, checkers.efd, &checkers.kind, 0);
+	close(checkers.efd);
+	checkers.efd = -1;
+	checkers.started = 0;
+	strikes_free(&d->gate_strikes);
 }
 
 /* Whether the line, less blanks around it, is the word (not empty). */
@@ -367,14 +682,18 @@ gate_solution(struct daemon *d, struct pending *p)
 		gate_pass(d, p);	/* the health check */
 		return -1;
 	}
-	if (pow_verify_start(&p->check, &p->chal, scratch, len, err,
+	if (pow_solution_parse(scratch, len, p->y, &p->ylen, err,
 	    sizeof(err)) == -1) {
 		metrics_inc(&p->st->metrics, M_POW_FAILED);
 		gate_refuse(d, p, REJ_POW_FAILED);
 		return -1;
 	}
+	if (checkers_start(d) == -1) {
+		gate_refuse(d, p, REJ_NO_MEMORY);
+		return -1;
+	}
 	p->step = GATE_CHECK;
-	check_append(d, p);
+	check_queue(d, p);
 	return 0;
 }
 
@@ -392,6 +711,22 @@ gate_event(struct daemon *d, void *tag)
 		return;
 	if (p->step == GATE_POW)
 		gate_solution(d, p);
+}
+
+/*
+ * The gate is full: the newest connection of a source with strikes whose
+ * solution still waits for the slow checker goes, so that a flood's slow
+ * checks never keep a new player out. -1 when there is none.
+ */
+static int
+gate_make_room(struct daemon *d)
+{
+	struct pending *v = checkers.c[CHECKER_SUSPECT].tail;
+
+	if (v == NULL)
+		return -1;
+	gate_refuse(d, v, REJ_PENDING);
+	return 0;
 }
 
 void
@@ -428,7 +763,8 @@ gate_begin(struct daemon *d, struct svcstate *st, int fd,
 		gate_refuse(d, p, REJ_NO_MEMORY);
 		return;
 	}
-	if (d->conf->pending_max > 0 && d->npending > d->conf->pending_max) {
+	if (d->conf->pending_max > 0 && d->npending > d->conf->pending_max &&
+	    gate_make_room(d) == -1) {
 		gate_refuse(d, p, REJ_PENDING);
 		return;
 	}
@@ -445,39 +781,60 @@ gate_begin(struct daemon *d, struct svcstate *st, int fd,
 		gate_solution(d, p);
 }
 
-/* Slices of the checks under way; returns 1 while some remain. */
-int
-gate_work(struct daemon *d)
+/* The answer of a check: the player passes, or is refused. */
+static void
+check_done(struct daemon *d, struct pending *p, int r)
 {
-	uint32_t budget = POW_SLICE;
-
-	while (d->gate_checking != NULL && budget > 0) {
-		struct pending *p = d->gate_checking;
-		uint32_t slice = p->check.left < budget ? p->check.left :
-		    budget;
-		int r = pow_verify_step(&p->check, slice);
-
-		budget -= slice > 0 ? slice : 1;
-		d->gate_checking = p->cnext;
-		if (r == 0) {
-			/* not done: the next turn starts with the next one */
-			check_append(d, p);
-			continue;
+	p->step = GATE_POW;
+	if (r == 1) {
+		strikes_pass(&d->gate_strikes, &p->strikekey);
+		metrics_inc(&p->st->metrics, M_POW_PASSED);
+		if (send(p->fd, POW_TEXT_OK, strlen(POW_TEXT_OK),
+		    MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
+			/* the session will find out */
 		}
-		p->step = GATE_POW;	/* out of the checking list */
-		if (r == 1) {
-			metrics_inc(&p->st->metrics, M_POW_PASSED);
-			if (send(p->fd, POW_TEXT_OK, strlen(POW_TEXT_OK),
-			    MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
-				/* the session will find out */
-			}
-			gate_pass(d, p);
-		} else {
-			metrics_inc(&p->st->metrics, M_POW_FAILED);
-			gate_refuse(d, p, REJ_POW_FAILED);
-		}
+		gate_pass(d, p);
+	} else {
+		strikes_fail(&d->gate_strikes, &p->strikekey, now_ms());
+		p->strikes = strikes_count(&d->gate_strikes, &p->strikekey,
+		    now_ms());
+		metrics_inc(&p->st->metrics, M_POW_FAILED);
+		gate_refuse(d, p, REJ_POW_FAILED);
 	}
-	return d->gate_checking != NULL;
+}
+
+/* The eventfd fired: checks are done. */
+void
+gate_checked(struct daemon *d)
+{
+	struct { struct pending *p; int r; } done[NCHECKERS * CHECK_SLOTS];
+	size_t ndone = 0;
+	uint64_t n;
+
+	if (read(checkers.efd, &n, sizeof(n)) == -1) {
+		/* EAGAIN: another turn took them */
+	}
+	for (int i = 0; i < NCHECKERS; i++) {
+		struct checker *c = &checkers.c[i];
+
+		for (int k = 0; k < CHECK_SLOTS; k++) {
+			struct check_slot *sl = &c->slots[k];
+
+			if (atomic_load(&sl->state) != SLOT_DONE)
+				continue;
+			if (sl->p != NULL) {
+				done[ndone].p = sl->p;
+				done[ndone++].r = sl->result;
+				sl->p->slot = NULL;
+				sl->p = NULL;
+			}
+			atomic_store(&sl->state, SLOT_FREE);
+		}
+		/* The checker goes on before the answers are acted on. */
+		checker_fill(c);
+	}
+	for (size_t i = 0; i < ndone; i++)
+		check_done(d, done[i].p, done[i].r);
 }
 
 void
@@ -508,4 +865,5 @@ gate_close_all(struct daemon *d)
 {
 	while (d->gate_all != NULL)
 		gate_refuse(d, d->gate_all, REJ_SHUTDOWN);
+	checkers_stop(d);
 }

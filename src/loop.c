@@ -205,8 +205,6 @@ loop_timeout(struct daemon *d, int64_t now)
 	t = pool_next_wake(d, now, t);
 	t = listener_next_resume(d, t);
 	t = gate_next_deadline(d, t);
-	if (d->gate_checking != NULL)
-		t = now;
 	t = admin_next_wake(d, t);
 	t = health_next_wake(d, t);
 	if (d->shutting_down) {
@@ -286,6 +284,9 @@ loop_dispatch(struct daemon *d, void *tag, uint32_t events)
 	case EV_HEALTH_OUT:
 		health_output(d, ((struct svctag *)tag)->st);
 		break;
+	case EV_POW:
+		gate_checked(d);
+		break;
 	}
 }
 
@@ -325,7 +326,6 @@ loop_timers(struct daemon *d)
 
 	session_expire(d, now);
 	gate_expire(d, now);
-	gate_work(d);
 	listener_resume_all(d, now);
 	if (d->sandbox.pending != NULL)
 		sandbox_tick(&d->sandbox);

@@ -8,8 +8,8 @@
  * solver's square roots are those of x or of -x, whichever is a square).
  * The player takes d modular square roots, each an exponentiation by
  * (p + 1) / 4; checking is d squarings, hundreds of times cheaper, and is
- * done in steps of a bounded number of squarings so that the daemon's loop
- * never waits long on one player. Numbers are big-endian bytes in standard
+ * done in steps of a bounded number of squarings, so that whoever runs it
+ * (gate.c's checker threads) can stop between them. Numbers are big-endian bytes in standard
  * base64 with padding, written as kCTF writes them: (bits / 24) * 3 + 3
  * bytes, which any kCTF or redpwn solver reads.
  *
@@ -297,17 +297,17 @@ pow_line_scan(const unsigned char *buf, size_t len, size_t *linelen,
 
 /*
  * Reads the solution "s.<y>" from a line (white space around it is
- * ignored, as kCTF's strip() does) and sets up the squarings. On -1 there is
- * nothing to free.
+ * ignored, as kCTF's strip() does) into y, big-endian. A y of more than 1279
+ * bits is refused here, before any squaring: every solver's answer is a
+ * square root below p with its low bit flipped, so below 2^1279, and a
+ * flooder's random bytes must then be shaped to cost a check at all.
  */
 int
-pow_verify_start(struct pow_verify *v, const struct pow_chal *c,
-    const unsigned char *line, size_t len, char *err, size_t errlen)
+pow_solution_parse(const unsigned char *line, size_t len,
+    unsigned char y[POW_NUM_MAX], size_t *ylen, char *err, size_t errlen)
 {
-	unsigned char y[POW_NUM_MAX];
-	size_t ylen;
+	size_t n, skip = 0;
 
-	memset(v, 0, sizeof(*v));
 	while (len > 0 && is_space(line[0])) {
 		line++;
 		len--;
@@ -316,23 +316,64 @@ pow_verify_start(struct pow_verify *v, const struct pow_chal *c,
 		len--;
 	if (len < 2 || memcmp(line, "s.", 2) != 0)
 		return fail(err, errlen, "solution does not start with 's.'");
-	if (b64_decode((const char *)line + 2, len - 2, y, sizeof(y), &ylen,
+	if (b64_decode((const char *)line + 2, len - 2, y, POW_NUM_MAX, &n,
 	    "solution", err, errlen) == -1)
 		return -1;
+	while (skip < n && y[skip] == 0)
+		skip++;
+	if (n - skip > MERSENNE_BITS / 8 + 1 || (n - skip == MERSENNE_BITS /
+	    8 + 1 && y[skip] >> (MERSENNE_BITS % 8) != 0))
+		return fail(err, errlen, "solution is not below 2^%d",
+		    MERSENNE_BITS);
+	*ylen = n;
+	return 0;
+}
 
-	mpz_init2(v->y, NUM_BITS + 64);
+/*
+ * Allocates the numbers of a check once, for as many checks as it will be
+ * loaded with: a loaded check then squares without allocating anything.
+ */
+void
+pow_verify_init(struct pow_verify *v)
+{
+	memset(v, 0, sizeof(*v));
+	/* y and t trade places at every squaring (mpz_swap): both take a
+	 * square, or the first squarings would grow them. */
+	mpz_init2(v->y, 2 * NUM_BITS + 64);
 	mpz_init2(v->t, 2 * NUM_BITS + 64);
 	mpz_init2(v->hi, NUM_BITS + 64);
 	mpz_init2(v->p, MERSENNE_BITS + 64);
 	mpz_init2(v->x, NUM_BITS + 64);
 	mpz_init2(v->px, NUM_BITS + 64);
-	mpz_import(v->y, ylen, 1, 1, 1, 0, y);
-	mpz_import(v->x, c->xlen, 1, 1, 1, 0, c->x);
 	mpz_setbit(v->p, MERSENNE_BITS);
 	mpz_sub_ui(v->p, v->p, 1);
+	v->live = 1;
+}
+
+/* Sets up the squarings of y (from pow_solution_parse) against c. */
+void
+pow_verify_load(struct pow_verify *v, const struct pow_chal *c,
+    const unsigned char *y, size_t ylen)
+{
+	mpz_import(v->y, ylen, 1, 1, 1, 0, y);
+	mpz_import(v->x, c->xlen, 1, 1, 1, 0, c->x);
 	mpz_sub(v->px, v->p, v->x);
 	v->left = c->difficulty;
-	v->live = 1;
+}
+
+/* Parse, init and load in one: on -1 there is nothing to free. */
+int
+pow_verify_start(struct pow_verify *v, const struct pow_chal *c,
+    const unsigned char *line, size_t len, char *err, size_t errlen)
+{
+	unsigned char y[POW_NUM_MAX];
+	size_t ylen;
+
+	memset(v, 0, sizeof(*v));
+	if (pow_solution_parse(line, len, y, &ylen, err, errlen) == -1)
+		return -1;
+	pow_verify_init(v);
+	pow_verify_load(v, c, y, ylen);
 	return 0;
 }
 

@@ -62,6 +62,12 @@ int		 pow_prompt(char *out, size_t outlen, const char *tmpl,
 		    const struct pow_chal *, char *err, size_t errlen);
 int		 pow_line_scan(const unsigned char *buf, size_t len,
 		    size_t *linelen, char *err, size_t errlen);
+int		 pow_solution_parse(const unsigned char *line, size_t len,
+		    unsigned char y[POW_NUM_MAX], size_t *ylen, char *err,
+		    size_t errlen);
+void		 pow_verify_init(struct pow_verify *);
+void		 pow_verify_load(struct pow_verify *, const struct pow_chal *,
+		    const unsigned char *y, size_t ylen);
 int		 pow_verify_start(struct pow_verify *, const struct pow_chal *,
 		    const unsigned char *line, size_t len, char *err,
 		    size_t errlen);

@@ -4,12 +4,14 @@ haproxy in front), the proof of work (solved by tests/integration/
 powsolve.py, as a player would), and connections that never send.
 """
 
+import base64
 import os
 import re
 import resource
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -301,6 +303,140 @@ def test_silent_connections_are_bounded_and_closed(chald):
     while fd_count(c.pid) > fds0 + 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert fd_count(c.pid) <= fds0 + 2
+
+
+def wrong_solution():
+    """Well formed, below 2^1279 as a real one is: it costs a whole check."""
+    y = bytearray(os.urandom(160))
+    y[0] &= 0x7f
+    return b"s." + base64.b64encode(bytes(y)) + b"\n"
+
+
+def send_wrong(port, source):
+    with connect(port, source=source) as s:
+        read_until(s, b"Solution? ")
+        s.sendall(wrong_solution())
+        return recv_all(s, timeout=20)
+
+
+def test_pow_wrong_answers_count_strikes(chald):
+    """Each wrong solution from a source is a strike in its reject line; a
+    right one wipes them, and another source has its own."""
+    c = chald("-b", "127.0.0.1", "-p", "0", "--pow", "300", "--pool", "0",
+              "--", prog("peer"))
+    for n in (1, 2, 3):
+        assert send_wrong(c.port, "127.0.0.21") == b"Proof-of-work fail\n"
+        c.wait_log(rf"(?m)reject service=peer ip=127\.0\.0\.21 .*"
+                   rf"reason=pow-failed pending=\d+ strikes={n}$")
+    assert send_wrong(c.port, "127.0.0.22") == b"Proof-of-work fail\n"
+    c.wait_log(r"(?m)ip=127\.0\.0\.22 .*reason=pow-failed .*strikes=1$")
+    # not below 2^1279: refused before any squaring, and no strike
+    with connect(c.port, source="127.0.0.21") as s:
+        read_until(s, b"Solution? ")
+        s.sendall(b"s." + base64.b64encode(b"\xff" * 160) + b"\n")
+        assert recv_all(s) == b"Proof-of-work fail\n"
+    c.wait_log(r"(?m)ip=127\.0\.0\.21 .*reason=pow-failed pending=\d+$")
+    with connect(c.port, source="127.0.0.21", timeout=30) as s:
+        s.sendall(solve(read_until(s, b"Solution? ")) + b"\n")
+        assert recv_line(s, timeout=10) == b"Correct\n"
+        assert recv_line(s).startswith(b"PEER 127.0.0.21 ")
+    assert send_wrong(c.port, "127.0.0.21") == b"Proof-of-work fail\n"
+    c.wait_log(r"(?m)ip=127\.0\.0\.21 .*reason=pow-failed .*strikes=1$",
+               count=2)
+
+
+@pytest.mark.timeout(90)
+def test_pow_flood_of_wrong_answers_still_serves_a_solver(chald):
+    """16 clients flood wrong solutions; a player from another source who
+    solves is answered and served all along, and every flooder is told."""
+    c = chald("-b", "127.0.0.1", "-p", "0", "--pow", "1000", "--per-ip", "0",
+              "--pending-per-ip", "0", "--pool", "0", "--", prog("peer"))
+    stop = threading.Event()
+    answers = []
+
+    def flood(i):
+        while not stop.is_set():
+            try:
+                answers.append(send_wrong(c.port, f"127.0.1.{1 + i}"))
+            except (OSError, TimeoutError, EOFError) as e:
+                answers.append(repr(e).encode())
+
+    threads = [threading.Thread(target=flood, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    try:
+        c.wait_log(r"(?m)reason=pow-failed .*strikes=2$", timeout=20)
+        for k in range(3):
+            with connect(c.port, source="127.0.0.31", timeout=30) as s:
+                s.sendall(solve(read_until(s, b"Solution? ")) +
+                          b"\nhello\n")
+                assert recv_line(s, timeout=20) == b"Correct\n"
+                assert recv_line(s).startswith(b"PEER 127.0.0.31 ")
+                assert recv_line(s) == b"GOT hello\n"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert answers and set(answers) == {b"Proof-of-work fail\n"}
+    assert c.count_log(r"accept service=peer ip=127\.0\.0\.31 ") == 3
+    assert c.count_log(r"accept service=peer ip=127\.0\.1\.") == 0
+    assert c.alive()
+
+
+def test_pow_shutdown_with_checks_queued(chald):
+    """Slow checks queued for a flooder's source, and players who leave
+    before their answer: SIGTERM ends the daemon at once, each queued
+    connection logged reason=shutdown."""
+    c = chald("-b", "127.0.0.1", "-p", "0", "--pow", "300000", "--pool", "0",
+              "--pending-per-ip", "0", "--", prog("peer"))
+    assert send_wrong(c.port, "127.0.0.41") == b"Proof-of-work fail\n"
+    c.wait_log(r"(?m)ip=127\.0\.0\.41 .*strikes=1$", timeout=20)
+    socks = []
+    for i in range(6):
+        s = connect(c.port, source="127.0.0.41")
+        read_until(s, b"Solution? ")
+        s.sendall(wrong_solution())
+        socks.append(s)
+    for s in socks[:2]:
+        s.close()      # gone while queued or being checked
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    assert c.stop(timeout=10) == 0
+    assert time.monotonic() - t0 < 5
+    for s in socks[2:]:
+        assert b"Proof-of-work" not in recv_all(s)
+        s.close()
+    assert c.count_log(r"ip=127\.0\.0\.41 .*reason=shutdown") >= 3
+
+
+def test_pow_full_gate_drops_a_flooders_waiting_check(chald):
+    """With the gate full, a flooder's solution that waits for the slow
+    checker makes room for a new player; with none waiting, the new player
+    is refused as before."""
+    c = chald("-b", "127.0.0.1", "-p", "0", "--pow", "3000000", "--pool",
+              "0", "--pending-max", "3", "--pending-per-ip", "0", "--",
+              prog("peer"))
+    with connect(c.port, source="127.0.0.51") as s:
+        read_until(s, b"Solution? ")
+        s.sendall(b"s." + base64.b64encode(b"\x01" * 100) + b"\n")
+        assert recv_all(s, timeout=30) == b"Proof-of-work fail\n"
+    socks = []
+    for i in range(3):    # two in the checker's slots, one waiting
+        s = connect(c.port, source="127.0.0.51")
+        read_until(s, b"Solution? ")
+        s.sendall(wrong_solution())
+        socks.append(s)
+    time.sleep(0.3)
+    new = connect(c.port, source="127.0.0.52")
+    assert read_until(new, b"Solution? ")
+    c.wait_log(r"reject service=peer ip=127\.0\.0\.51 .*reason=pending ")
+    assert recv_all(socks[2]) != b""     # the newest waiting one went
+    late = connect(c.port, source="127.0.0.53")
+    refused = recv_all(late)
+    assert refused and b"Solution?" not in refused
+    c.wait_log(r"reject service=peer ip=127\.0\.0\.53 .*reason=pending ")
+    for s in socks + [new, late]:
+        s.close()
 
 
 def test_pending_per_ip_caps_one_source(chald):

@@ -2,7 +2,8 @@
  * test_pow.c: kCTF's proof of work (pow.c): published vectors, challenges
  * solved here with GMP's exponentiation (the solver's side, which pow.c
  * does not have), the squarings compared with GMP's own modular powers,
- * chunked against one-shot checks, malformed solutions, the line scanner,
+ * chunked against one-shot checks, the bound on a solution, one check
+ * loaded again and again without an allocation, malformed solutions, the line scanner,
  * the prompt, and the answers of tests/integration/powsolve.py, the
  * independent Python solver (run with $PYTHON, from the top of the tree).
  */
@@ -270,7 +271,7 @@ static void
 test_squarings(void)
 {
 	struct pow_chal c;
-	int same = 1, cases = 0;
+	int same = 1, cases = 0, big = 0;
 	mpz_t p;
 
 	modulus(p);
@@ -299,6 +300,17 @@ test_squarings(void)
 			break;
 		}
 		sol_text(line, y, 0);
+		if (mpz_sizeinbase(y, 2) > 1279) {
+			/* no solver sends one: refused before any squaring */
+			if (pow_verify_start(&v, &c, (unsigned char *)line,
+			    strlen(line), err, sizeof(err)) != -1 ||
+			    strcmp(err, "solution is not below 2^1279") != 0)
+				same = 0;
+			else
+				big++;
+			mpz_clear(y);
+			continue;
+		}
 		if (pow_verify_start(&v, &c, (unsigned char *)line,
 		    strlen(line), err, sizeof(err)) != 0) {
 			same = 0;
@@ -316,8 +328,123 @@ test_squarings(void)
 		mpz_clear(y);
 	}
 	CHECK(same);
-	CHECK(cases == 300);
+	CHECK(cases + big == 300);
+	CHECK(big > 0 && cases > 0);
 	mpz_clear(p);
+}
+
+/*
+ * The bound of pow_solution_parse: 2^1279 - 1 (p, which a solver can send
+ * in theory: a root of p - 1 with its bit flipped) passes, in any number of
+ * bytes with leading zeros; 2^1279 does not.
+ */
+static void
+test_bound(void)
+{
+	unsigned char y[POW_NUM_MAX];
+	size_t ylen = 0;
+	char line[600];
+	mpz_t v;
+
+	mpz_init(v);
+	modulus(v);
+	sol_text(line, v, 0);
+	CHECK(pow_solution_parse((unsigned char *)line, strlen(line), y, &ylen,
+	    err, sizeof(err)) == 0 && ylen == 160 && y[0] == 0x7f);
+	sol_text(line, v, kctf_size(v));
+	CHECK(pow_solution_parse((unsigned char *)line, strlen(line), y, &ylen,
+	    err, sizeof(err)) == 0 && ylen == 162);
+	sol_text(line, v, POW_NUM_MAX);
+	CHECK(pow_solution_parse((unsigned char *)line, strlen(line), y, &ylen,
+	    err, sizeof(err)) == 0 && ylen == POW_NUM_MAX);
+	mpz_add_ui(v, v, 1);
+	sol_text(line, v, 0);
+	CHECK(pow_solution_parse((unsigned char *)line, strlen(line), y, &ylen,
+	    err, sizeof(err)) == -1);
+	CHECK_STR(err, "solution is not below 2^1279");
+	sol_text(line, v, POW_NUM_MAX);
+	CHECK(pow_solution_parse((unsigned char *)line, strlen(line), y, &ylen,
+	    err, sizeof(err)) == -1);
+	mpz_set_ui(v, 0);
+	sol_text(line, v, 1);
+	CHECK(pow_solution_parse((unsigned char *)line, strlen(line), y, &ylen,
+	    err, sizeof(err)) == 0 && ylen == 1);
+	mpz_clear(v);
+}
+
+/* GMP's allocator, counted: a loaded check must square without it. */
+static size_t allocs;
+
+static void *
+count_alloc(size_t n)
+{
+	allocs++;
+	return malloc(n);
+}
+
+static void *
+count_realloc(void *p, size_t old, size_t n)
+{
+	(void)old;
+	allocs++;
+	return realloc(p, n);
+}
+
+static void
+count_free(void *p, size_t n)
+{
+	(void)n;
+	free(p);
+}
+
+/*
+ * One pow_verify, loaded again and again (as gate.c's checker slots are),
+ * answers like a fresh one-shot check, and allocates nothing after
+ * pow_verify_init: the checker threads must not take malloc's locks.
+ */
+static void
+test_reload(void)
+{
+	struct pow_verify v;
+	int agree = 1;
+	size_t during = 0;
+
+	mp_set_memory_functions(count_alloc, count_realloc, count_free);
+	pow_verify_init(&v);
+	for (int k = 0; k < 40; k++) {
+		unsigned char rnd[POW_RANDOM], y[POW_NUM_MAX];
+		struct pow_chal c;
+		char line[600];
+		size_t ylen, before;
+		mpz_t sol;
+		int r, want;
+
+		random_bytes(rnd, sizeof(rnd));
+		pow_chal_make(&c, 20 + (uint32_t)k, rnd, err, sizeof(err));
+		mpz_init(sol);
+		solve(sol, &c);
+		if (k % 2 == 1)
+			mpz_add_ui(sol, sol, 2);	/* a wrong one */
+		sol_text(line, sol, kctf_size(sol));
+		mpz_clear(sol);
+		want = verify_str(&c, line);
+		if (pow_solution_parse((unsigned char *)line, strlen(line), y,
+		    &ylen, err, sizeof(err)) == -1) {
+			agree = 0;
+			continue;
+		}
+		before = allocs;
+		pow_verify_load(&v, &c, y, ylen);
+		while ((r = pow_verify_step(&v, 7)) == 0)
+			;
+		during += allocs - before;
+		if ((r == 1) != (want == 1) || want != (k % 2 == 0))
+			agree = 0;
+	}
+	pow_verify_free(&v);
+	mp_set_memory_functions(NULL, NULL, NULL);
+	CHECK(agree);
+	CHECK(during == 0);
 }
 
 /* Any chunk size gives the one-shot answer, in ceil(d / chunk) calls. */
@@ -599,6 +726,8 @@ main(void)
 	test_make();
 	test_solve();
 	test_squarings();
+	test_bound();
+	test_reload();
 	test_chunks();
 	test_malformed();
 	test_scan();
