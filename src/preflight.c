@@ -19,6 +19,7 @@
  * = 0) does not concern it.
  */
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -65,6 +66,7 @@ struct wants {
 	int		 net;		/* one with network = none */
 	int		 ctrl[CG_NCTRL];
 	const char	*hostname;
+	const char	*setuid;	/* a service with setuid = on */
 };
 
 static void
@@ -81,6 +83,8 @@ wants_of(const struct config *c, struct wants *w)
 		w->ctrl[CG_CPU] |= s->cpu > 0;
 		if (w->hostname == NULL)
 			w->hostname = s->hostname;
+		if (w->setuid == NULL && s->allow_setuid)
+			w->setuid = s->name;
 	}
 }
 
@@ -199,6 +203,25 @@ uids_check(const struct config *c, char *err, size_t errlen)
  * has a fixed inode number.
  */
 #define INIT_USERNS_INO	0xEFFFFFFDU
+
+/*
+ * setuid = on leaves no_new_privs off in its jails, but a flag the daemon
+ * has itself every jail inherits, and then every set-user-ID helper fails
+ * with "Permission denied": better refuse at start than let the organizer
+ * find it in a player's report.
+ */
+static int
+nnp_check(const char *svc, char *err, size_t errlen)
+{
+	if (svc == NULL || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		return 0;
+	return fail(err, errlen, "service %s has setuid = on, but chald "
+	    "itself runs with no_new_privs, which every jail inherits and "
+	    "which voids set-user-ID bits: start chald without it (systemd "
+	    "NoNewPrivileges=no, docker/podman without --security-opt "
+	    "no-new-privileges, Kubernetes allowPrivilegeEscalation: true)"
+	    DOC, svc);
+}
 
 static int
 userns_check(char *err, size_t errlen)
@@ -615,7 +638,8 @@ preflight_check(const struct config *c, char *err, size_t errlen)
 	if (preflight_caps(w.net, err, errlen) == -1 ||
 	    uids_check(c, err, errlen) == -1 ||
 	    preflight_jail(w.net, w.hostname, err, errlen) == -1 ||
-	    userns_check(err, errlen) == -1)
+	    userns_check(err, errlen) == -1 ||
+	    nnp_check(w.setuid, err, errlen) == -1)
 		return -1;
 	if (statfs(CGROOT, &sf) == 0 && (long)sf.f_type == CGROUP2_SUPER_MAGIC)
 		return cgroups_v2(w.ctrl, err, errlen);

@@ -425,3 +425,24 @@ def test_check_names_setuid_files_next_to_the_program(pubdir):
     assert (f"warning: service echo: {d}/helper is set-user-ID (owner 0, "
             f"mode 4755), which does nothing in the jail while setuid = "
             f"off; add setuid = on and root = DIR") in r.stderr, r.stderr
+
+
+def test_setuid_refused_when_chald_has_no_new_privs(tmp_path, suid_root):
+    """no_new_privs on the daemon (systemd's NoNewPrivileges=yes, docker's
+    no-new-privileges) is inherited by every jail and voids the setuid bit
+    of /readflag: chald refuses to start and names it, rather than serve a
+    challenge whose players all get "Permission denied"."""
+    from conftest import CHALD
+    conf = _conf(tmp_path, suid_root, "/bin/true")
+    for args in (["-n", "-c", conf], ["-f", "-c", conf]):
+        r = subprocess.run(["setpriv", "--no-new-privs", CHALD, *args],
+                           capture_output=True, text=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 1, (args, r.stderr)
+        assert "has setuid = on, but chald itself runs with no_new_privs" \
+            in r.stderr, r.stderr
+    off = _conf(tmp_path, suid_root, "/bin/true", setuid="off")
+    r = subprocess.run(["setpriv", "--no-new-privs", CHALD, "-n", "-c", off],
+                       capture_output=True, text=True, timeout=10,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
