@@ -162,14 +162,32 @@ def test_live_sessions_never_share_a_cgroup(chald, tmp_path):
         assert len(set(paths)) == len(paths), (ctl, paths)
     if recycled:
         assert set(dirs) & before, (dirs, before)
-    # every other session cgroup of this chald is empty
-    ctl, path = next(iter(live[next(iter(live))].items()))
-    root = ("/sys/fs/cgroup" if ctl == "v2" else
-            f"/sys/fs/cgroup/{ctl.split(',')[0]}") + os.path.dirname(path)
-    for name in os.listdir(root):
-        if re.fullmatch(r"s\d+", name) and name not in dirs:
+    # In every hierarchy, each of this chald's session cgroups holds the
+    # processes of one jail (one pid namespace) or none (a spare), and no
+    # jail, served or waiting in the pool, has processes in two of them.
+    for ctl, path in next(iter(live.values())).items():
+        root = ("/sys/fs/cgroup" if ctl == "v2" else
+                f"/sys/fs/cgroup/{ctl.split(',')[0]}") + os.path.dirname(path)
+        owner, spare = {}, 0
+        for name in os.listdir(root):
+            if not re.fullmatch(r"s\d+", name):
+                continue
             with open(f"{root}/{name}/cgroup.procs") as f:
-                assert f.read() == "", name
+                pids = f.read().split()
+            nss = set()
+            for p in pids:
+                try:
+                    nss.add(os.readlink(f"/proc/{p}/ns/pid"))
+                except FileNotFoundError:
+                    pass
+            assert len(nss) <= 1, (ctl, name, pids)
+            spare += not pids
+            for ns in nss:
+                assert ns not in owner, (ctl, ns, name, owner[ns])
+                owner[ns] = name
+        for pid, cg in live.items():
+            ns = os.readlink(f"/proc/{pid}/ns/pid")
+            assert owner.get(ns) == os.path.basename(cg[ctl]), (ctl, pid)
     for s in socks:
         s.close()
     assert c.alive()
