@@ -504,8 +504,9 @@ stop_chald "$CPID"
 # Two sessions in a row: a big one (48 MiB kept, forks refused at pids.max,
 # 0.6 s of CPU, exit 3), then a small one that exits 3. Where cgroups are
 # recycled (RECYCLE=yes), the second runs in the first one's cgroup and its
-# end line must still give its own peak, CPU time and cause (exit, not
-# pids); elsewhere it gets a new cgroup. The cgroup's own counters show the
+# end line must still give its own peak, CPU time (without the first one's
+# 0.6 s: emulated forks are slow, so no absolute bound) and cause (exit,
+# not pids); elsewhere it gets a new cgroup. The cgroup's own counters show the
 # first session's figures all the while: that is what chald must not report.
 if start_chald recycle 7014 --uid-range 214000-214999 --memory 96M \
     --pids 24 --timeout 20s -- /t/progs/jailprobe; then
@@ -524,14 +525,15 @@ if start_chald recycle 7014 --uid-range 214000-214999 --memory 96M \
 	d2=$(ls -d "$base"/s* 2>/dev/null | tr '\n' ' ')
 	e1=$(grep "end service=" "$LOG" | sed -n 1p)
 	e2=$(grep "end service=" "$LOG" | sed -n 2p)
-	cgpeak=$(cat $d2/memory.peak 2>/dev/null | head -n 1)
+	cgpeak=$(cat "${d2%% *}/memory.peak" 2>/dev/null)
 	d="recycle=$RECYCLE dirs_after_1='$d1' dirs_after_2='$d2' cgroup_memory.peak=$cgpeak first: cause=$(field cause "$e1") peak_mem=$(field peak_mem "$e1") cpu_secs=$(field cpu_secs "$e1") second: status=$(field status "$e2") cause=$(field cause "$e2") peak_mem=$(field peak_mem "$e2") cpu_secs=$(field cpu_secs "$e2") forks='$(sed -n 2p /tmp/rc2.out)'"
 	ok=$(awk -v c1="$(field cause "$e1")" -v p1="$(field peak_mem "$e1")" \
 	    -v u1="$(field cpu_secs "$e1")" -v c2="$(field cause "$e2")" \
 	    -v s2="$(field status "$e2")" -v p2="$(field peak_mem "$e2")" \
 	    -v u2="$(field cpu_secs "$e2")" 'BEGIN { print (c1 == "pids" &&
 	    p1 >= 50331648 && u1 >= 0.5 && c2 == "exit" && s2 == "exit:3" &&
-	    p2 != "" && p2 < 16777216 && u2 != "" && u2 < 0.3) ? "yes" : "no" }')
+	    p2 != "" && p2 < 16777216 && u2 != "" && u2 + 0.5 < u1) ? "yes" :
+	    "no" }')
 	same=no
 	[ -n "$d1" ] && [ "$d1" = "$d2" ] && same=yes
 	if [ "$ok" = yes ] && [ "$(sed -n 2p /tmp/rc2.out)" = "ok 20" ] &&
