@@ -23,6 +23,7 @@
 
 #define CGROOT	"/sys/fs/cgroup"
 #define CG_SLACK	(512 * 1024)	/* bytes a spare may hold still */
+#define CG_QUIET	(8 * 1024)	/* below, not worth a memory.stat */
 
 static void	remove_stale(const char *);
 static int	kill_procs(const char *);
@@ -723,9 +724,9 @@ cgroup_stats(const struct cgroups *cg, struct cgslot *g, struct cgstats *st)
 	}
 }
 
-/* No process is left in any of the cgroup's directories. */
-int
-cgroup_idle(const struct cgroups *cg, const struct cgslot *g)
+/* No process is left in the cgroup's directories (v1: in the first one). */
+static int
+idle(const struct cgroups *cg, const struct cgslot *g, int first)
 {
 	char dir[PATH_MAX], buf[64];
 
@@ -740,8 +741,17 @@ cgroup_idle(const struct cgroups *cg, const struct cgslot *g)
 		if (read_file(dir, "cgroup.procs", buf, sizeof(buf)) == -1 ||
 		    buf[0] != '\0')
 			return 0;
+		if (first)
+			break;
 	}
 	return 1;
+}
+
+/* No process is left in any of the cgroup's directories. */
+int
+cgroup_idle(const struct cgroups *cg, const struct cgslot *g)
+{
+	return idle(cg, g, 0);
 }
 
 /*
@@ -772,15 +782,16 @@ read_sum(const char *dir, const char *file, const char *const *keys)
 }
 
 /*
- * Makes a spare cgroup fresh for its next session. No page of the last
- * session may be charged to it any more: no anonymous memory, shared
- * memory, page cache, swap or socket buffer (on v2 the page cache is
- * reclaimed first; v1 has no memory.reclaim, and force_empty can stall as
- * long as reclaim finds nothing to free). What is left is the kernel's
- * per-cpu charge caches and a few slab objects (4 KiB to 350 KiB here),
- * which may be no more than CG_SLACK: the peak of the next session starts
- * there and it is taken off. Returns -1 when the cgroup cannot be made
- * fresh (it is then removed).
+ * Makes a spare cgroup fresh for its next session. What is still charged
+ * to it may be no more than CG_SLACK, and beyond CG_QUIET none of it may
+ * be a page of the last session: no anonymous memory, shared memory, page
+ * cache, swap or socket buffer (v2 reclaims the page cache first; v1 has
+ * no memory.reclaim, and force_empty can stall for as long as reclaim
+ * finds nothing to free). What is left is the kernel's per-cpu charge
+ * caches, which the next session's first charges use up, and a few slab
+ * objects: 4 KiB to 350 KiB here. The next peak starts there, and that is
+ * taken off it. Returns -1 when the cgroup cannot be made fresh (it is
+ * then removed).
  */
 int
 cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
@@ -790,23 +801,27 @@ cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
 	static const char *const v1_pages[] = { "rss", "cache", NULL };
 	static const char *const v1_swap[] = { "rss", "cache", "swap", NULL };
 	char dir[PATH_MAX], val[32];
-	long long used, pages;
+	long long used, pages = 0;
 
-	if (g->bad || !cgroup_idle(cg, g))
+	/* Empty since its last session ended (cgroup_idle): no process can
+	 * join a group chald hands to none. One look all the same. */
+	if (g->bad || !idle(cg, g, 1))
 		return -1;
 	g->mem0 = 0;
 	if (!cg->have[CG_MEMORY])
 		goto fresh;
 	session_dir(cg, CG_MEMORY, g->id, dir, sizeof(dir));
 	if (cg->version == 2) {
-		pages = read_sum(dir, "memory.stat", v2_pages);
+		used = read_num(dir, "memory.current");
+		if (used > CG_QUIET)
+			pages = read_sum(dir, "memory.stat", v2_pages);
 		if (pages > 0) {
 			/* Page cache the last session read, charged here. */
 			snprintf(val, sizeof(val), "%lld", pages);
 			write_file(dir, "memory.reclaim", val);
 			pages = read_sum(dir, "memory.stat", v2_pages);
+			used = read_num(dir, "memory.current");
 		}
-		used = read_num(dir, "memory.current");
 		log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld "
 		    "memory=%lld", g->id, g->uses, pages, used);
 		if (pages != 0 || used < 0 || used > CG_SLACK ||
@@ -815,8 +830,10 @@ cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
 		g->mem0 = used;
 		goto fresh;
 	}
-	pages = read_sum(dir, "memory.stat", cg->memsw ? v1_swap : v1_pages);
 	used = read_num(dir, "memory.usage_in_bytes");
+	if (used > CG_QUIET)
+		pages = read_sum(dir, "memory.stat", cg->memsw ? v1_swap :
+		    v1_pages);
 	log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld memory=%lld",
 	    g->id, g->uses, pages, used);
 	if (pages != 0 || used < 0 || used > CG_SLACK || (cg->tcpmem &&

@@ -90,8 +90,15 @@ def test_recycled_cgroup_reports_only_its_own_session(chald, tmp_path):
         "probe", command=prog("jailprobe"), memory="96M", pids=24,
         pool=0, timeout="30s")], extra="per-ip = 0\n")
     recycled = recycling(c)
+    # A first session reads the program into the page cache, charged to
+    # its cgroup, which is then not passed on (see the next test).
+    s, pid0, _ = session(c, 1)
+    s.sendall(b"exit 0\n")
+    end_line(c, pid0)
+    s.close()
+    time.sleep(REST)
 
-    s, pid1, cg1 = session(c, 1)
+    s, pid1, cg1 = session(c, 2)
     assert probe(s, "alloc 48") == "ok 48"
     made = int(probe(s, "forks 40").split()[1])
     assert made < 40, made           # refused at pids.max
@@ -104,7 +111,7 @@ def test_recycled_cgroup_reports_only_its_own_session(chald, tmp_path):
     assert float(e1["cpu_secs"]) >= 0.5, e1
 
     time.sleep(REST)
-    s, pid2, cg2 = session(c, 2)
+    s, pid2, cg2 = session(c, 3)
     if recycled:
         assert cg2 == cg1, (cg1, cg2)
     s.sendall(b"alloc 200\n")        # past the 96M limit: the OOM killer
@@ -113,7 +120,7 @@ def test_recycled_cgroup_reports_only_its_own_session(chald, tmp_path):
     assert e2["cause"] == "oom", e2
 
     time.sleep(REST)
-    s, pid3, cg3 = session(c, 3)
+    s, pid3, cg3 = session(c, 4)
     if recycled:
         assert cg3 == cg1, (cg1, cg3)
     # the pids of the first session are all gone: 20 forks fit in 24 again
@@ -128,8 +135,58 @@ def test_recycled_cgroup_reports_only_its_own_session(chald, tmp_path):
     text = metrics(admin)
     assert ended(text, "probe", "pids") == 1, text
     assert ended(text, "probe", "oom") == 1, text
-    assert ended(text, "probe", "exit") == 1, text
+    assert ended(text, "probe", "exit") == 2, text
     assert c.alive()
+
+
+def evict(path):
+    """Drops a file's pages from the page cache."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.timeout(60)
+def test_page_cache_left_is_not_passed_on(chald, tmp_path):
+    """A session that reads a file first has its page cache charged to its
+    cgroup, which outlives the session. Such a cgroup is not passed on as
+    it is: on v1 (no memory.reclaim) it is removed, on v2 its page cache
+    is reclaimed first; either way the next session's cgroup holds no page
+    of the last one when it starts."""
+    c, _ = start(chald, tmp_path, [svc(
+        "probe", command=prog("jailprobe"), memory="64M", pids=16,
+        pool=0, timeout="30s")], extra="per-ip = 0\n", verbose=True)
+    recycled = recycling(c)
+    s, pid, cg = session(c, 1)
+    s.sendall(b"exit 0\n")
+    end_line(c, pid)
+    s.close()
+    time.sleep(REST)
+    evict(prog("jailprobe"))
+    s, pid, cg1 = session(c, 2)     # reads jailprobe from the disk again
+    s.sendall(b"exit 0\n")
+    end_line(c, pid)
+    s.close()
+    time.sleep(REST)
+    s, pid, cg2 = session(c, 3)
+    first = session_dir(cg1)
+    # the look at that cgroup after the second session, the last one
+    c.wait_log(rf"cgroup-refresh id={first} ")
+    m = list(re.finditer(rf"cgroup-refresh id={first} uses=\d+ "
+                         r"pages=(\d+) ", c.log_text()))[-1]
+    if "v2" in cg1:
+        # reclaimed, then passed on with nothing of the last session
+        assert m.group(1) == "0", m.group(0)
+        assert not recycled or session_dir(cg2) == first, (cg1, cg2)
+    else:
+        assert int(m.group(1)) > 0, m.group(0)
+        c.wait_log(rf"cgroup-stale id={first} ")
+        assert session_dir(cg2) != first, (cg1, cg2)
+    s.sendall(b"exit 0\n")
+    end_line(c, pid)
+    s.close()
 
 
 @pytest.mark.timeout(60)
