@@ -22,7 +22,9 @@
 #include "chald.h"
 
 #define CGROOT	"/sys/fs/cgroup"
-#define CG_SLACK	(512 * 1024)	/* bytes a spare may hold still */
+#define CG_BATCH	64	/* pages the kernel charges a memory cgroup at
+				   a time, the rest kept in a per-cpu cache
+				   (MEMCG_CHARGE_BATCH) */
 #define CG_QUIET	(8 * 1024)	/* below, not worth a memory.stat */
 
 static void	remove_stale(const char *);
@@ -405,7 +407,12 @@ int
 cgroup_init(struct cgroups *cg, const int need[CG_NCTRL], char *err,
     size_t errlen)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+
 	memset(cg, 0, sizeof(*cg));
+	/* A spare may hold a charge batch per CPU, and 64 KiB of slab. */
+	cg->slack = (long long)((cpus > 0 ? cpus : 1) * CG_BATCH) *
+	    sysconf(_SC_PAGESIZE) + 64 * 1024;
 	if (is_fs(CGROOT, CGROUP2_SUPER_MAGIC)) {
 		return init_v2(cg, need, err, errlen);
 	}
@@ -783,13 +790,13 @@ read_sum(const char *dir, const char *file, const char *const *keys)
 
 /*
  * Makes a spare cgroup fresh for its next session. What is still charged
- * to it may be no more than CG_SLACK, and beyond CG_QUIET none of it may
+ * to it may be no more than cg->slack, and beyond CG_QUIET none of it may
  * be a page of the last session: no anonymous memory, shared memory, page
  * cache, swap or socket buffer (v2 reclaims the page cache first; v1 has
  * no memory.reclaim, and force_empty can stall for as long as reclaim
  * finds nothing to free). What is left is the kernel's per-cpu charge
- * caches, which the next session's first charges use up, and a few slab
- * objects: 4 KiB to 350 KiB here. The next peak starts there, and that is
+ * caches (up to a batch per CPU), which the next session's first charges
+ * use up, and a few slab objects: 4 KiB to 350 KiB here. The next peak starts there, and that is
  * taken off it. Returns -1 when the cgroup cannot be made fresh (it is
  * then removed).
  */
@@ -824,7 +831,7 @@ cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
 		}
 		log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld "
 		    "memory=%lld", g->id, g->uses, pages, used);
-		if (pages != 0 || used < 0 || used > CG_SLACK ||
+		if (pages != 0 || used < 0 || used > cg->slack ||
 		    g->peakfd < 0 || write(g->peakfd, "0\n", 2) != 2)
 			return -1;
 		g->mem0 = used;
@@ -836,7 +843,7 @@ cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
 		    v1_pages);
 	log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld memory=%lld",
 	    g->id, g->uses, pages, used);
-	if (pages != 0 || used < 0 || used > CG_SLACK || (cg->tcpmem &&
+	if (pages != 0 || used < 0 || used > cg->slack || (cg->tcpmem &&
 	    read_num(dir, "memory.kmem.tcp.usage_in_bytes") != 0) ||
 	    write_file(dir, "memory.max_usage_in_bytes", "0") == -1)
 		return -1;

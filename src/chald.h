@@ -398,6 +398,7 @@ struct cgroups {
 	int		 cpuacct_alias;	/* v1: cpuacct is cpu's hierarchy */
 	int		 recycle;	/* a session's cgroup can be made fresh
 					   again (v2: memory.peak resets) */
+	long long	 slack;		/* bytes a spare may still have charged */
 };
 
 /*
