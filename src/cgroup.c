@@ -1,7 +1,10 @@
 /*
  * cgroup.c: one cgroup per jailed session, so that memory, process and CPU
  * limits hold for the whole process tree, and so that "is anything of this
- * session still alive" has an exact answer. cgroup v2 comes first (what
+ * session still alive" has an exact answer. A cgroup holds one session at
+ * a time, and once empty and made fresh (cgroup_refresh) it may hold a
+ * later one of the same service and limits (cgspare.c), each session's
+ * figures counted from its own start. cgroup v2 comes first (what
  * production hosts run); v1 controllers are the fallback. chald only ever
  * creates directories below its own cgroup and never remounts anything:
  * mount options of a cgroup2 mount are global to the host.
