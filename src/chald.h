@@ -1122,8 +1122,10 @@ void		 cgroup_slot_free(struct cgslot *);
 int		 cgroup_destroy(const struct cgroups *, unsigned long long id);
 
 /* cgspare.c */
-#define CG_REST_MS	200	/* a spare cgroup rests this long: two CPU
-				   periods, and the RCU-delayed frees */
+#define CG_REST_MS	120	/* a spare cgroup rests this long: past the
+				   end of a 100 ms CPU period, when the
+				   quota is whole again, and the RCU-delayed
+				   frees */
 #define CG_SPARES_MAX	256	/* spare cgroups kept at most */
 int		 cgspare_allowed(const struct service *);
 int		 cgspare_fits(const struct cgslot *, const struct service *);

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="the sandbox needs root")
 
 ACCEPT_RE = r"accept service={svc} .*?pid=(\d+) "
-REST = 0.35          # a spare rests CG_REST_MS (200 ms) before it is taken
+REST = 0.3           # a spare rests CG_REST_MS (120 ms) before it is taken
 MiB = 2**20
 
 
