@@ -38,7 +38,8 @@ endif
 SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   clock.c confload.c watch.c listener.c pool.c session.c reap.c \
 	   reload.c loop.c gate.c notify.c \
-	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c seccomp.c \
+	   child.c sandbox.c jailfs.c jailid.c jailspec.c cgroup.c cgspare.c \
+	   seccomp.c \
 	   audit.c peerlock.c initbin.c proxy.c pow.c jailenv.c image.c \
 	   preflight.c \
 	   peer.c jailview.c netpool.c netsnap.c strikes.c \
@@ -50,10 +51,10 @@ PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
 	   $(BUILD)/jailspec.o $(BUILD)/proxy.o $(BUILD)/pow.o \
 	   $(BUILD)/jailenv.o $(BUILD)/notify.o $(BUILD)/audit.o \
 	   $(BUILD)/peerlock.o $(BUILD)/http.o $(BUILD)/metrics.o \
-	   $(BUILD)/netsnap.o $(BUILD)/strikes.o
+	   $(BUILD)/netsnap.o $(BUILD)/strikes.o $(BUILD)/cgspare.o
 UNIT	:= test_config test_sessions test_log test_jailspec test_proxy test_pow \
 	   test_jailenv test_notify test_seccomp test_jailview \
-	   test_http test_metrics test_netsnap test_strikes
+	   test_http test_metrics test_netsnap test_strikes test_cgspare
 PROGS	:= $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(wildcard tests/progs/*.c)) \
 	   $(BUILD)/progs/jailprobe32
 

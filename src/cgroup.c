@@ -1,7 +1,10 @@
 /*
  * cgroup.c: one cgroup per jailed session, so that memory, process and CPU
  * limits hold for the whole process tree, and so that "is anything of this
- * session still alive" has an exact answer. cgroup v2 comes first (what
+ * session still alive" has an exact answer. A cgroup holds one session at
+ * a time, and once empty and made fresh (cgroup_refresh) it may hold a
+ * later one of the same service and limits (cgspare.c), each session's
+ * figures counted from its own start. cgroup v2 comes first (what
  * production hosts run); v1 controllers are the fallback. chald only ever
  * creates directories below its own cgroup and never remounts anything:
  * mount options of a cgroup2 mount are global to the host.
@@ -22,6 +25,10 @@
 #include "chald.h"
 
 #define CGROOT	"/sys/fs/cgroup"
+#define CG_BATCH	64	/* pages the kernel charges a memory cgroup at
+				   a time, the rest kept in a per-cpu cache
+				   (MEMCG_CHARGE_BATCH) */
+#define CG_QUIET	(8 * 1024)	/* below, not worth a memory.stat */
 
 static void	remove_stale(const char *);
 static int	kill_procs(const char *);
@@ -226,6 +233,23 @@ cgroup_v2_host_root(const char *own)
 }
 
 /*
+ * A v2 cgroup's memory.peak can be reset (per open file, Linux 6.12) when
+ * it is writable; before, a session's peak would be that of every session
+ * the cgroup held, so cgroups are not recycled there.
+ */
+static int
+peak_resets(const struct cgroups *cg)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!cg->have[CG_MEMORY])
+		return 1;
+	snprintf(path, sizeof(path), "%s/memory.peak", cg->base);
+	return stat(path, &st) == 0 && (st.st_mode & S_IWUSR) != 0;
+}
+
+/*
  * v2: chald moves itself into a leaf ("chald-daemon") of its own cgroup so
  * that controllers can be enabled for the sessions' subtree (cgroups with
  * processes cannot delegate controllers: the no-internal-process rule).
@@ -307,6 +331,7 @@ init_v2(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 	    write_file(cg->base, "cgroup.subtree_control", enable) == -1)
 		goto fail;
 	cg->version = 2;
+	cg->recycle = peak_resets(cg);
 	return 0;
 fail:
 	snprintf(err, errlen, "cgroup v2: %s: %s", dir, strerror(errno));
@@ -364,6 +389,7 @@ init_v1(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 		cg->tcpmem = access(f, F_OK) == 0;
 	}
 	cg->version = 1;
+	cg->recycle = 1;	/* memory.max_usage_in_bytes resets */
 	return 0;
 }
 
@@ -400,7 +426,12 @@ int
 cgroup_init(struct cgroups *cg, const int need[CG_NCTRL], char *err,
     size_t errlen)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+
 	memset(cg, 0, sizeof(*cg));
+	/* A spare may hold a charge batch per CPU, and 64 KiB of slab. */
+	cg->slack = (long long)((cpus > 0 ? cpus : 1) * CG_BATCH) *
+	    sysconf(_SC_PAGESIZE) + 64 * 1024;
 	if (is_fs(CGROOT, CGROUP2_SUPER_MAGIC)) {
 		return init_v2(cg, need, err, errlen);
 	}
@@ -411,20 +442,22 @@ const char *
 cgroup_describe(const struct cgroups *cg, char *buf, size_t len)
 {
 	if (cg->version == 2)
-		snprintf(buf, len, "v2 base=%s controllers=%s%s%s%s%s",
+		snprintf(buf, len, "v2 base=%s controllers=%s%s%s%s%s "
+		    "recycle=%s",
 		    cg->base, cg->have[CG_PIDS] ? "pids" : "",
 		    cg->have[CG_PIDS] && cg->have[CG_MEMORY] ? "," : "",
 		    cg->have[CG_MEMORY] ? "memory" : "",
 		    (cg->have[CG_PIDS] || cg->have[CG_MEMORY]) &&
 		    cg->have[CG_CPU] ? "," : "",
-		    cg->have[CG_CPU] ? "cpu" : "");
+		    cg->have[CG_CPU] ? "cpu" : "", cg->recycle ? "yes" : "no");
 	else if (cg->version == 1)
 		snprintf(buf, len, "v1 pids=%s memory=%s cpu=%s memsw=%s "
-		    "tcpmem=%s",
+		    "tcpmem=%s recycle=%s",
 		    cg->have[CG_PIDS] ? cg->v1[CG_PIDS] : "none",
 		    cg->have[CG_MEMORY] ? cg->v1[CG_MEMORY] : "none",
 		    cg->have[CG_CPU] ? cg->v1[CG_CPU] : "none",
-		    cg->memsw ? "yes" : "no", cg->tcpmem ? "yes" : "no");
+		    cg->memsw ? "yes" : "no", cg->tcpmem ? "yes" : "no",
+		    cg->recycle ? "yes" : "no");
 	else
 		snprintf(buf, len, "none");
 	return buf;
@@ -440,60 +473,108 @@ session_dir(const struct cgroups *cg, int ctrl, unsigned long long id,
 		snprintf(out, len, "%s/s%llu", cg->v1[ctrl], id);
 }
 
-/*
- * Creates session id's cgroup with its limits. On v2, *dirfd is an fd for
- * CLONE_INTO_CGROUP; on v1, procs[] gets the cgroup.procs paths the child
- * writes itself into.
- */
-int
-cgroup_create(const struct cgroups *cg, unsigned long long id,
-    const struct service *s, int *dirfd, char procs[CG_NCTRL][PATH_MAX])
+/* The v1 hierarchies a session has a directory in. */
+static int
+v1_used(const struct cgroups *cg, int i)
+{
+	return cg->have[i] && !(i == CG_CPUACCT && cg->cpuacct_alias);
+}
+
+static struct cgslot *
+slot_new(unsigned long long id, const struct service *s)
+{
+	struct cgslot *g = calloc(1, sizeof(*g));
+
+	if (g == NULL || (g->svc = strdup(s->name)) == NULL) {
+		free(g);
+		errno = ENOMEM;
+		return NULL;
+	}
+	g->id = id;
+	g->memory = s->memory;
+	g->pids = s->pids;
+	g->cpu = s->cpu;
+	g->dirfd = -1;
+	g->peakfd = -1;
+	return g;
+}
+
+void
+cgroup_slot_free(struct cgslot *g)
+{
+	if (g == NULL)
+		return;
+	if (g->dirfd >= 0)
+		close(g->dirfd);
+	if (g->peakfd >= 0)
+		close(g->peakfd);
+	free(g->svc);
+	free(g);
+}
+
+static int
+create_v2(const struct cgroups *cg, struct cgslot *g, const struct service *s)
+{
+	char dir[PATH_MAX], val[64];
+
+	session_dir(cg, 0, g->id, dir, sizeof(dir));
+	if (mkdir(dir, 0755) == -1)
+		return -1;
+	if (s->memory > 0) {
+		snprintf(val, sizeof(val), "%llu",
+		    (unsigned long long)s->memory);
+		if (write_file(dir, "memory.max", val) == -1 ||
+		    write_file(dir, "memory.oom.group", "1") == -1)
+			goto fail;
+		/* Absent without swap accounting: nothing to cap. */
+		write_file(dir, "memory.swap.max", "0");
+	}
+	if (s->pids > 0) {
+		snprintf(val, sizeof(val), "%d", s->pids);
+		if (write_file(dir, "pids.max", val) == -1)
+			goto fail;
+	}
+	if (s->cpu > 0) {
+		snprintf(val, sizeof(val), "%lld 100000",
+		    (long long)(s->cpu * 100000));
+		if (write_file(dir, "cpu.max", val) == -1)
+			goto fail;
+	}
+	g->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (g->dirfd == -1)
+		goto fail;
+	/* Kept: a write to it resets the peak that this fd reads (6.12). */
+	if (cg->have[CG_MEMORY]) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/memory.peak", dir);
+		g->peakfd = open(path, (cg->recycle ? O_RDWR : O_RDONLY) |
+		    O_CLOEXEC);
+	}
+	return 0;
+fail:
+	{
+		int e = errno;
+
+		rmdir(dir);
+		errno = e;
+	}
+	return -1;
+}
+
+static int
+create_v1(const struct cgroups *cg, struct cgslot *g, const struct service *s)
 {
 	char dir[PATH_MAX], val[64];
 	int done[CG_NCTRL] = { 0 };
 
-	*dirfd = -1;
-	for (int i = 0; i < CG_NCTRL; i++)
-		procs[i][0] = '\0';
-	if (cg->version == 2) {
-		session_dir(cg, 0, id, dir, sizeof(dir));
-		if (mkdir(dir, 0755) == -1)
-			return -1;
-		if (s->memory > 0) {
-			snprintf(val, sizeof(val), "%llu",
-			    (unsigned long long)s->memory);
-			if (write_file(dir, "memory.max", val) == -1 ||
-			    write_file(dir, "memory.oom.group", "1") == -1)
-				goto fail;
-			/* Absent without swap accounting: nothing to cap. */
-			write_file(dir, "memory.swap.max", "0");
-		}
-		if (s->pids > 0) {
-			snprintf(val, sizeof(val), "%d", s->pids);
-			if (write_file(dir, "pids.max", val) == -1)
-				goto fail;
-		}
-		if (s->cpu > 0) {
-			snprintf(val, sizeof(val), "%lld 100000",
-			    (long long)(s->cpu * 100000));
-			if (write_file(dir, "cpu.max", val) == -1)
-				goto fail;
-		}
-		*dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (*dirfd == -1)
-			goto fail;
-		/* For a clone without CLONE_INTO_CGROUP: init joins it. */
-		snprintf(procs[0], PATH_MAX, "%s/cgroup.procs", dir);
-		return 0;
-	}
 	for (int i = 0; i < CG_NCTRL; i++) {
-		if (!cg->have[i] || (i == CG_CPUACCT && cg->cpuacct_alias))
+		if (!v1_used(cg, i))
 			continue;
-		session_dir(cg, i, id, dir, sizeof(dir));
+		session_dir(cg, i, g->id, dir, sizeof(dir));
 		if (mkdir(dir, 0755) == -1)
 			goto fail;
 		done[i] = 1;
-		snprintf(procs[i], PATH_MAX, "%s/cgroup.procs", dir);
 		if (i == CG_PIDS && s->pids > 0) {
 			snprintf(val, sizeof(val), "%d", s->pids);
 			if (write_file(dir, "pids.max", val) == -1)
@@ -529,11 +610,9 @@ fail:
 	{
 		int e = errno;
 
-		if (cg->version == 2)
-			rmdir(dir);
 		for (int i = 0; i < CG_NCTRL; i++)
 			if (done[i]) {
-				session_dir(cg, i, id, dir, sizeof(dir));
+				session_dir(cg, i, g->id, dir, sizeof(dir));
 				rmdir(dir);
 			}
 		errno = e;
@@ -541,39 +620,256 @@ fail:
 	return -1;
 }
 
-/* Why a session ended, as far as its cgroup knows, and what it used. */
+/*
+ * Creates cgroup s<id> with s's limits, for one session after another of
+ * s's service (cgspare.c). On v2 its dirfd is for CLONE_INTO_CGROUP.
+ */
+struct cgslot *
+cgroup_create(const struct cgroups *cg, unsigned long long id,
+    const struct service *s)
+{
+	struct cgslot *g = slot_new(id, s);
+
+	if (g == NULL)
+		return NULL;
+	if ((cg->version == 2 ? create_v2(cg, g, s) : create_v1(cg, g, s)) ==
+	    -1) {
+		int e = errno;
+
+		cgroup_slot_free(g);
+		errno = e;
+		return NULL;
+	}
+	return g;
+}
+
+/*
+ * The cgroup.procs paths that init writes itself into: on v1, and on v2
+ * for a clone without CLONE_INTO_CGROUP.
+ */
 void
-cgroup_stats(const struct cgroups *cg, unsigned long long id,
-    struct cgstats *st)
+cgroup_procs(const struct cgroups *cg, const struct cgslot *g,
+    char procs[CG_NCTRL][PATH_MAX])
 {
 	char dir[PATH_MAX];
+
+	for (int i = 0; i < CG_NCTRL; i++)
+		procs[i][0] = '\0';
+	if (cg->version == 2) {
+		session_dir(cg, 0, g->id, dir, sizeof(dir));
+		snprintf(procs[0], PATH_MAX, "%s/cgroup.procs", dir);
+		return;
+	}
+	for (int i = 0; i < CG_NCTRL; i++)
+		if (v1_used(cg, i)) {
+			session_dir(cg, i, g->id, dir, sizeof(dir));
+			snprintf(procs[i], PATH_MAX, "%s/cgroup.procs", dir);
+		}
+}
+
+static long long
+peak_read(int fd)
+{
+	char buf[64];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return atoll(buf);
+}
+
+/* A peak less what was charged when the use began (-1: unknown). */
+static long long
+minus(long long peak, long long start)
+{
+	return peak < 0 ? -1 : peak > start ? peak - start : 0;
+}
+
+/*
+ * A counter of this use: its value now less the one when the use began,
+ * which becomes the start of the next use (the session's processes are
+ * gone, so it no longer moves). An unreadable one spoils the cgroup.
+ */
+static long long
+since(struct cgslot *g, long long now, long long *start)
+{
+	long long d;
+
+	if (now < 0 || now < *start) {
+		g->bad = 1;
+		return -1;
+	}
+	d = now - *start;
+	*start = now;
+	return d;
+}
+
+/*
+ * Why the session ended, as far as its cgroup knows, and what it used: of
+ * this session only, on a cgroup that held others before it. Called once
+ * the session's processes are all gone.
+ */
+void
+cgroup_stats(const struct cgroups *cg, struct cgslot *g, struct cgstats *st)
+{
+	char dir[PATH_MAX];
+	long long v;
 
 	memset(st, 0, sizeof(*st));
 	st->peak = -1;
 	st->cpu_us = -1;
 	if (cg->version == 2) {
-		session_dir(cg, 0, id, dir, sizeof(dir));
-		st->oom = read_key(dir, "memory.events", "oom_kill") > 0;
-		st->pids_max = read_key(dir, "pids.events", "max") > 0;
-		st->peak = read_num(dir, "memory.peak");
-		st->cpu_us = read_key(dir, "cpu.stat", "usage_usec");
+		session_dir(cg, 0, g->id, dir, sizeof(dir));
+		st->oom = since(g, read_key(dir, "memory.events", "oom_kill"),
+		    &g->oom0) > 0;
+		st->pids_max = since(g, read_key(dir, "pids.events", "max"),
+		    &g->pidsmax0) > 0;
+		st->peak = minus(g->peakfd >= 0 ? peak_read(g->peakfd) :
+		    read_num(dir, "memory.peak"), g->mem0);
+		st->cpu_us = since(g, read_key(dir, "cpu.stat", "usage_usec"),
+		    &g->cpu0);
 		return;
 	}
 	if (cg->have[CG_CPUACCT]) {
-		session_dir(cg, CG_CPUACCT, id, dir, sizeof(dir));
-		st->cpu_us = read_num(dir, "cpuacct.usage");
-		if (st->cpu_us >= 0)
-			st->cpu_us /= 1000;
+		session_dir(cg, CG_CPUACCT, g->id, dir, sizeof(dir));
+		v = read_num(dir, "cpuacct.usage");
+		st->cpu_us = since(g, v >= 0 ? v / 1000 : -1, &g->cpu0);
 	}
 	if (cg->have[CG_MEMORY]) {
-		session_dir(cg, CG_MEMORY, id, dir, sizeof(dir));
-		st->oom = read_key(dir, "memory.oom_control", "oom_kill") > 0;
-		st->peak = read_num(dir, "memory.max_usage_in_bytes");
+		session_dir(cg, CG_MEMORY, g->id, dir, sizeof(dir));
+		st->oom = since(g, read_key(dir, "memory.oom_control",
+		    "oom_kill"), &g->oom0) > 0;
+		st->peak = minus(read_num(dir, "memory.max_usage_in_bytes"),
+		    g->mem0);
 	}
 	if (cg->have[CG_PIDS]) {
-		session_dir(cg, CG_PIDS, id, dir, sizeof(dir));
-		st->pids_max = read_key(dir, "pids.events", "max") > 0;
+		session_dir(cg, CG_PIDS, g->id, dir, sizeof(dir));
+		st->pids_max = since(g, read_key(dir, "pids.events", "max"),
+		    &g->pidsmax0) > 0;
 	}
+}
+
+/* No process is left in the cgroup's directories (v1: in the first one). */
+static int
+idle(const struct cgroups *cg, const struct cgslot *g, int first)
+{
+	char dir[PATH_MAX], buf[64];
+
+	if (cg->version == 2) {
+		session_dir(cg, 0, g->id, dir, sizeof(dir));
+		return read_key(dir, "cgroup.events", "populated") == 0;
+	}
+	for (int i = 0; i < CG_NCTRL; i++) {
+		if (!v1_used(cg, i))
+			continue;
+		session_dir(cg, i, g->id, dir, sizeof(dir));
+		if (read_file(dir, "cgroup.procs", buf, sizeof(buf)) == -1 ||
+		    buf[0] != '\0')
+			return 0;
+		if (first)
+			break;
+	}
+	return 1;
+}
+
+/* No process is left in any of the cgroup's directories. */
+int
+cgroup_idle(const struct cgroups *cg, const struct cgslot *g)
+{
+	return idle(cg, g, 0);
+}
+
+/*
+ * The sum of some "key value" lines of one file read once, or -1 when one
+ * is missing.
+ */
+static long long
+read_sum(const char *dir, const char *file, const char *const *keys)
+{
+	char buf[4096];
+	long long sum = 0;
+
+	if (read_file(dir, file, buf, sizeof(buf)) == -1)
+		return -1;
+	for (; *keys != NULL; keys++) {
+		size_t klen = strlen(*keys);
+		const char *p;
+
+		for (p = buf; p != NULL; p = strchr(p, '\n'), p = p ? p + 1 :
+		    NULL)
+			if (strncmp(p, *keys, klen) == 0 && p[klen] == ' ')
+				break;
+		if (p == NULL)
+			return -1;
+		sum += atoll(p + klen + 1);
+	}
+	return sum;
+}
+
+/*
+ * Makes a spare cgroup fresh for its next session. What is still charged
+ * to it may be no more than cg->slack, and beyond CG_QUIET none of it may
+ * be a page of the last session: no anonymous memory, shared memory, page
+ * cache, swap or socket buffer (v2 reclaims the page cache first; v1 has
+ * no memory.reclaim, and force_empty can stall for as long as reclaim
+ * finds nothing to free). What is left is the kernel's per-cpu charge
+ * caches (up to a batch per CPU), which the next session's first charges
+ * use up, and a few slab objects: 4 KiB to 350 KiB here. The next peak starts there, and that is
+ * taken off it. Returns -1 when the cgroup cannot be made fresh (it is
+ * then removed).
+ */
+int
+cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
+{
+	static const char *const v2_pages[] = { "anon", "file", "shmem",
+	    "sock", NULL };
+	static const char *const v1_pages[] = { "rss", "cache", NULL };
+	static const char *const v1_swap[] = { "rss", "cache", "swap", NULL };
+	char dir[PATH_MAX], val[32];
+	long long used, pages = 0;
+
+	/* Empty since its last session ended (cgroup_idle): no process can
+	 * join a group chald hands to none. One look all the same. */
+	if (g->bad || !idle(cg, g, 1))
+		return -1;
+	g->mem0 = 0;
+	if (!cg->have[CG_MEMORY])
+		goto fresh;
+	session_dir(cg, CG_MEMORY, g->id, dir, sizeof(dir));
+	if (cg->version == 2) {
+		used = read_num(dir, "memory.current");
+		if (used > CG_QUIET)
+			pages = read_sum(dir, "memory.stat", v2_pages);
+		if (pages > 0) {
+			/* Page cache the last session read, charged here. */
+			snprintf(val, sizeof(val), "%lld", pages);
+			write_file(dir, "memory.reclaim", val);
+			pages = read_sum(dir, "memory.stat", v2_pages);
+			used = read_num(dir, "memory.current");
+		}
+		log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld "
+		    "memory=%lld", g->id, g->uses, pages, used);
+		if (pages != 0 || used < 0 || used > cg->slack ||
+		    g->peakfd < 0 || write(g->peakfd, "0\n", 2) != 2)
+			return -1;
+		g->mem0 = used;
+		goto fresh;
+	}
+	used = read_num(dir, "memory.usage_in_bytes");
+	if (used > CG_QUIET)
+		pages = read_sum(dir, "memory.stat", cg->memsw ? v1_swap :
+		    v1_pages);
+	log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld memory=%lld",
+	    g->id, g->uses, pages, used);
+	if (pages != 0 || used < 0 || used > cg->slack || (cg->tcpmem &&
+	    read_num(dir, "memory.kmem.tcp.usage_in_bytes") != 0) ||
+	    write_file(dir, "memory.max_usage_in_bytes", "0") == -1)
+		return -1;
+	g->mem0 = used;
+fresh:
+	g->uses++;
+	return 0;
 }
 
 static int
@@ -616,7 +912,7 @@ cgroup_destroy(const struct cgroups *cg, unsigned long long id)
 		return -1;
 	}
 	for (int i = 0; i < CG_NCTRL; i++) {
-		if (!cg->have[i] || (i == CG_CPUACCT && cg->cpuacct_alias))
+		if (!v1_used(cg, i))
 			continue;
 		session_dir(cg, i, id, dir, sizeof(dir));
 		if (rmdir(dir) == 0 || errno == ENOENT)

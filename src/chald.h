@@ -420,6 +420,39 @@ struct cgroups {
 	int		 memsw;		/* v1: swap is accounted */
 	int		 tcpmem;	/* v1: socket buffers can be capped */
 	int		 cpuacct_alias;	/* v1: cpuacct is cpu's hierarchy */
+	int		 recycle;	/* a session's cgroup can be made fresh
+					   again (v2: memory.peak resets) */
+	long long	 slack;		/* bytes a spare may still have charged */
+};
+
+/*
+ * A session's cgroup (cgroup.c). Used by one live session at a time, or
+ * kept spare for the next session of the same service and limits
+ * (cgspare.c); the counters the kernel cannot reset are taken as
+ * differences from their values when this use began.
+ */
+struct cgslot {
+	struct cgslot	*next;		/* in the spares, oldest first */
+	unsigned long long id;		/* its directory: s<id> */
+	char		*svc;		/* the service it was made for */
+	uint64_t	 memory;	/* and the limits it was made with */
+	int		 pids;
+	double		 cpu;
+	long long	 cpu0;		/* cpu usage (us) when this use began */
+	long long	 oom0;		/* oom kills then */
+	long long	 pidsmax0;	/* forks refused at pids.max then */
+	long long	 mem0;		/* bytes charged then, off the peak */
+	int		 dirfd;		/* v2: O_PATH, for CLONE_INTO_CGROUP */
+	int		 peakfd;	/* v2: memory.peak, reset at each use */
+	int		 bad;		/* a counter could not be read */
+	int64_t		 ended_ms;	/* when its last session ended */
+	unsigned	 uses;		/* sessions it has held */
+};
+
+struct cgspares {
+	struct cgslot	*head;		/* oldest first */
+	struct cgslot	*tail;
+	int		 n;
 };
 
 struct cgstats {
@@ -526,6 +559,7 @@ struct sandbox {
 	struct cgroups	 cg;
 	struct uidset	 uids;
 	struct cgpending *pending;
+	struct cgspares	 spares;	/* empty cgroups for the next sessions */
 	unsigned long long next_id;
 	struct uidturn	*turns;		/* one per uid range in use */
 	unsigned long	 uid_shift;	/* default ranges moved this far */
@@ -595,7 +629,7 @@ struct session {
 	int		 unwatched;	/* no pidfd in epoll: the sweep reaps */
 	struct skel	*skel;		/* the jail's skeleton, if any */
 	int		 pidfd;		/* -1 when not jailed */
-	unsigned long long cgid;	/* cgroup id, when jailed */
+	struct cgslot	*cgslot;	/* its cgroup, when jailed */
 	uid_t		 uid;
 	int64_t		 cpu_time_ms;	/* the service's cap, for the cause */
 	int		 seccomp;	/* its jail has the filter */
@@ -1160,12 +1194,30 @@ int		 cgroup_init(struct cgroups *, const int need[CG_NCTRL],
 int		 cgroup_enter_leaf(void);
 int		 cgroup_v2_host_root(const char *);
 const char	*cgroup_describe(const struct cgroups *, char *, size_t);
-int		 cgroup_create(const struct cgroups *, unsigned long long id,
-		    const struct service *, int *dirfd,
+struct cgslot	*cgroup_create(const struct cgroups *, unsigned long long id,
+		    const struct service *);
+void		 cgroup_procs(const struct cgroups *, const struct cgslot *,
 		    char procs[CG_NCTRL][PATH_MAX]);
-void		 cgroup_stats(const struct cgroups *, unsigned long long id,
+void		 cgroup_stats(const struct cgroups *, struct cgslot *,
 		    struct cgstats *);
+int		 cgroup_idle(const struct cgroups *, const struct cgslot *);
+int		 cgroup_refresh(const struct cgroups *, struct cgslot *);
+void		 cgroup_slot_free(struct cgslot *);
 int		 cgroup_destroy(const struct cgroups *, unsigned long long id);
+
+/* cgspare.c */
+#define CG_REST_MS	120	/* a spare cgroup rests this long: past the
+				   end of a 100 ms CPU period, when the
+				   quota is whole again, and the RCU-delayed
+				   frees */
+#define CG_SPARES_MAX	256	/* spare cgroups kept at most */
+int		 cgspare_allowed(const struct service *);
+int		 cgspare_fits(const struct cgslot *, const struct service *);
+void		 cgspare_put(struct cgspares *, struct cgslot *);
+struct cgslot	*cgspare_take(struct cgspares *, const struct service *,
+		    int64_t now_ms);
+struct cgslot	*cgspare_oldest(struct cgspares *);
+struct cgslot	*cgspare_unfit(struct cgspares *, const struct config *);
 void		 cgroup_cleanup(const struct cgroups *);
 
 /* seccomp.c */

@@ -58,6 +58,7 @@ extern const char chald_init_start[], chald_init_end[];
 
 static int	init_load(char *, size_t);
 static void	skels_remove_stale(void);
+static void	slot_remove(struct sandbox *, struct cgslot *);
 
 int
 session_kill(struct session *s, int sig)
@@ -614,6 +615,16 @@ init_ensure(struct sandbox *sb, const struct config *c, char *err,
 	return 0;
 }
 
+/* Spare cgroups that no service of c may take any more (a reload). */
+static void
+spares_sweep(struct sandbox *sb, const struct config *c)
+{
+	struct cgslot *g;
+
+	while ((g = cgspare_unfit(&sb->spares, c)) != NULL)
+		slot_remove(sb, g);
+}
+
 /* A reload may not ask for a controller chald did not set up at start. */
 int
 sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
@@ -633,6 +644,7 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	if (!any) {
 		skels_commit(sb);	/* the last load's go */
 		netpool_free(&sb->net);
+		spares_sweep(sb, c);
 		return 0;
 	}
 	if (!sb->ready) {
@@ -655,6 +667,7 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	skels_commit(sb);
+	spares_sweep(sb, c);
 	return 0;
 }
 
@@ -902,11 +915,15 @@ init_load(char *err, size_t errlen)
 	return -1;
 }
 
+#define NO_UID	((uid_t)-1)	/* a pending cgroup that holds no uid */
+
 static void
 pending_add(struct sandbox *sb, unsigned long long id, uid_t uid)
 {
 	struct cgpending *p = calloc(1, sizeof(*p));
 
+	if (p == NULL && uid == NO_UID)
+		return;
 	if (p == NULL) {
 		/* Keep the uid reserved forever rather than reuse it early. */
 		log_warnx("cgroup s%llu: out of memory, uid %u retired", id,
@@ -942,6 +959,54 @@ spec_send(int fd, const char *buf, size_t len, int tmpl)
 	    0 : -1;
 }
 
+/* Removes a cgroup no session uses, now or from the loop's ticks. */
+static void
+slot_remove(struct sandbox *sb, struct cgslot *g)
+{
+	if (cgroup_destroy(&sb->cg, g->id) == -1)
+		pending_add(sb, g->id, NO_UID);
+	cgroup_slot_free(g);
+}
+
+/*
+ * A cgroup for a session of s: a spare one of its service and limits made
+ * fresh again, or a new one.
+ */
+static struct cgslot *
+slot_take(struct sandbox *sb, const struct service *s)
+{
+	struct cgslot *g;
+
+	while ((g = cgspare_take(&sb->spares, s, now_ms())) != NULL) {
+		if (cgroup_refresh(&sb->cg, g) == 0)
+			return g;
+		log_debug("cgroup-stale id=s%llu uses=%u", g->id, g->uses);
+		slot_remove(sb, g);
+	}
+	if ((g = cgroup_create(&sb->cg, sb->next_id + 1, s)) != NULL) {
+		sb->next_id++;
+		g->uses = 1;
+	}
+	return g;
+}
+
+/*
+ * Keeps an ended session's cgroup for the next session of its service,
+ * when it may: 0, or -1 for the caller to remove it.
+ */
+static int
+slot_keep(struct sandbox *sb, const struct service *s, struct cgslot *g)
+{
+	if (!sb->cg.recycle || g->bad || s == NULL || !cgspare_allowed(s) ||
+	    !cgspare_fits(g, s) || !cgroup_idle(&sb->cg, g))
+		return -1;
+	g->ended_ms = now_ms();
+	cgspare_put(&sb->spares, g);
+	while (sb->spares.n > CG_SPARES_MAX)
+		slot_remove(sb, cgspare_oldest(&sb->spares));
+	return 0;
+}
+
 /*
  * Starts a jail for service s: its cgroup, its uid, and its init, which
  * builds the jail on its own time. Fills in sess; the parent only waits for
@@ -956,8 +1021,8 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	struct uidturn *turn;
 	struct init_ctx c = { NULL, 0, -1 };
 	struct timespec now;
-	int sp[2], cgfd = -1, pidfd = -1, tmpl;
-	unsigned long long id = ++sb->next_id;
+	struct cgslot *g;
+	int sp[2], cgfd, pidfd = -1, tmpl;
 	uint64_t flags;
 	size_t len;
 	uid_t uid;
@@ -972,12 +1037,14 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 		    NULL ? "out of memory" : "every uid of uid-range is in use"));
 		return -1;
 	}
-	if (cgroup_create(&sb->cg, id, s, &cgfd, procs) == -1) {
+	if ((g = slot_take(sb, s)) == NULL) {
 		snprintf(err, errlen, "step=cgroup error=%s",
 		    log_quote(strerror(errno)));
 		uidset_del(&sb->uids, uid);
 		return -1;
 	}
+	cgroup_procs(&sb->cg, g, procs);
+	cgfd = g->dirfd;
 #ifdef HAVE_CLONE3_FN
 	if (cgfd >= 0)
 		procs[0][0] = '\0';	/* clone3 puts init into it */
@@ -1025,14 +1092,12 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	}
 	if (buf != spec)
 		free(buf);
-	if (cgfd >= 0)
-		close(cgfd);
 	sess->pid = pid;
 	sess->jailed = 1;
 	sess->state = JAIL_STARTING;
 	sess->ctlfd = sp[0];
 	sess->pidfd = pidfd;
-	sess->cgid = id;
+	sess->cgslot = g;
 	sess->uid = uid;
 	sess->cpu_time_ms = s->cpu_time_ms;
 	sess->seccomp = s->seccomp;
@@ -1046,9 +1111,8 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 fail:
 	if (buf != spec)
 		free(buf);
-	if (cgfd >= 0)
-		close(cgfd);
-	pending_add(sb, id, uid);
+	pending_add(sb, g->id, uid);
+	cgroup_slot_free(g);
 	return -1;
 }
 
@@ -1159,13 +1223,19 @@ sandbox_player_gone(struct session *sess)
 	return 0;
 }
 
-/* Collects what the cgroup knows, then queues it for removal. */
+/*
+ * Collects what the cgroup knows, then keeps it for the next session or
+ * queues it for removal.
+ */
 void
 sandbox_end(struct sandbox *sb, struct session *sess, struct cgstats *st)
 {
+	struct cgslot *g = sess->cgslot;
 	struct audit_kill k;
 
-	cgroup_stats(&sb->cg, sess->cgid, st);
+	sess->cgslot = NULL;
+	if (g != NULL)
+		cgroup_stats(&sb->cg, g, st);
 	/* Taken at every end, so that the kills of children do not pile up. */
 	st->seccomp = sess->seccomp;
 	st->syscall[0] = '\0';
@@ -1178,10 +1248,16 @@ sandbox_end(struct sandbox *sb, struct session *sess, struct cgstats *st)
 	/* init was reaped, so every process of the jail is gone. */
 	netpool_give(&sb->net, sess->netfd, sess->net_recycle);
 	sess->netfd = -1;
-	if (cgroup_destroy(&sb->cg, sess->cgid) == 0)
+	/* The uid is free once no process is left in the cgroup. */
+	if (g != NULL && slot_keep(sb, sess->svc->svc, g) == 0)
 		uidset_del(&sb->uids, sess->uid);
-	else
-		pending_add(sb, sess->cgid, sess->uid);
+	else if (g != NULL) {
+		if (cgroup_destroy(&sb->cg, g->id) == 0)
+			uidset_del(&sb->uids, sess->uid);
+		else
+			pending_add(sb, g->id, sess->uid);
+		cgroup_slot_free(g);
+	}
 	/* init is gone, and its mount namespace with it. */
 	if (sess->skel != NULL && --sess->skel->jails == 0)
 		skels_sweep(sb);
@@ -1202,13 +1278,16 @@ sandbox_tick(struct sandbox *sb)
 		struct cgpending *p = *pp;
 
 		if (cgroup_destroy(&sb->cg, p->id) == 0) {
-			uidset_del(&sb->uids, p->uid);
+			if (p->uid != NO_UID)
+				uidset_del(&sb->uids, p->uid);
 			*pp = p->next;
 			free(p);
 			continue;
 		}
 		log_debug("cgroup-busy id=s%llu tries=%d", p->id, p->tries + 1);
-		if (++p->tries == PENDING_TRIES)
+		if (++p->tries == PENDING_TRIES && p->uid == NO_UID)
+			log_warnx("cgroup s%llu still has processes", p->id);
+		else if (p->tries == PENDING_TRIES)
 			log_warnx("cgroup s%llu still has processes; uid %u "
 			    "stays reserved", p->id, (unsigned)p->uid);
 		left++;
@@ -1220,6 +1299,10 @@ sandbox_tick(struct sandbox *sb)
 void
 sandbox_shutdown(struct sandbox *sb)
 {
+	struct cgslot *g;
+
+	while ((g = cgspare_oldest(&sb->spares)) != NULL)
+		slot_remove(sb, g);
 	for (int i = 0; i < 20 && sb->pending != NULL; i++) {
 		if (sandbox_tick(sb) == 0)
 			break;

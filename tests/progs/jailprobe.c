@@ -18,6 +18,10 @@
  *                              IP PORT; the result goes to stderr, since
  *                              stdout is that socket
  *   inotify PATH | inotify0 PATH | dnotify DIR | unshare | ldt | x32
+ *   alloc MIB                  MIB MiB allocated and touched, kept
+ *   forks N                    up to N children that sleep; "ok" and how many
+ *   burn MS                    MS ms of CPU time spent
+ *   exit CODE                  exits with CODE
  * cat answers with the file's first 64 KiB on one line: "|" for each
  * newline, "?" for each other byte that is not printable ASCII.
  */
@@ -45,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void
@@ -57,6 +62,54 @@ reply(const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
+}
+
+/* Kept, for the cgroup's peak: a session that uses its memory. */
+static void
+alloc_mib(long mib)
+{
+	for (long i = 0; i < mib; i++) {
+		char *p = malloc(1 << 20);
+
+		if (p == NULL) {
+			reply("err ENOMEM");
+			return;
+		}
+		memset(p, 0x5a, 1 << 20);
+	}
+	reply("ok %ld", mib);
+}
+
+static void
+forks(long n)
+{
+	long made = 0;
+
+	for (; made < n; made++) {
+		pid_t pid = fork();
+
+		if (pid == -1)
+			break;
+		if (pid == 0) {
+			for (;;)
+				pause();
+		}
+	}
+	reply("ok %ld", made);
+}
+
+static void
+burn(long ms)
+{
+	struct timespec t;
+	volatile unsigned long x = 0;
+
+	do {
+		for (int i = 0; i < 100000; i++)
+			x += (unsigned long)i;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	} while (t.tv_sec * 1000 + t.tv_nsec / 1000000 < ms);
+	reply("ok %ld", ms);
 }
 
 static void
@@ -424,6 +477,14 @@ main(void)
 			result(x32());
 		else if (sscanf(line, "cat %255s", a) == 1)
 			cat(a);
+		else if (sscanf(line, "alloc %ld", &n) == 1)
+			alloc_mib(n);
+		else if (sscanf(line, "forks %ld", &n) == 1)
+			forks(n);
+		else if (sscanf(line, "burn %ld", &n) == 1)
+			burn(n);
+		else if (sscanf(line, "exit %ld", &n) == 1)
+			exit((int)n);
 		else if (strcmp(line, "uname") == 0) {
 			struct utsname u;
 

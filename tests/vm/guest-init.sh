@@ -149,6 +149,19 @@ gone() {
 	[ ! -e "$1" ]
 }
 
+# emptied DIR TENTHS: waits for cgroup DIR to hold no process; prints the
+# tenths waited.
+emptied() {
+	_i=0
+	while [ "$_i" -lt "$2" ] &&
+	    ! grep -q '^populated 0' "$1/cgroup.events" 2>/dev/null; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	echo "$_i"
+	grep -q '^populated 0' "$1/cgroup.events" 2>/dev/null
+}
+
 endline() {
 	grep "end service=" "$1" | head -n 1
 }
@@ -178,7 +191,13 @@ fi
 if start_chald echo 7001 --uid-range 201000-201999 --pids 8 --timeout 20s \
     -- /t/progs/echo; then
 	ECHO_PID=$CPID
-	want="sandbox cgroup=\"v2 base=$CG/chald-sessions.$CPID controllers=pids,memory,cpu\""
+	# Session cgroups are recycled where memory.peak can be reset
+	# (writable, Linux 6.12): chald must have found out the same.
+	RECYCLE=no
+	case "$(ls -l $CG/chald-sessions.$CPID/memory.peak 2>/dev/null)" in
+	-rw*) RECYCLE=yes ;;
+	esac
+	want="sandbox cgroup=\"v2 base=$CG/chald-sessions.$CPID controllers=pids,memory,cpu recycle=$RECYCLE\""
 	sub1=$(cat $CG/cgroup.subtree_control)
 	if grep -qF "$want" "$LOG"; then
 		result v2-start PASS "$(grep -o 'cgroup="[^"]*"' "$LOG" | head -n 1) root_subtree_control_before='$sub0' after='$sub1' own_cgroup=$(cut -d: -f3 /proc/$CPID/cgroup)" "$LOG"
@@ -225,7 +244,12 @@ if start_chald forkbomb 7002 --uid-range 202000-202999 --pids 16 \
 	end=$(endline "$LOG")
 	left=$(uid_procs "$uid")
 	cause=$(field cause "$end")
-	waited=$(gone "$sdir" 50)
+	# A recycled cgroup stays for the next session, empty.
+	if [ "$RECYCLE" = yes ]; then
+		waited=$(emptied "$sdir" 50)
+	else
+		waited=$(gone "$sdir" 50)
+	fi
 	sgone=$?
 	# The bystander must have been served while the bomb still ran: its
 	# session ended before the bomb's (both logs carry ms timestamps).
@@ -237,7 +261,7 @@ if start_chald forkbomb 7002 --uid-range 202000-202999 --pids 16 \
 	    [ "$(printf '%s\n%s\n' "$echo_end" "$bomb_end" | sort | head -n 1)" = "$echo_end" ] &&
 	    [ "$echo_end" != "$bomb_end" ] && during=yes
 	wait "$cl"
-	d="uid=$uid pids.max=$pmax pids.current_max=$max samples=$samples pids.events_max=$hits bystander_echo=$echo_ok bystander_done_while_bomb_ran=$during cause=$cause left='$left' cgroup_gone_after=${waited}x0.1s"
+	d="uid=$uid pids.max=$pmax pids.current_max=$max samples=$samples pids.events_max=$hits bystander_echo=$echo_ok bystander_done_while_bomb_ran=$during cause=$cause left='$left' cgroup_gone_or_empty_after=${waited}x0.1s recycle=$RECYCLE"
 	if [ -n "$sdir" ] && [ "$samples" -gt 0 ] && [ "$max" -gt 0 ] &&
 	    [ "$max" -le 16 ] && [ "$pmax" = 16 ] && [ "$echo_ok" = yes ] &&
 	    [ "$during" = yes ] && [ "$cause" = timeout ] &&
@@ -507,6 +531,53 @@ else
 fi
 stop_chald "$CPID"
 
+# --- 7e: a recycled cgroup starts fresh -----------------------------------
+# Two sessions in a row: a big one (48 MiB kept, forks refused at pids.max,
+# 0.6 s of CPU, exit 3), then a small one that exits 3. Where cgroups are
+# recycled (RECYCLE=yes), the second runs in the first one's cgroup and its
+# end line must still give its own peak, CPU time (without the first one's
+# 0.6 s: emulated forks are slow, so no absolute bound) and cause (exit,
+# not pids); elsewhere it gets a new cgroup. The cgroup's own counters show the
+# first session's figures all the while: that is what chald must not report.
+if start_chald recycle 7014 --uid-range 214000-214999 --memory 96M \
+    --pids 24 --timeout 20s -- /t/progs/jailprobe; then
+	base=$(sed -n 's/.*cgroup="v2 base=\([^ ]*\) .*/\1/p' "$LOG" | head -n 1)
+	/t/vmclient -t 15 -s "alloc 48" -s "forks 40" -s "burn 600" \
+	    -s "exit 3" 7014 >/tmp/rc1.out 2>&1
+	wait_grep "end service=" "$LOG" 100
+	d1=$(ls -d "$base"/s* 2>/dev/null | tr '\n' ' ')
+	sleep 0.5
+	/t/vmclient -t 15 -s "forks 20" -s "exit 3" 7014 >/tmp/rc2.out 2>&1
+	_i=0
+	while [ "$_i" -lt 100 ] && [ "$(grep -c 'end service=' "$LOG")" -lt 2 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	d2=$(ls -d "$base"/s* 2>/dev/null | tr '\n' ' ')
+	e1=$(grep "end service=" "$LOG" | sed -n 1p)
+	e2=$(grep "end service=" "$LOG" | sed -n 2p)
+	cgpeak=$(cat "${d2%% *}/memory.peak" 2>/dev/null)
+	d="recycle=$RECYCLE dirs_after_1='$d1' dirs_after_2='$d2' cgroup_memory.peak=$cgpeak first: cause=$(field cause "$e1") peak_mem=$(field peak_mem "$e1") cpu_secs=$(field cpu_secs "$e1") second: status=$(field status "$e2") cause=$(field cause "$e2") peak_mem=$(field peak_mem "$e2") cpu_secs=$(field cpu_secs "$e2") forks='$(sed -n 2p /tmp/rc2.out)'"
+	ok=$(awk -v c1="$(field cause "$e1")" -v p1="$(field peak_mem "$e1")" \
+	    -v u1="$(field cpu_secs "$e1")" -v c2="$(field cause "$e2")" \
+	    -v s2="$(field status "$e2")" -v p2="$(field peak_mem "$e2")" \
+	    -v u2="$(field cpu_secs "$e2")" 'BEGIN { print (c1 == "pids" &&
+	    p1 >= 50331648 && u1 >= 0.5 && c2 == "exit" && s2 == "exit:3" &&
+	    p2 != "" && p2 < 16777216 && u2 != "" && u2 + 0.5 < u1) ? "yes" :
+	    "no" }')
+	same=no
+	[ -n "$d1" ] && [ "$d1" = "$d2" ] && same=yes
+	if [ "$ok" = yes ] && [ "$(sed -n 2p /tmp/rc2.out)" = "ok 20" ] &&
+	    { [ "$RECYCLE" = no ] || [ "$same" = yes ]; }; then
+		result recycle PASS "$d same_cgroup=$same" "$LOG"
+	else
+		result recycle FAIL "$d same_cgroup=$same" "$LOG"
+	fi
+else
+	result recycle FAIL "chald did not start listening in 20s" "$LOG"
+fi
+stop_chald "$CPID"
+
 # --- 8: chald in a delegated child cgroup (systemd's Delegate=yes) --------
 # As systemd would: controllers enabled down to the service's cgroup, and
 # chald started inside it. chald must move itself into svc/chald-daemon
@@ -530,7 +601,7 @@ if wait_grep "listening service=" "$LOG" 200; then
 	wait "$cl"
 	u=$(awk '$1 == "ok" { print $2; exit }' /tmp/d.out)
 	d="own_cgroup=$own svc_subtree_control='$subt' session=${sdir#$CG/} $lim probe_uid=$u"
-	if grep -qF "cgroup=\"v2 base=$base controllers=pids,memory,cpu\"" \
+	if grep -qF "cgroup=\"v2 base=$base controllers=pids,memory,cpu recycle=$RECYCLE\"" \
 	    "$LOG" && [ "$own" = /svc/chald-daemon ] && [ -n "$u" ] &&
 	    [ "$lim" = "pids.max=16 memory.max=50331648 memory.oom.group=1 cpu.max='25000 100000'" ]
 	then
@@ -559,7 +630,7 @@ if wait_grep "listening service=" "$LOG" 200; then
 		wait "$cl"
 		u2=$(awk '$1 == "ok" { print $2; exit }' /tmp/d2.out)
 		d="own_cgroup=$own2 session=${sdir2#$CG/} pids.max=$p2 probe_uid=$u2 first_still_running=$(kill -0 "$FIRST" 2>/dev/null && echo yes || echo no)"
-		if grep -qF "cgroup=\"v2 base=$CG/svc/chald-sessions.$CPID2 controllers=pids,memory,cpu\"" "$LOG2" &&
+		if grep -qF "cgroup=\"v2 base=$CG/svc/chald-sessions.$CPID2 controllers=pids,memory,cpu recycle=$RECYCLE\"" "$LOG2" &&
 		    [ "$own2" = /svc/chald-daemon ] && [ "$p2" = 12 ] &&
 		    [ -n "$u2" ] && kill -0 "$FIRST" 2>/dev/null; then
 			result delegated-second PASS "$d" "$LOG2"
@@ -584,7 +655,7 @@ stop_chald "$CPID"
 mkdir -p $CG/ctr
 LOG=/t/log/cgns.log
 sh -c "echo \$\$ >$CG/ctr/cgroup.procs && exec /t/progs/cgns /t/chald -f \
-    -b 127.0.0.1 -p 7012 --pool 0 --per-ip 0 --uid-range 214000-214999 \
+    -b 127.0.0.1 -p 7012 --pool 0 --per-ip 0 --uid-range 215000-215999 \
     --pids 14 --memory 40M --timeout 20s -- /t/progs/jailprobe" \
     >"$LOG" 2>&1 &
 CPID=$!
@@ -637,7 +708,7 @@ if [ "$lrc" = 0 ]; then
 fi
 d="launcher_exit=$lrc daemon=$DPID own_cgroup=$(cut -d: -f3 /proc/$DPID/cgroup 2>/dev/null) probe_uid=$u launcher_said='$(tr '\n' '|' </t/log/detached.out)'"
 if [ "$lrc" = 0 ] && [ -n "$u" ] &&
-    grep -qF "cgroup=\"v2 base=$CG/svc2/chald-sessions.$DPID controllers=pids,memory,cpu\"" "$LOG"; then
+    grep -qF "cgroup=\"v2 base=$CG/svc2/chald-sessions.$DPID controllers=pids,memory,cpu recycle=$RECYCLE\"" "$LOG"; then
 	result delegated-detached PASS "$d" "$LOG"
 else
 	result delegated-detached FAIL "$d" "$LOG"
