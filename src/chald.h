@@ -1235,6 +1235,9 @@ int		 audit_take(struct audit *, uid_t, int64_t since_ms,
 		    struct audit_kill *);
 int64_t		 audit_now_ms(void);
 
+/* netlo.c: the loopback of the caller's network namespace, up */
+int		 netlo_up(void);
+
 /* peerlock.c: the player's socket answers its player only */
 size_t		 peerlock_build(const struct sockaddr *, struct sock_filter *,
 		    size_t max);

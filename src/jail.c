@@ -61,81 +61,6 @@
 
 #include "chald.h"
 
-/*
- * The namespace's own loopback, so a challenge may talk to itself: up, with
- * an Ethernet MTU and segments of at most 4 KiB. The kernel lets a TCP
- * socket queue one segment whatever the memory limit says (a socket is
- * never starved of its first send buffer), and on cgroup v1 that is not
- * made up for by the OOM killer: on lo's 64 KiB MTU, 64 KiB per socket
- * beyond the session's socket memory cap, on these about 8 KiB. Loopback
- * in the jail is slower for it (a few Gbit/s against twenty), far more than
- * a player's connection carries.
- */
-#define JAIL_LO_INDEX	1	/* lo is 1 in every network namespace */
-#define JAIL_LO_MTU	1500
-#define JAIL_LO_GSO	4096
-
-static void
-nl_attr(struct nlmsghdr *nh, unsigned short type, uint32_t v)
-{
-	struct rtattr *rta = (struct rtattr *)(void *)((char *)nh +
-	    NLMSG_ALIGN(nh->nlmsg_len));
-
-	rta->rta_type = type;
-	rta->rta_len = RTA_LENGTH(sizeof(v));
-	memcpy(RTA_DATA(rta), &v, sizeof(v));
-	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(sizeof(v));
-}
-
-static int
-jail_network(void)
-{
-	struct {
-		struct nlmsghdr		nh;
-		struct ifinfomsg	ifi;
-		char			attrs[2 * RTA_SPACE(sizeof(uint32_t))];
-	} req;
-	union {
-		struct nlmsghdr		nh;
-		char			buf[NLMSG_SPACE(sizeof(struct nlmsgerr)) +
-					    sizeof(req)];
-	} ack;
-	struct nlmsgerr *e = NLMSG_DATA(&ack.nh);
-	ssize_t n;
-	int fd, ret = -1;
-
-	memset(&req, 0, sizeof(req));
-	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
-	req.nh.nlmsg_type = RTM_NEWLINK;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	req.ifi.ifi_family = AF_UNSPEC;
-	req.ifi.ifi_index = JAIL_LO_INDEX;
-	req.ifi.ifi_flags = IFF_UP;
-	req.ifi.ifi_change = IFF_UP;
-	nl_attr(&req.nh, IFLA_MTU, JAIL_LO_MTU);
-	nl_attr(&req.nh, IFLA_GSO_MAX_SIZE, JAIL_LO_GSO);
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd == -1)
-		return -1;
-	if (send(fd, &req, req.nh.nlmsg_len, 0) != (ssize_t)req.nh.nlmsg_len)
-		goto done;
-	do
-		n = recv(fd, &ack, sizeof(ack), 0);
-	while (n == -1 && errno == EINTR);
-	if (n < (ssize_t)NLMSG_SPACE(sizeof(*e)) ||
-	    ack.nh.nlmsg_type != NLMSG_ERROR) {
-		errno = EPROTO;
-		goto done;
-	}
-	if (e->error != 0)
-		errno = -e->error;
-	else
-		ret = 0;
-done:
-	close(fd);
-	return ret;
-}
-
 static int
 set_limit(int res, rlim_t v)
 {
@@ -580,7 +505,7 @@ init_main(void)
 		report(ctl, step);
 	if (s->allow_setuid && jailsuid_tree() == -1)
 		report(ctl, STEP_MOUNTS);
-	if (!s->net_host && jail_network() == -1)
+	if (!s->net_host && netlo_up() == -1)
 		report(ctl, STEP_NETWORK);
 	if (sethostname(s->hostname, strlen(s->hostname)) == -1)
 		report(ctl, STEP_HOSTNAME);

@@ -52,11 +52,6 @@
 #include "chald.h"
 
 
-/* lo as chald-init brings it up (jail.c): up, an Ethernet MTU, 4 KiB GSO. */
-#define LO_INDEX	1
-#define LO_MTU		1500
-#define LO_GSO		4096
-
 /* What is read from inside a namespace; sockstat first (parsed, since it
  * has host-wide fields too), then files compared byte for byte. */
 static const char *const snap_files[NETSNAP_FILES] = {
@@ -75,53 +70,16 @@ static const char *const snap_files[NETSNAP_FILES] = {
 
 #define SNAP_MAX	(128 * 1024)
 
-struct nl_req {
-	struct nlmsghdr		nh;
-	struct ifinfomsg	ifi;
-	char			attrs[2 * RTA_SPACE(sizeof(uint32_t))];
-};
-
 /* Shared by the daemon and the clone (CLONE_VM) until the clone exits. */
 struct probe {
 	int		 make;		/* 1: new namespace, lo up; 0: setns */
 	int		 nsfd;
 	int		 err;
-	const struct nl_req *req;
-	char		 ack[NLMSG_SPACE(sizeof(struct nlmsgerr)) +
-			    sizeof(struct nl_req)];
-	ssize_t		 acklen;
 	char		*buf;
 	size_t		 len[NETSNAP_FILES];
 };
 
 static char	snapbuf[SNAP_MAX];
-
-static void
-nl_attr(struct nlmsghdr *nh, unsigned short type, uint32_t v)
-{
-	struct rtattr *rta = (struct rtattr *)(void *)((char *)nh +
-	    NLMSG_ALIGN(nh->nlmsg_len));
-
-	rta->rta_type = type;
-	rta->rta_len = RTA_LENGTH(sizeof(v));
-	memcpy(RTA_DATA(rta), &v, sizeof(v));
-	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(sizeof(v));
-}
-
-static void
-lo_request(struct nl_req *req)
-{
-	memset(req, 0, sizeof(*req));
-	req->nh.nlmsg_len = NLMSG_LENGTH(sizeof(req->ifi));
-	req->nh.nlmsg_type = RTM_NEWLINK;
-	req->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	req->ifi.ifi_family = AF_UNSPEC;
-	req->ifi.ifi_index = LO_INDEX;
-	req->ifi.ifi_flags = IFF_UP;
-	req->ifi.ifi_change = IFF_UP;
-	nl_attr(&req->nh, IFLA_MTU, LO_MTU);
-	nl_attr(&req->nh, IFLA_GSO_MAX_SIZE, LO_GSO);
-}
 
 /*
  * In the clone: only system calls, on the spawn stack, so that nothing of
@@ -134,20 +92,8 @@ probe_main(void *arg)
 	size_t off = 0;
 
 	if (p->make) {
-		int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
-		    NETLINK_ROUTE);
-
-		if (fd == -1)
+		if (netlo_up() == -1)
 			goto fail;
-		if (send(fd, p->req, p->req->nh.nlmsg_len, 0) !=
-		    (ssize_t)p->req->nh.nlmsg_len) {
-			close(fd);
-			goto fail;
-		}
-		do
-			p->acklen = recv(fd, p->ack, sizeof(p->ack), 0);
-		while (p->acklen == -1 && errno == EINTR);
-		close(fd);
 		/* The fd table is the daemon's (CLONE_FILES). */
 		p->nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (p->nsfd == -1)
@@ -209,24 +155,6 @@ probe_run(struct probe *p)
 	return 0;
 }
 
-static int
-lo_acked(const struct probe *p)
-{
-	const struct nlmsghdr *nh = (const void *)p->ack;
-	const struct nlmsgerr *e = NLMSG_DATA(nh);
-
-	if (p->acklen < (ssize_t)NLMSG_SPACE(sizeof(*e)) ||
-	    nh->nlmsg_type != NLMSG_ERROR) {
-		errno = EPROTO;
-		return -1;
-	}
-	if (e->error != 0) {
-		errno = -e->error;
-		return -1;
-	}
-	return 0;
-}
-
 /* The byte-compared part of the snapshot: all files but sockstat. */
 static const char *
 snap_rest(const struct probe *p, size_t *len)
@@ -241,17 +169,14 @@ snap_rest(const struct probe *p, size_t *len)
 static int
 netpool_make(struct netpool *np)
 {
-	struct nl_req req;
 	struct probe p;
 	const char *rest;
 	size_t len;
 
-	lo_request(&req);
 	memset(&p, 0, sizeof(p));
 	p.make = 1;
 	p.nsfd = -1;
-	p.req = &req;
-	if (probe_run(&p) == -1 || lo_acked(&p) == -1) {
+	if (probe_run(&p) == -1) {
 		int e = errno;
 
 		if (p.nsfd >= 0)
