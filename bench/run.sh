@@ -487,6 +487,30 @@ END {
 			print line
 		}
 	}
+	# The targets of the issues, as ratios of medians in this one run.
+	print ""
+	print "targets (issues 9 and 12; ratios of the medians of this run):"
+	target("chald-sandbox", "chald-plain", 8, 4, ">=", 0.5, "jailed conn/s vs plain, C=8 (issue 9: target 0.5x, floor 0.4x)")
+	target("chald-sandbox", "chald-plain", 64, 4, ">=", 0.5, "jailed conn/s vs plain, C=64 (issue 9: target 0.5x, floor 0.4x)")
+	target("chald-sandbox", "chald-plain", 1, 5, "<=", 2, "jailed p50 vs plain, C=1 (issue 9)")
+	target("chald-sandbox", "chald-plain", 1, 6, "<=", 4, "jailed p99 vs plain, C=1 (issue 9)")
+	for (ci = 1; ci <= nc; ci++)
+		target("chald-sandbox", "socat-bwrap", C[ci], 4, ">", 1, "jailed conn/s vs the jailed peer, C=" C[ci] " (issue 9)")
+	for (ci = 1; ci <= nc; ci++)
+		target("chald-proxy", "chald-plain", C[ci], 4, ">=", 0.95, "PROXY v2 conn/s vs plain, C=" C[ci] " (issue 12)")
+	print "  with 1,000 idle jails: MODE=sandbox NS=\"0 1000\" bash bench/idle.sh (issue 9: >= 0.8x of none, floor 0.7x)"
+	print "  the proof-of-work flood: bash bench/powflood.sh, which make bench runs next (issue 12: p99 at most 2x)"
+}
+# One target line: median col of a over b at concurrency c, against want.
+function target(a, b, c, col, op, want, what,    ka, kb, r, ok) {
+	ka = a SUBSEP c; kb = b SUBSEP c
+	if (!(ka in cnt) || !(kb in cnt) || median(kb, col) <= 0) {
+		printf "  %-66s n/a (not run)\n", what
+		return
+	}
+	r = median(ka, col) / median(kb, col)
+	ok = (op == ">=" && r >= want) || (op == "<=" && r <= want) || (op == ">" && r > want)
+	printf "  %-66s %.2fx  (%s %gx: %s)\n", what, r, op, want, ok ? "met" : "NOT met"
 }' "$RAW" | tee "$OUT/table.txt"
 cp "$OUT/table.txt" "$BUILD/results/latest.txt"
 
