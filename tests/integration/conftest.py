@@ -393,6 +393,31 @@ def pubdir(tmp_path):
     return d
 
 
+@pytest.fixture
+def notmp():
+    """A directory a jailed session may enter and whose path is not under
+    /tmp, so that a program in it gets its service's mount-namespace
+    template (sandbox.c: a bind at or below the jail's /tmp is built per
+    session), wherever the checkout is: build/, or /var/tmp when the
+    checkout itself lies under /tmp."""
+    import tempfile
+    base = ROOT / "build"
+    if str(base.resolve()).startswith("/tmp/"):
+        base = Path("/var/tmp")
+    d = Path(tempfile.mkdtemp(prefix="notmp-", dir=base))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def outside_tmp_prog(notmp, name):
+    """A copy of build/progs/NAME in notmp (see there)."""
+    dst = notmp / name
+    shutil.copy2(prog(name), dst)
+    dst.chmod(0o755)
+    return dst
+
+
 def parse_env(text):
     """envdump output -> (env dict, cwd, [fds], {"PGID":..,"SID":..})."""
     env, cwd, fds, ids = {}, None, None, {}

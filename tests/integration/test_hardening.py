@@ -11,13 +11,11 @@ import shutil
 import socket
 import stat
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, connect, prog, recv_line
+from conftest import connect, outside_tmp_prog, prog, recv_line
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="the sandbox needs root")
@@ -197,14 +195,14 @@ def expected_mounts(progdir):
 
 
 @pytest.mark.timeout(30)
-def test_template_jail_has_a_fresh_jails_mounts_all_private(chald):
+def test_template_jail_has_a_fresh_jails_mounts_all_private(chald, notmp):
     """A jail copied from its service's template (sandbox.c: a program
     outside /tmp) has exactly the mounts of a jail built whole, and every
     one of them private: with a shared mount among the template's, each
     jail's copy would be its peer, and a mount in one jail (or on the host,
     under a bound path) would show in every other. The program's directory
     is made a shared mount here, as systemd makes the host's mounts."""
-    d = Path(tempfile.mkdtemp(prefix="tmpl-", dir=ROOT / "build"))
+    d = notmp
     mounted = False
     try:
         d.chmod(0o755)
@@ -231,14 +229,14 @@ def test_template_jail_has_a_fresh_jails_mounts_all_private(chald):
 
 
 @pytest.mark.timeout(30)
-def test_no_template_without_cap_sys_chroot(chald):
+def test_no_template_without_cap_sys_chroot(chald, notmp):
     """Joining a template's namespace (setns) needs CAP_SYS_CHROOT, which the
     documented container and systemd privileges did not give: without it
     chald says so once and builds every jail whole, and sessions work."""
     if shutil.which("setpriv") is None:
         pytest.skip("no setpriv here")
     c = chald("-b", "127.0.0.1", "-p", "0", "--per-ip", "0", "-v", "--",
-              prog("jailprobe"), start=False)
+              outside_tmp_prog(notmp, "jailprobe"), start=False)
     c.args = ["setpriv", "--bounding-set=-sys_chroot", "--"] + c.args
     c.start()
     for _ in range(3):
@@ -254,7 +252,8 @@ def test_no_template_without_cap_sys_chroot(chald):
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("build", ["template", "whole"])
-def test_top_of_the_mount_namespace_is_the_jail_root(chald, pubdir, build):
+def test_top_of_the_mount_namespace_is_the_jail_root(chald, pubdir, notmp,
+                                                    build):
     """Without the filter (seccomp = off) nothing stops a session from making
     a user namespace of its own, where it may chroot: a chroot below its cwd
     and ".." then climb to the top of its mount namespace. That top must be
@@ -263,7 +262,7 @@ def test_top_of_the_mount_namespace_is_the_jail_root(chald, pubdir, build):
     its service's template (sandbox.c), which must be pivoted as well: a
     template that only chroots leaves the host's / at the top."""
     if build == "template":
-        path = prog("jailprobe")
+        path = outside_tmp_prog(notmp, "jailprobe")
     else:
         path = str(pubdir / "jailprobe")
         shutil.copy2(prog("jailprobe"), path)

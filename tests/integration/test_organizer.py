@@ -5,14 +5,12 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import (CHALD, ROOT, connect, fd_count, free_port, popen, prog,
+from conftest import (CHALD, ROOT, fd_count, free_port, popen, prog,
                       recv_all, recv_line)
 
 
@@ -59,12 +57,12 @@ def test_redeploy_rebuilds_the_pool(chald, pubdir):
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("pool", ["0", "3"])
-def test_redeploy_makes_a_new_template(chald, pool):
+def test_redeploy_makes_a_new_template(chald, notmp, pool):
     """A service outside /tmp has a template of its jails' mounts (sandbox.c),
     which binds the challenge's directory once per load. After a redeploy
     by rename-and-copy it would hold the old, deleted directory: every
     session after it must run the new challenge, pool or no pool."""
-    base = Path(tempfile.mkdtemp(prefix="redeploy-", dir=ROOT / "build"))
+    base = notmp
     try:
         base.chmod(0o755)
         d = base / "chal"
