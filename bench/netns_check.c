@@ -6,7 +6,8 @@
  * Per iteration, CPU time of the process and its clones (wall time too):
  *   - the check as netpool.c does it: a CLONE_VM|CLONE_VFORK clone that
  *     setns()es into the namespace and reads 11 files of /proc/self/net
- *     (also with 5 files, and with none: the clone and setns alone);
+ *     (also with 5 files, and with none: the clone and setns alone), and
+ *     as netpool.c now does, by openat() in one fd of /proc/self/net;
  *   - reading the same files from fds held open (not done by chald);
  *   - clone(CLONE_NEWNET) and exit, which a fresh namespace costs before
  *     its cleanup_net in a kernel worker (not counted here).
@@ -26,7 +27,7 @@ static const char *files[] = { "sockstat", "sockstat6", "snmp", "snmp6",
     "netstat", "dev", "igmp", "igmp6", "mcfilter", "mcfilter6",
     "ip6_flowlabel" };
 #define NFILES	11
-static int nfiles, nsfd, held[NFILES];
+static int nfiles, nsfd, usedir, held[NFILES];
 static char buf[131072], stack[65536];
 
 static void
@@ -43,18 +44,27 @@ static int
 probe(void *arg)
 {
 	(void)arg;
+	int dir = -1;
+
 	if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) == -1)
+		_exit(1);
+	if (usedir && (dir = open("/proc/self/net", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
 		_exit(1);
 	for (int i = 0; i < nfiles; i++) {
 		char p[64];
 		int fd;
 
 		snprintf(p, sizeof(p), "/proc/self/net/%s", files[i]);
-		if ((fd = open(p, O_RDONLY | O_CLOEXEC)) == -1)
+		fd = usedir ? openat(dir, files[i], O_RDONLY | O_CLOEXEC) :
+		    open(p, O_RDONLY | O_CLOEXEC);
+		if (fd == -1)
 			continue;
 		drain(fd);
 		close(fd);
 	}
+	if (dir >= 0)
+		close(dir);
 	_exit(0);
 }
 
@@ -122,6 +132,13 @@ main(void)
 		return 1;
 	nfiles = NFILES;
 	clones("check: clone, setns, 11 files", 0, n);
+	usedir = 1;
+	clones("check: the same, openat in one /proc/net", 0, n);
+	usedir = 0;
+	clones("check: clone, setns, 11 files (again)", 0, n);
+	usedir = 1;
+	clones("check: openat in one /proc/net (again)", 0, n);
+	usedir = 0;
 	nfiles = 5;
 	clones("check: clone, setns, 5 files", 0, n);
 	nfiles = 0;

@@ -52,20 +52,21 @@
 #include "chald.h"
 
 
-/* What is read from inside a namespace; sockstat first (parsed, since it
- * has host-wide fields too), then files compared byte for byte. */
+/* What is read from inside a namespace, in its /proc/net; sockstat first
+ * (parsed, since it has host-wide fields too), then files compared byte
+ * for byte. */
 static const char *const snap_files[NETSNAP_FILES] = {
-	"/proc/self/net/sockstat",
-	"/proc/self/net/sockstat6",
-	"/proc/self/net/snmp",
-	"/proc/self/net/snmp6",
-	"/proc/self/net/netstat",
-	"/proc/self/net/dev",
-	"/proc/self/net/igmp",
-	"/proc/self/net/igmp6",
-	"/proc/self/net/mcfilter",
-	"/proc/self/net/mcfilter6",
-	"/proc/self/net/ip6_flowlabel",
+	"sockstat",
+	"sockstat6",
+	"snmp",
+	"snmp6",
+	"netstat",
+	"dev",
+	"igmp",
+	"igmp6",
+	"mcfilter",
+	"mcfilter6",
+	"ip6_flowlabel",
 };
 
 #define SNAP_MAX	(128 * 1024)
@@ -90,6 +91,7 @@ probe_main(void *arg)
 {
 	struct probe *p = arg;
 	size_t off = 0;
+	int dir;
 
 	if (p->make) {
 		if (netlo_up() == -1)
@@ -100,15 +102,20 @@ probe_main(void *arg)
 			goto fail;
 	} else if (setns(p->nsfd, CLONE_NEWNET) == -1)
 		goto fail;
+	/* One walk to the namespace's /proc/net (through a new pid's
+	 * directory each time), not one per file. */
+	dir = open("/proc/self/net", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir == -1)
+		goto fail;
 	for (int i = 0; i < NETSNAP_FILES; i++) {
-		int fd = open(snap_files[i], O_RDONLY | O_CLOEXEC);
+		int fd = openat(dir, snap_files[i], O_RDONLY | O_CLOEXEC);
 		ssize_t n;
 
 		p->len[i] = 0;
 		if (fd == -1) {
 			if (errno == ENOENT)
 				continue;	/* no IPv6, say: nothing there */
-			goto fail;
+			goto fail_dir;
 		}
 		while (off < SNAP_MAX &&
 		    (n = read(fd, p->buf + off, SNAP_MAX - off)) > 0) {
@@ -118,10 +125,15 @@ probe_main(void *arg)
 		close(fd);
 		if (off == SNAP_MAX) {
 			errno = EFBIG;
-			goto fail;
+			goto fail_dir;
 		}
 	}
+	close(dir);	/* the fd table is the daemon's */
 	_exit(0);
+fail_dir:
+	p->err = errno != 0 ? errno : EIO;
+	close(dir);
+	_exit(1);
 fail:
 	p->err = errno != 0 ? errno : EIO;
 	_exit(1);
