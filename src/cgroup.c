@@ -104,10 +104,10 @@ read_num(const char *dir, const char *file)
 }
 
 /* Our own cgroup path for a v1 controller, or for v2 with name "". */
-static int
-own_path(const char *ctrl, char *out, size_t len)
+int
+cgroup_own_path(const char *ctrl, char *out, size_t len)
 {
-	char line[1024];
+	char line[4096];
 	FILE *fp = fopen("/proc/self/cgroup", "re");
 	int found = -1;
 
@@ -262,7 +262,7 @@ init_v2(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 	const char *v2_names[CG_NCTRL] = { "pids", "memory", "cpu", "cpu" };
 	char enable[64] = "";
 
-	if (own_path("", own, sizeof(own)) == -1) {
+	if (cgroup_own_path("", own, sizeof(own)) == -1) {
 		snprintf(err, errlen, "cgroup v2: no entry in "
 		    "/proc/self/cgroup");
 		return -1;
@@ -347,7 +347,7 @@ init_v1(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 
 		snprintf(mnt, sizeof(mnt), "%s/%s", CGROOT, v1_names[i]);
 		if (!is_fs(mnt, CGROUP_SUPER_MAGIC) ||
-		    own_path(v1_names[i], own, sizeof(own)) == -1) {
+		    cgroup_own_path(v1_names[i], own, sizeof(own)) == -1) {
 			if (need[i]) {
 				snprintf(err, errlen, "cgroup v1: the %s "
 				    "controller is not mounted at %s",
@@ -405,7 +405,7 @@ cgroup_enter_leaf(void)
 	char own[PATH_MAX], leaf[PATH_MAX], pid[32];
 	size_t l, sfx = strlen("/chald-daemon");
 
-	if (!is_fs(CGROOT, CGROUP2_SUPER_MAGIC) || own_path("", own,
+	if (!is_fs(CGROOT, CGROUP2_SUPER_MAGIC) || cgroup_own_path("", own,
 	    sizeof(own)) == -1 || cgroup_v2_host_root(own))
 		return 0;
 	l = strlen(own);

@@ -1193,6 +1193,7 @@ int		 cgroup_init(struct cgroups *, const int need[CG_NCTRL],
 		    char *err, size_t errlen);
 int		 cgroup_enter_leaf(void);
 int		 cgroup_v2_host_root(const char *);
+int		 cgroup_own_path(const char *ctrl, char *, size_t);
 const char	*cgroup_describe(const struct cgroups *, char *, size_t);
 struct cgslot	*cgroup_create(const struct cgroups *, unsigned long long id,
 		    const struct service *);

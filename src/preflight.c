@@ -460,30 +460,11 @@ preflight_jail(int net, const char *hostname, char *err, size_t errlen)
 static int
 own_cgroup(const char *ctrl, char *out, size_t len)
 {
-	char line[4096];
-	FILE *fp = fopen("/proc/self/cgroup", "re");
-	int found = -1;
-
-	if (fp == NULL)
+	if (cgroup_own_path(ctrl, out, len) == -1)
 		return -1;
-	while (found == -1 && fgets(line, sizeof(line), fp) != NULL) {
-		char *a = strchr(line, ':'), *b, *tok, *save;
-
-		if (a == NULL || (b = strchr(a + 1, ':')) == NULL)
-			continue;
-		*b++ = '\0';
-		b[strcspn(b, "\n")] = '\0';
-		if (*ctrl == '\0' ? a[1] == '\0' : 0)
-			found = 0;
-		for (tok = strtok_r(a + 1, ",", &save); *ctrl != '\0' &&
-		    tok != NULL; tok = strtok_r(NULL, ",", &save))
-			if (strcmp(tok, ctrl) == 0)
-				found = 0;
-		if (found == 0)
-			snprintf(out, len, "%s", strcmp(b, "/") == 0 ? "" : b);
-	}
-	fclose(fp);
-	return found;
+	if (strcmp(out, "/") == 0)
+		*out = '\0';
+	return 0;
 }
 
 /* The controller names of v2, whose cpu is v1's cpu and cpuacct. */
