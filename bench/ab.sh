@@ -16,10 +16,8 @@ B=bench/build
 [ -x $B/loadgen ] && [ -x $B/echo_chal ] && [ -x $B/benchutil ] ||
 	{ echo "ab.sh: run make bench once to build bench/build"; exit 1; }
 command -v perf >/dev/null || { echo "ab.sh: needs perf"; exit 1; }
-tmp=$(mktemp -d)
-cleanup() { rm -rf "$tmp"; }
-trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. bench/lib.sh
+bench_scratch
 msec() { awk -F, '/task-clock/ {print $1}' "$1"; }
 
 for r in $(seq "$ROUNDS"); do

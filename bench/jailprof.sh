@@ -19,14 +19,8 @@ PY=/usr/bin/python3
 [ -x $B/loadgen ] && [ -x $B/echo_chal ] || { echo "jailprof.sh: run make bench once to build bench/build"; exit 1; }
 command -v perf >/dev/null || { echo "jailprof.sh: needs perf"; exit 1; }
 cc -O2 -o $B/idle_sleeper tests/progs/sleeper.c
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. bench/lib.sh
+bench_scratch
 
 run() {		# run BIN N
 	local pi pe cpid hpid o c rate tree tot init

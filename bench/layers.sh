@@ -44,7 +44,7 @@ tmp=$(mktemp -d)
 cpid=
 cleanup() { [ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. bench/lib.sh
 field() { sed -n "s/.*[ ^]$1=\([0-9.]*\).*/\1/p" <<<" $2"; }
 busy_ms() { awk '/^cpu / {printf "%d\n", ($2+$3+$4+$7+$8) * 1000 / '"$(getconf CLK_TCK)"'}' /proc/stat; }
 
