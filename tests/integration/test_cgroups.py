@@ -58,6 +58,14 @@ def end_line(c, pid, timeout=15.0):
     return dict(kv.split("=", 1) for kv in m.group(0).split()[1:])
 
 
+def exit_session(c, s, pid):
+    """Ends a session of jailprobe with status 0; its end line."""
+    s.sendall(b"exit 0\n")
+    end = end_line(c, pid)
+    s.close()
+    return end
+
+
 def ended(text, service, cause):
     for line in text.splitlines():
         if (line.startswith("chald_sessions_ended_total{") and
@@ -98,9 +106,7 @@ def test_recycled_cgroup_reports_only_its_own_session(chald, tmp_path):
     # A first session reads the program into the page cache, charged to
     # its cgroup, which is then not passed on (see the next test).
     s, pid0, _ = session(c, 1)
-    s.sendall(b"exit 0\n")
-    end_line(c, pid0)
-    s.close()
+    exit_session(c, s, pid0)
     time.sleep(REST)
 
     s, pid1, cg1 = session(c, 2)
@@ -167,15 +173,11 @@ def test_page_cache_left_is_not_passed_on(chald, tmp_path):
         pool=0, timeout="30s")], extra="per-ip = 0\n", verbose=True)
     recycled = recycling(c)
     s, pid, cg = session(c, 1)
-    s.sendall(b"exit 0\n")
-    end_line(c, pid)
-    s.close()
+    exit_session(c, s, pid)
     time.sleep(REST)
     evict(prog("jailprobe"))
     s, pid, cg1 = session(c, 2)     # reads jailprobe from the disk again
-    s.sendall(b"exit 0\n")
-    end_line(c, pid)
-    s.close()
+    exit_session(c, s, pid)
     time.sleep(REST)
     s, pid, cg2 = session(c, 3)
     first = session_dir(cg1)
@@ -191,9 +193,7 @@ def test_page_cache_left_is_not_passed_on(chald, tmp_path):
         assert int(m.group(1)) > 0, m.group(0)
         c.wait_log(rf"cgroup-stale id={first} ")
         assert session_dir(cg2) != first, (cg1, cg2)
-    s.sendall(b"exit 0\n")
-    end_line(c, pid)
-    s.close()
+    exit_session(c, s, pid)
 
 
 @pytest.mark.timeout(60)
@@ -209,9 +209,7 @@ def test_live_sessions_never_share_a_cgroup(chald, tmp_path):
     for n in range(1, 5):
         s, pid, cg = session(c, n)
         before.add(session_dir(cg))
-        s.sendall(b"exit 0\n")
-        end_line(c, pid)
-        s.close()
+        exit_session(c, s, pid)
     time.sleep(REST)
     socks, live = [], {}
     for n in range(5, 11):
@@ -266,9 +264,7 @@ def test_reload_new_limits_new_cgroup(chald, tmp_path):
     c, _ = start(chald, tmp_path, [svc("probe", pids=16, **conf_svc)],
                  extra="per-ip = 0\n")
     s, pid, cg1 = session(c, 1)
-    s.sendall(b"exit 0\n")
-    end_line(c, pid)
-    s.close()
+    exit_session(c, s, pid)
     conf = tmp_path / "chald.conf"
     conf.write_text(conf.read_text().replace("pids = 16", "pids = 24"))
     c.send(signal.SIGHUP)
@@ -281,6 +277,4 @@ def test_reload_new_limits_new_cgroup(chald, tmp_path):
     with open(f"{base}{pids}/pids.max") as f:
         assert f.read().strip() == "24"
     assert probe(s, "forks 20") == "ok 20"
-    s.sendall(b"exit 0\n")
-    end_line(c, pid)
-    s.close()
+    exit_session(c, s, pid)
