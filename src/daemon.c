@@ -164,6 +164,10 @@ daemon_ready(int fd, const char *errmsg)
 
 	if (fd < 0)
 		return;
+	/* A failed start: the file goes before the launcher says so, so that
+	 * whoever acts on its exit status finds no pidfile left. */
+	if (errmsg != NULL)
+		pidfile_atexit();
 	if (write(fd, msg, strlen(msg)) == -1) {
 		/* the launcher is gone; nothing to tell */
 	}
