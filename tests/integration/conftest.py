@@ -204,9 +204,19 @@ def descendants(pid):
     return out
 
 
-def zombie_children(pid):
-    """Children of pid that have exited but were not reaped (state Z)."""
-    return [p for p in children(pid) if p["state"] == "Z"]
+def zombie_children(pid, grace=2.0):
+    """Children of pid that have exited and stay unreaped (state Z) for
+    grace seconds. A child the daemon is reaping at this very moment is a
+    zombie for an instant (the namespace pool's probes, which the daemon
+    waits for at once, run after a session's cooling time, so one can
+    fall on any check); a leaked one stays a zombie."""
+    deadline = time.monotonic() + grace
+    lasting = {p["pid"]: p for p in children(pid) if p["state"] == "Z"}
+    while lasting and time.monotonic() < deadline:
+        time.sleep(0.02)
+        now = {p["pid"] for p in children(pid) if p["state"] == "Z"}
+        lasting = {k: v for k, v in lasting.items() if k in now}
+    return list(lasting.values())
 
 
 def is_dead(pid):
