@@ -4,11 +4,13 @@
  *   cc -O2 -o bench/build/netns_check bench/netns_check.c
  *   bench/build/netns_check
  * Per iteration, CPU time of the process and its clones (wall time too):
- *   - the check as netpool.c does it: a CLONE_VM|CLONE_VFORK clone that
- *     setns()es into the namespace and reads 11 files of /proc/self/net
- *     (also with 5 files, and with none: the clone and setns alone), and
- *     as netpool.c now does, by openat() in one fd of /proc/self/net;
+ *   - the check as netpool.c did it until session 5: a CLONE_VM|
+ *     CLONE_VFORK clone that setns()es into the namespace and reads 11
+ *     files of /proc/self/net (also with 5 files, and with none: the clone
+ *     and setns alone), also by openat() in one fd of /proc/self/net;
  *   - reading the same files from fds held open (not done by chald);
+ *   - as netpool.c does now: no clone, the process setns()es in and back
+ *     and opens the files in an fd of /proc/thread-self/net;
  *   - clone(CLONE_NEWNET) and exit, which a fresh namespace costs before
  *     its cleanup_net in a kernel worker (not counted here).
  */
@@ -152,6 +154,35 @@ main(void)
 		}
 	printf("%-40s wall_us=%.1f cpu_us=%.1f\n", "11 files held open, read again",
 	    (wall() - w) / n * 1e6, (cpu() - c) / n * 1e6);
+	/* No clone: the process itself setns()es in and back, and opens the
+	 * files in a /proc/thread-self/net held open (its lookups follow the
+	 * thread's namespace of the moment). */
+	{
+		int tdir = open("/proc/thread-self/net", O_PATH | O_DIRECTORY |
+		    O_CLOEXEC);
+
+		w = wall();
+		c = cpu();
+		for (int i = 0; i < n; i++) {
+			if (setns(nsfd, CLONE_NEWNET) == -1)
+				return 1;
+			for (int k = 0; k < NFILES; k++) {
+				int fd = openat(tdir, files[k], O_RDONLY |
+				    O_CLOEXEC);
+
+				if (fd >= 0) {
+					drain(fd);
+					close(fd);
+				}
+			}
+			if (setns(self, CLONE_NEWNET) == -1)
+				return 1;
+		}
+		printf("%-40s wall_us=%.1f cpu_us=%.1f\n",
+		    "setns in and out, openat, no clone", (wall() - w) / n *
+		    1e6, (cpu() - c) / n * 1e6);
+		close(tdir);
+	}
 	nsfd = -1;
 	clones("fresh: clone(CLONE_NEWNET), exit", CLONE_NEWNET, 200);
 	return 0;

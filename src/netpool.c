@@ -28,14 +28,12 @@
  * Sessions of a service with bind-rw never give theirs back (a directory
  * shared with other live sessions could carry one of its files out).
  *
- * The reads run in a short clone of the daemon (CLONE_VM|CLONE_VFORK, no
- * exec) that setns()es into the namespace, so the daemon itself never
- * leaves its own. No I/O of the pool happens on a player's behalf beyond
- * the one check of a namespace that has cooled; a jail that finds none
- * ready gets a fresh one the old way (CLONE_NEWNET).
+ * The reads are made by the loop's thread itself, which setns()es into
+ * the namespace and back (probe_run). No I/O of the pool happens on a
+ * player's behalf beyond the one check of a namespace that has cooled; a
+ * jail that finds none ready gets a fresh one the old way (CLONE_NEWNET).
  */
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +41,6 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,51 +68,64 @@ static const char *const snap_files[NETSNAP_FILES] = {
 
 #define SNAP_MAX	(128 * 1024)
 
-/* Shared by the daemon and the clone (CLONE_VM) until the clone exits. */
+/* What one look into a namespace read. */
 struct probe {
 	int		 make;		/* 1: new namespace, lo up; 0: setns */
 	int		 nsfd;
-	int		 err;
 	char		*buf;
 	size_t		 len[NETSNAP_FILES];
 };
 
 static char	snapbuf[SNAP_MAX];
 
-/*
- * In the clone: only system calls, on the spawn stack, so that nothing of
- * the daemon's (malloc, ASan's stack bookkeeping) runs there.
- */
-static int __attribute__((no_sanitize("address")))
-probe_main(void *arg)
-{
-	struct probe *p = arg;
-	size_t off = 0;
-	int dir;
+/* The daemon's own namespace, to come back to, and its thread's
+ * /proc/thread-self/net, whose lookups follow the namespace the thread is
+ * in at that moment; opened at the first look, closed by netpool_free. */
+static int	home = -1, procnet = -1;
 
-	if (p->make) {
-		if (netlo_up() == -1)
-			goto fail;
-		/* The fd table is the daemon's (CLONE_FILES). */
-		p->nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (p->nsfd == -1)
-			goto fail;
-	} else if (setns(p->nsfd, CLONE_NEWNET) == -1)
-		goto fail;
-	/* One walk to the namespace's /proc/net (through a new pid's
-	 * directory each time), not one per file. */
-	dir = open("/proc/self/net", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dir == -1)
-		goto fail;
+static int
+probe_open(void)
+{
+	if (home >= 0)
+		return 0;
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home == -1)
+		return -1;
+	procnet = open("/proc/thread-self/net", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC);
+	if (procnet == -1) {
+		close(home);
+		home = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+probe_close(void)
+{
+	if (home >= 0) {
+		close(home);
+		close(procnet);
+	}
+	home = procnet = -1;
+}
+
+/* The files, read from inside the namespace the thread is in. */
+static int
+probe_read(struct probe *p)
+{
+	size_t off = 0;
+
 	for (int i = 0; i < NETSNAP_FILES; i++) {
-		int fd = openat(dir, snap_files[i], O_RDONLY | O_CLOEXEC);
+		int fd = openat(procnet, snap_files[i], O_RDONLY | O_CLOEXEC);
 		ssize_t n;
 
 		p->len[i] = 0;
 		if (fd == -1) {
 			if (errno == ENOENT)
 				continue;	/* no IPv6, say: nothing there */
-			goto fail_dir;
+			return -1;
 		}
 		while (off < SNAP_MAX &&
 		    (n = read(fd, p->buf + off, SNAP_MAX - off)) > 0) {
@@ -125,46 +135,44 @@ probe_main(void *arg)
 		close(fd);
 		if (off == SNAP_MAX) {
 			errno = EFBIG;
-			goto fail_dir;
+			return -1;
 		}
 	}
-	close(dir);	/* the fd table is the daemon's */
-	_exit(0);
-fail_dir:
-	p->err = errno != 0 ? errno : EIO;
-	close(dir);
-	_exit(1);
-fail:
-	p->err = errno != 0 ? errno : EIO;
-	_exit(1);
+	return 0;
 }
 
-/* Runs probe_main in a clone; 0, or -1 with errno. */
+/*
+ * One look into a namespace, by the daemon's loop thread itself: it
+ * setns()es into it (or unshares a new one, which it brings lo up in),
+ * reads, and goes home. Nothing else runs on the thread meanwhile, and
+ * nothing there makes a socket but netlo_up's, in the new namespace. A
+ * clone did this until session 5; the daemon then waited for the clone to
+ * be scheduled and to exit, 0.6 ms a session in all (bench/README.md).
+ * 0, or -1 with errno.
+ */
 static int
 probe_run(struct probe *p)
 {
-	sigset_t all, old;
-	int flags = CLONE_VM | CLONE_VFORK | CLONE_FILES |
-	    (p->make ? CLONE_NEWNET : 0);
-	pid_t pid;
+	int r, e;
 
-	p->err = 0;
 	p->buf = snapbuf;
-	/* No handler of the daemon may run in the clone. */
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = clone(probe_main, spawn_stack(), flags, p);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid == -1)
+	if (probe_open() == -1)
 		return -1;
-	/* Exited already (CLONE_VFORK); no exit signal, so __WALL. */
-	while (waitpid(pid, NULL, __WALL) == -1 && errno == EINTR)
-		;
-	if (p->err != 0) {
-		errno = p->err;
+	if (p->make ? unshare(CLONE_NEWNET) : setns(p->nsfd, CLONE_NEWNET))
 		return -1;
-	}
-	return 0;
+	r = 0;
+	if (p->make && (netlo_up() == -1 || (p->nsfd = open(
+	    "/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) == -1))
+		r = -1;
+	if (r == 0)
+		r = probe_read(p);
+	e = errno;
+	/* Staying in a jail's namespace would put every later socket of the
+	 * daemon's there: not survivable. */
+	if (setns(home, CLONE_NEWNET) == -1)
+		fatal("netpool: setns back into the daemon's network namespace");
+	errno = e;
+	return r;
 }
 
 /* The byte-compared part of the snapshot: all files but sockstat. */
@@ -366,4 +374,5 @@ netpool_free(struct netpool *np)
 	}
 	np->chead = 0;
 	np->used = 0;
+	probe_close();
 }

@@ -225,6 +225,21 @@ def test_clean_namespace_is_recycled_with_lo_up(chald, probe_path):
 
 
 @pytest.mark.timeout(60)
+def test_daemon_stays_in_its_own_namespace(chald, probe_path):
+    """The daemon looks into the pool's namespaces itself (setns in and
+    back): after making, checking and recycling some, every thread of it
+    is in the namespace it started in, and it still accepts."""
+    c = start(chald, probe_path)
+    cookies = [r[0] for r in later(c, n=8)]
+    assert len(set(cookies)) < len(cookies), cookies    # some were checked
+    mine = os.readlink("/proc/self/ns/net")
+    tasks = os.listdir(f"/proc/{c.pid}/task")
+    assert [os.readlink(f"/proc/{c.pid}/task/{t}/ns/net")
+            for t in tasks] == [mine] * len(tasks)
+    assert one(c, "cookie")[0].isdigit()
+
+
+@pytest.mark.timeout(60)
 def test_live_sessions_never_share_a_namespace(chald, probe_path):
     c = start(chald, probe_path)
     one(c, "cookie")        # one namespace back in the pool
