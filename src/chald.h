@@ -1165,6 +1165,7 @@ enum spawn_step {
 };
 
 /* netpool.c */
+int		 netpool_init(void);
 int		 netpool_take(struct netpool *);
 void		 netpool_give(struct netpool *, int fd, int recycle);
 void		 netpool_idle(struct netpool *);

@@ -80,11 +80,12 @@ static char	snapbuf[SNAP_MAX];
 
 /* The daemon's own namespace, to come back to, and its thread's
  * /proc/thread-self/net, whose lookups follow the namespace the thread is
- * in at that moment; opened at the first look, closed by netpool_free. */
+ * in at that moment; opened once, when the sandbox is set up. */
 static int	home = -1, procnet = -1;
 
-static int
-probe_open(void)
+/* 0, or -1 with errno. */
+int
+netpool_init(void)
 {
 	if (home >= 0)
 		return 0;
@@ -99,16 +100,6 @@ probe_open(void)
 		return -1;
 	}
 	return 0;
-}
-
-static void
-probe_close(void)
-{
-	if (home >= 0) {
-		close(home);
-		close(procnet);
-	}
-	home = procnet = -1;
 }
 
 /* The files, read from inside the namespace the thread is in. */
@@ -156,7 +147,7 @@ probe_run(struct probe *p)
 	int r, e;
 
 	p->buf = snapbuf;
-	if (probe_open() == -1)
+	if (netpool_init() == -1)
 		return -1;
 	if (p->make ? unshare(CLONE_NEWNET) : setns(p->nsfd, CLONE_NEWNET))
 		return -1;
@@ -374,5 +365,4 @@ netpool_free(struct netpool *np)
 	}
 	np->chead = 0;
 	np->used = 0;
-	probe_close();
 }

@@ -164,6 +164,11 @@ sandbox_init(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
+		if (netpool_init() == -1) {
+			snprintf(err, errlen, "/proc/thread-self/net: %s",
+			    strerror(errno));
+			return -1;
+		}
 		snprintf(sb->rootdir, sizeof(sb->rootdir), "%s", ROOTDIR);
 		if (mkdir("/run/chald", 0700) == -1 && errno != EEXIST) {
 			snprintf(err, errlen, "/run/chald: %s",

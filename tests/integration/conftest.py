@@ -253,13 +253,16 @@ def wait_child_exit(pid, timeout=5.0):
 
 
 def net_fds(pid):
-    """The fds of pid that are network namespaces: chald keeps some for
-    jails (netpool.c), ready or cooling after a session, at most 128 spare
-    ones plus one per live jail."""
+    """The fds of pid that are network namespaces of jails: chald keeps
+    some (netpool.c), ready or cooling after a session, at most 128 spare
+    ones plus one per live jail. (Its fd of its own namespace, which it
+    goes back to after looking into one, is not counted.)"""
     out = []
+    own = os.readlink(f"/proc/{pid}/ns/net")
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("net:["):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("net:[") and link != own:
                 out.append(int(fd))
         except FileNotFoundError:
             pass
