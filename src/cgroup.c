@@ -9,6 +9,7 @@
  * creates directories below its own cgroup and never remounts anything:
  * mount options of a cgroup2 mount are global to the host.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -29,6 +30,7 @@
 				   a time, the rest kept in a per-cpu cache
 				   (MEMCG_CHARGE_BATCH) */
 #define CG_QUIET	(8 * 1024)	/* below, not worth a memory.stat */
+#define CG_KEPT_MAX	65536	/* files kept open by session cgroups */
 
 static void	remove_stale(const char *);
 static int	kill_procs(const char *);
@@ -38,15 +40,13 @@ static const char *v1_names[CG_NCTRL] = { "pids", "memory", "cpu",
     "cpuacct" };
 
 static int
-write_file(const char *dir, const char *file, const char *val)
+write_at(int dfd, const char *path, const char *val)
 {
-	char path[PATH_MAX];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	do
-		fd = open(path, O_WRONLY | O_CLOEXEC);
+		fd = openat(dfd, path, O_WRONLY | O_CLOEXEC);
 	while (fd == -1 && errno == EINTR);
 	if (fd == -1)
 		return -1;
@@ -59,48 +59,64 @@ write_file(const char *dir, const char *file, const char *val)
 }
 
 static int
-read_file(const char *dir, const char *file, char *buf, size_t len)
+write_file(const char *dir, const char *file, const char *val)
 {
 	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
+	return write_at(AT_FDCWD, path, val);
+}
+
+/*
+ * A small file from its start. A cgroup file makes its text anew at every
+ * read from offset 0, so one fd kept open reads fresh values each time.
+ */
+static int
+pread_str(int fd, char *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, len - 1, 0);
+	while (n == -1 && errno == EINTR);
 	if (n < 0)
 		return -1;
 	buf[n] = '\0';
 	return 0;
 }
 
+static int
+read_at(int dfd, const char *path, char *buf, size_t len)
+{
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd == -1)
+		return -1;
+	r = pread_str(fd, buf, len);
+	close(fd);
+	return r;
+}
+
+static int
+read_file(const char *dir, const char *file, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return read_at(AT_FDCWD, path, buf, len);
+}
+
 /* "key value" lines, as in memory.events or pids.events. */
 static long long
-read_key(const char *dir, const char *file, const char *key)
+buf_key(const char *buf, const char *key)
 {
-	char buf[4096], *p;
 	size_t klen = strlen(key);
 
-	if (read_file(dir, file, buf, sizeof(buf)) == -1)
-		return -1;
-	for (p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n'),
-	    p = p ? p + 1 : NULL)
+	for (const char *p = buf; p != NULL && *p != '\0';
+	    p = strchr(p, '\n'), p = p ? p + 1 : NULL)
 		if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
 			return atoll(p + klen + 1);
 	return -1;
-}
-
-static long long
-read_num(const char *dir, const char *file)
-{
-	char buf[64];
-
-	if (read_file(dir, file, buf, sizeof(buf)) == -1)
-		return -1;
-	return atoll(buf);
 }
 
 /* Our own cgroup path for a v1 controller, or for v2 with name "". */
@@ -419,6 +435,29 @@ cgroup_enter_leaf(void)
 }
 
 /*
+ * The directories the session cgroups are made in, held open: a session's
+ * files are opened by the two names below one of them (s<id>/file), not
+ * by a path of up to nine that the kernel walks and revalidates each time.
+ */
+static int
+open_bases(struct cgroups *cg, char *err, size_t errlen)
+{
+	for (int i = 0; i < CG_NCTRL; i++) {
+		const char *dir = cg->version == 2 ? cg->base : cg->v1[i];
+
+		if (cg->version == 2 ? i > 0 : !cg->have[i])
+			continue;
+		cg->basefd[i] = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cg->basefd[i] == -1) {
+			snprintf(err, errlen, "cgroup v%d: %s: %s",
+			    cg->version, dir, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Finds the hierarchy and prepares chald's part of it. need[] says which
  * controllers the configured limits require: missing ones are an error.
  */
@@ -428,14 +467,23 @@ cgroup_init(struct cgroups *cg, const int need[CG_NCTRL], char *err,
 {
 	long cpus = sysconf(_SC_NPROCESSORS_CONF);
 
+	struct rlimit rl;
+
 	memset(cg, 0, sizeof(*cg));
+	for (int i = 0; i < CG_NCTRL; i++)
+		cg->basefd[i] = -1;
 	/* A spare may hold a charge batch per CPU, and 64 KiB of slab. */
 	cg->slack = (long long)((cpus > 0 ? cpus : 1) * CG_BATCH) *
 	    sysconf(_SC_PAGESIZE) + 64 * 1024;
-	if (is_fs(CGROOT, CGROUP2_SUPER_MAGIC)) {
-		return init_v2(cg, need, err, errlen);
-	}
-	return init_v1(cg, need, err, errlen);
+	/* The cgroups' kept files may take a quarter of the fd table: the
+	 * rest is for the sessions' sockets and pidfds. */
+	cg->kept_max = getrlimit(RLIMIT_NOFILE, &rl) == -1 ? 0 :
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 4 > CG_KEPT_MAX ?
+	    CG_KEPT_MAX : (int)(rl.rlim_cur / 4);
+	if ((is_fs(CGROOT, CGROUP2_SUPER_MAGIC) ? init_v2(cg, need, err,
+	    errlen) : init_v1(cg, need, err, errlen)) == -1)
+		return -1;
+	return open_bases(cg, err, errlen);
 }
 
 const char *
@@ -463,6 +511,7 @@ cgroup_describe(const struct cgroups *cg, char *buf, size_t len)
 	return buf;
 }
 
+/* The full path of cgroup s<id> in hierarchy ctrl: for chald-init. */
 static void
 session_dir(const struct cgroups *cg, int ctrl, unsigned long long id,
     char *out, size_t len)
@@ -473,11 +522,151 @@ session_dir(const struct cgroups *cg, int ctrl, unsigned long long id,
 		snprintf(out, len, "%s/s%llu", cg->v1[ctrl], id);
 }
 
+/*
+ * The base fd of hierarchy ctrl and the path below it of cgroup s<id>'s
+ * file, or of the cgroup itself when file is NULL.
+ */
+static int
+sess_at(const struct cgroups *cg, int ctrl, unsigned long long id,
+    const char *file, char *rel, size_t len)
+{
+	if (file != NULL)
+		snprintf(rel, len, "s%llu/%s", id, file);
+	else
+		snprintf(rel, len, "s%llu", id);
+	return cg->basefd[cg->version == 2 ? 0 : ctrl];
+}
+
+static int
+sess_write(const struct cgroups *cg, int ctrl, unsigned long long id,
+    const char *file, const char *val)
+{
+	char rel[PATH_MAX];
+	int dfd = sess_at(cg, ctrl, id, file, rel, sizeof(rel));
+
+	return write_at(dfd, rel, val);
+}
+
+static int
+sess_read(const struct cgroups *cg, int ctrl, unsigned long long id,
+    const char *file, char *buf, size_t len)
+{
+	char rel[PATH_MAX];
+	int dfd = sess_at(cg, ctrl, id, file, rel, sizeof(rel));
+
+	return read_at(dfd, rel, buf, len);
+}
+
 /* The v1 hierarchies a session has a directory in. */
 static int
 v1_used(const struct cgroups *cg, int i)
 {
 	return cg->have[i] && !(i == CG_CPUACCT && cg->cpuacct_alias);
+}
+
+/*
+ * What each kept file is (enum CGF_*, chald.h), by version. All of them
+ * show values the kernel reads anew at every read from offset 0. v1's
+ * cgroup.procs does not: an fd that read it once gets the pid list it read
+ * then for up to a second (the kernel keeps v1 pid lists), so it is
+ * opened anew each time, and pids.current stands for it where it can.
+ */
+static const struct {
+	int		 ctrl;
+	const char	*v1;
+	const char	*v2;
+} files[CGF_N] = {
+	[CGF_PEAK] = { CG_MEMORY, "memory.max_usage_in_bytes", "memory.peak" },
+	[CGF_OOM] = { CG_MEMORY, "memory.oom_control", "memory.events" },
+	[CGF_PIDSEV] = { CG_PIDS, "pids.events", "pids.events" },
+	[CGF_CPU] = { CG_CPUACCT, "cpuacct.usage", "cpu.stat" },
+	[CGF_USAGE] = { CG_MEMORY, "memory.usage_in_bytes", "memory.current" },
+	[CGF_TCP] = { CG_MEMORY, "memory.kmem.tcp.usage_in_bytes", NULL },
+	[CGF_IDLE] = { CG_PIDS, "pids.current", "cgroup.events" },
+};
+
+static const char *
+kept_name(const struct cgroups *cg, int f)
+{
+	return cg->version == 2 ? files[f].v2 : files[f].v1;
+}
+
+/* Whether the session cgroups have file f (v2: cpu.stat and cgroup.events
+ * are there without any controller). */
+static int
+kept_there(const struct cgroups *cg, int f)
+{
+	if (kept_name(cg, f) == NULL)
+		return 0;
+	if (cg->version == 2 && (f == CGF_CPU || f == CGF_IDLE))
+		return 1;
+	if (cg->version == 1 && f == CGF_TCP)
+		return cg->have[CG_MEMORY] && cg->tcpmem;
+	return cg->have[files[f].ctrl];
+}
+
+/*
+ * Opens the files a cgroup reads at each session's end and refresh, when
+ * it may hold more than one session and while they fit in the budget;
+ * else it opens them for each read, which gives the same values. v2's
+ * memory.peak is kept in any case: a write to it resets the peak that this
+ * fd reads (6.12), and only this one.
+ */
+static void
+kept_open(struct cgroups *cg, struct cgslot *g, int reuse)
+{
+	char rel[PATH_MAX];
+	int n = 0, all;
+
+	for (int f = 0; f < CGF_N; f++)
+		n += kept_there(cg, f);
+	all = reuse && cg->kept + n <= cg->kept_max;
+	for (int f = 0; f < CGF_N; f++) {
+		int v2peak = cg->version == 2 && f == CGF_PEAK, dfd, mode;
+
+		if (!kept_there(cg, f) || (!all && !v2peak))
+			continue;
+		mode = f != CGF_PEAK ? O_RDONLY : cg->recycle ? O_RDWR :
+		    O_RDONLY;
+		dfd = sess_at(cg, files[f].ctrl, g->id, kept_name(cg, f), rel,
+		    sizeof(rel));
+		g->fd[f] = openat(dfd, rel, mode | O_CLOEXEC);
+		if (g->fd[f] >= 0)
+			cg->kept++;
+	}
+}
+
+/* Kept file f of a cgroup, from its start; or opened for this read. */
+static int
+slot_read(const struct cgroups *cg, const struct cgslot *g, int f,
+    char *buf, size_t len)
+{
+	if (g->fd[f] >= 0)
+		return pread_str(g->fd[f], buf, len);
+	if (kept_name(cg, f) == NULL)
+		return -1;
+	return sess_read(cg, files[f].ctrl, g->id, kept_name(cg, f), buf, len);
+}
+
+static long long
+slot_key(const struct cgroups *cg, const struct cgslot *g, int f,
+    const char *key)
+{
+	char buf[4096];
+
+	if (slot_read(cg, g, f, buf, sizeof(buf)) == -1)
+		return -1;
+	return buf_key(buf, key);
+}
+
+static long long
+slot_num(const struct cgroups *cg, const struct cgslot *g, int f)
+{
+	char buf[64];
+
+	if (slot_read(cg, g, f, buf, sizeof(buf)) == -1)
+		return -1;
+	return atoll(buf);
 }
 
 static struct cgslot *
@@ -495,19 +684,24 @@ slot_new(unsigned long long id, const struct service *s)
 	g->pids = s->pids;
 	g->cpu = s->cpu;
 	g->dirfd = -1;
-	g->peakfd = -1;
+	for (int f = 0; f < CGF_N; f++)
+		g->fd[f] = -1;
 	return g;
 }
 
+/* Frees a cgroup's record and closes every fd it kept. */
 void
-cgroup_slot_free(struct cgslot *g)
+cgroup_slot_free(struct cgroups *cg, struct cgslot *g)
 {
 	if (g == NULL)
 		return;
 	if (g->dirfd >= 0)
 		close(g->dirfd);
-	if (g->peakfd >= 0)
-		close(g->peakfd);
+	for (int f = 0; f < CGF_N; f++)
+		if (g->fd[f] >= 0) {
+			close(g->fd[f]);
+			cg->kept--;
+		}
 	free(g->svc);
 	free(g);
 }
@@ -515,48 +709,40 @@ cgroup_slot_free(struct cgslot *g)
 static int
 create_v2(const struct cgroups *cg, struct cgslot *g, const struct service *s)
 {
-	char dir[PATH_MAX], val[64];
+	char rel[PATH_MAX], val[64];
+	int base = sess_at(cg, 0, g->id, NULL, rel, sizeof(rel));
 
-	session_dir(cg, 0, g->id, dir, sizeof(dir));
-	if (mkdir(dir, 0755) == -1)
+	if (mkdirat(base, rel, 0755) == -1)
 		return -1;
 	if (s->memory > 0) {
 		snprintf(val, sizeof(val), "%llu",
 		    (unsigned long long)s->memory);
-		if (write_file(dir, "memory.max", val) == -1 ||
-		    write_file(dir, "memory.oom.group", "1") == -1)
+		if (sess_write(cg, 0, g->id, "memory.max", val) == -1 ||
+		    sess_write(cg, 0, g->id, "memory.oom.group", "1") == -1)
 			goto fail;
 		/* Absent without swap accounting: nothing to cap. */
-		write_file(dir, "memory.swap.max", "0");
+		sess_write(cg, 0, g->id, "memory.swap.max", "0");
 	}
 	if (s->pids > 0) {
 		snprintf(val, sizeof(val), "%d", s->pids);
-		if (write_file(dir, "pids.max", val) == -1)
+		if (sess_write(cg, 0, g->id, "pids.max", val) == -1)
 			goto fail;
 	}
 	if (s->cpu > 0) {
 		snprintf(val, sizeof(val), "%lld 100000",
 		    (long long)(s->cpu * 100000));
-		if (write_file(dir, "cpu.max", val) == -1)
+		if (sess_write(cg, 0, g->id, "cpu.max", val) == -1)
 			goto fail;
 	}
-	g->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	g->dirfd = openat(base, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (g->dirfd == -1)
 		goto fail;
-	/* Kept: a write to it resets the peak that this fd reads (6.12). */
-	if (cg->have[CG_MEMORY]) {
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/memory.peak", dir);
-		g->peakfd = open(path, (cg->recycle ? O_RDWR : O_RDONLY) |
-		    O_CLOEXEC);
-	}
 	return 0;
 fail:
 	{
 		int e = errno;
 
-		rmdir(dir);
+		unlinkat(base, rel, AT_REMOVEDIR);
 		errno = e;
 	}
 	return -1;
@@ -565,26 +751,28 @@ fail:
 static int
 create_v1(const struct cgroups *cg, struct cgslot *g, const struct service *s)
 {
-	char dir[PATH_MAX], val[64];
+	char rel[PATH_MAX], val[64];
 	int done[CG_NCTRL] = { 0 };
+	unsigned long long id = g->id;
 
 	for (int i = 0; i < CG_NCTRL; i++) {
 		if (!v1_used(cg, i))
 			continue;
-		session_dir(cg, i, g->id, dir, sizeof(dir));
-		if (mkdir(dir, 0755) == -1)
+		if (mkdirat(sess_at(cg, i, id, NULL, rel, sizeof(rel)), rel,
+		    0755) == -1)
 			goto fail;
 		done[i] = 1;
 		if (i == CG_PIDS && s->pids > 0) {
 			snprintf(val, sizeof(val), "%d", s->pids);
-			if (write_file(dir, "pids.max", val) == -1)
+			if (sess_write(cg, i, id, "pids.max", val) == -1)
 				goto fail;
 		} else if (i == CG_MEMORY && s->memory > 0) {
 			snprintf(val, sizeof(val), "%llu",
 			    (unsigned long long)s->memory);
-			if (write_file(dir, "memory.limit_in_bytes", val) == -1)
+			if (sess_write(cg, i, id, "memory.limit_in_bytes", val)
+			    == -1)
 				goto fail;
-			if (cg->memsw && write_file(dir,
+			if (cg->memsw && sess_write(cg, i, id,
 			    "memory.memsw.limit_in_bytes", val) == -1)
 				goto fail;
 			/* v1 counts TCP and UDP buffers apart from the rest,
@@ -593,15 +781,16 @@ create_v1(const struct cgroups *cg, struct cgslot *g, const struct service *s)
 			 * connections to itself on its own loopback. Set
 			 * before any process joins: a socket is charged to
 			 * the group it was made in, if it counts by then. */
-			if (cg->tcpmem && write_file(dir,
+			if (cg->tcpmem && sess_write(cg, i, id,
 			    "memory.kmem.tcp.limit_in_bytes", val) == -1)
 				goto fail;
-			write_file(dir, "memory.swappiness", "0");
+			sess_write(cg, i, id, "memory.swappiness", "0");
 		} else if (i == CG_CPU && s->cpu > 0) {
 			snprintf(val, sizeof(val), "%lld",
 			    (long long)(s->cpu * 100000));
-			if (write_file(dir, "cpu.cfs_period_us", "100000") ==
-			    -1 || write_file(dir, "cpu.cfs_quota_us", val) == -1)
+			if (sess_write(cg, i, id, "cpu.cfs_period_us",
+			    "100000") == -1 || sess_write(cg, i, id,
+			    "cpu.cfs_quota_us", val) == -1)
 				goto fail;
 		}
 	}
@@ -611,10 +800,9 @@ fail:
 		int e = errno;
 
 		for (int i = 0; i < CG_NCTRL; i++)
-			if (done[i]) {
-				session_dir(cg, i, g->id, dir, sizeof(dir));
-				rmdir(dir);
-			}
+			if (done[i])
+				unlinkat(sess_at(cg, i, id, NULL, rel,
+				    sizeof(rel)), rel, AT_REMOVEDIR);
 		errno = e;
 	}
 	return -1;
@@ -622,11 +810,12 @@ fail:
 
 /*
  * Creates cgroup s<id> with s's limits, for one session after another of
- * s's service (cgspare.c). On v2 its dirfd is for CLONE_INTO_CGROUP.
+ * s's service (cgspare.c) when reuse says it may be kept. On v2 its dirfd
+ * is for CLONE_INTO_CGROUP.
  */
 struct cgslot *
-cgroup_create(const struct cgroups *cg, unsigned long long id,
-    const struct service *s)
+cgroup_create(struct cgroups *cg, unsigned long long id,
+    const struct service *s, int reuse)
 {
 	struct cgslot *g = slot_new(id, s);
 
@@ -636,10 +825,11 @@ cgroup_create(const struct cgroups *cg, unsigned long long id,
 	    -1) {
 		int e = errno;
 
-		cgroup_slot_free(g);
+		cgroup_slot_free(cg, g);
 		errno = e;
 		return NULL;
 	}
+	kept_open(cg, g, reuse && cg->recycle);
 	return g;
 }
 
@@ -665,18 +855,6 @@ cgroup_procs(const struct cgroups *cg, const struct cgslot *g,
 			session_dir(cg, i, g->id, dir, sizeof(dir));
 			snprintf(procs[i], PATH_MAX, "%s/cgroup.procs", dir);
 		}
-}
-
-static long long
-peak_read(int fd)
-{
-	char buf[64];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return atoll(buf);
 }
 
 /* A peak less what was charged when the use began (-1: unknown). */
@@ -713,59 +891,56 @@ since(struct cgslot *g, long long now, long long *start)
 void
 cgroup_stats(const struct cgroups *cg, struct cgslot *g, struct cgstats *st)
 {
-	char dir[PATH_MAX];
 	long long v;
 
 	memset(st, 0, sizeof(*st));
 	st->peak = -1;
 	st->cpu_us = -1;
 	if (cg->version == 2) {
-		session_dir(cg, 0, g->id, dir, sizeof(dir));
-		st->oom = since(g, read_key(dir, "memory.events", "oom_kill"),
+		st->oom = since(g, slot_key(cg, g, CGF_OOM, "oom_kill"),
 		    &g->oom0) > 0;
-		st->pids_max = since(g, read_key(dir, "pids.events", "max"),
+		st->pids_max = since(g, slot_key(cg, g, CGF_PIDSEV, "max"),
 		    &g->pidsmax0) > 0;
-		st->peak = minus(g->peakfd >= 0 ? peak_read(g->peakfd) :
-		    read_num(dir, "memory.peak"), g->mem0);
-		st->cpu_us = since(g, read_key(dir, "cpu.stat", "usage_usec"),
+		st->peak = minus(slot_num(cg, g, CGF_PEAK), g->mem0);
+		st->cpu_us = since(g, slot_key(cg, g, CGF_CPU, "usage_usec"),
 		    &g->cpu0);
 		return;
 	}
 	if (cg->have[CG_CPUACCT]) {
-		session_dir(cg, CG_CPUACCT, g->id, dir, sizeof(dir));
-		v = read_num(dir, "cpuacct.usage");
+		v = slot_num(cg, g, CGF_CPU);
 		st->cpu_us = since(g, v >= 0 ? v / 1000 : -1, &g->cpu0);
 	}
 	if (cg->have[CG_MEMORY]) {
-		session_dir(cg, CG_MEMORY, g->id, dir, sizeof(dir));
-		st->oom = since(g, read_key(dir, "memory.oom_control",
-		    "oom_kill"), &g->oom0) > 0;
-		st->peak = minus(read_num(dir, "memory.max_usage_in_bytes"),
-		    g->mem0);
+		st->oom = since(g, slot_key(cg, g, CGF_OOM, "oom_kill"),
+		    &g->oom0) > 0;
+		st->peak = minus(slot_num(cg, g, CGF_PEAK), g->mem0);
 	}
-	if (cg->have[CG_PIDS]) {
-		session_dir(cg, CG_PIDS, g->id, dir, sizeof(dir));
-		st->pids_max = since(g, read_key(dir, "pids.events", "max"),
+	if (cg->have[CG_PIDS])
+		st->pids_max = since(g, slot_key(cg, g, CGF_PIDSEV, "max"),
 		    &g->pidsmax0) > 0;
-	}
 }
 
-/* No process is left in the cgroup's directories (v1: in the first one). */
+/*
+ * No process is left in the cgroup's directories (v1: in the first one).
+ * In v1's pids hierarchy pids.current is read for cgroup.procs: it counts
+ * every task charged there, one not yet reaped included, so 0 means that
+ * cgroup.procs is empty too.
+ */
 static int
 idle(const struct cgroups *cg, const struct cgslot *g, int first)
 {
-	char dir[PATH_MAX], buf[64];
+	char buf[64];
 
-	if (cg->version == 2) {
-		session_dir(cg, 0, g->id, dir, sizeof(dir));
-		return read_key(dir, "cgroup.events", "populated") == 0;
-	}
+	if (cg->version == 2)
+		return slot_key(cg, g, CGF_IDLE, "populated") == 0;
 	for (int i = 0; i < CG_NCTRL; i++) {
 		if (!v1_used(cg, i))
 			continue;
-		session_dir(cg, i, g->id, dir, sizeof(dir));
-		if (read_file(dir, "cgroup.procs", buf, sizeof(buf)) == -1 ||
-		    buf[0] != '\0')
+		if (i == CG_PIDS) {
+			if (slot_num(cg, g, CGF_IDLE) != 0)
+				return 0;
+		} else if (sess_read(cg, i, g->id, "cgroup.procs", buf,
+		    sizeof(buf)) == -1 || buf[0] != '\0')
 			return 0;
 		if (first)
 			break;
@@ -785,12 +960,13 @@ cgroup_idle(const struct cgroups *cg, const struct cgslot *g)
  * is missing.
  */
 static long long
-read_sum(const char *dir, const char *file, const char *const *keys)
+read_sum(const struct cgroups *cg, const struct cgslot *g, const char *file,
+    const char *const *keys)
 {
 	char buf[4096];
 	long long sum = 0;
 
-	if (read_file(dir, file, buf, sizeof(buf)) == -1)
+	if (sess_read(cg, CG_MEMORY, g->id, file, buf, sizeof(buf)) == -1)
 		return -1;
 	for (; *keys != NULL; keys++) {
 		size_t klen = strlen(*keys);
@@ -805,6 +981,21 @@ read_sum(const char *dir, const char *file, const char *const *keys)
 		sum += atoll(p + klen + 1);
 	}
 	return sum;
+}
+
+/* Resets v1's memory.max_usage_in_bytes: through the kept fd, if any. */
+static int
+peak_reset_v1(const struct cgroups *cg, const struct cgslot *g)
+{
+	ssize_t n;
+
+	if (g->fd[CGF_PEAK] < 0)
+		return sess_write(cg, CG_MEMORY, g->id,
+		    "memory.max_usage_in_bytes", "0");
+	do
+		n = pwrite(g->fd[CGF_PEAK], "0", 1, 0);
+	while (n == -1 && errno == EINTR);
+	return n == 1 ? 0 : -1;
 }
 
 /*
@@ -826,7 +1017,7 @@ cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
 	    "sock", NULL };
 	static const char *const v1_pages[] = { "rss", "cache", NULL };
 	static const char *const v1_swap[] = { "rss", "cache", "swap", NULL };
-	char dir[PATH_MAX], val[32];
+	char val[32];
 	long long used, pages = 0;
 
 	/* Empty since its last session ended (cgroup_idle): no process can
@@ -836,35 +1027,34 @@ cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
 	g->mem0 = 0;
 	if (!cg->have[CG_MEMORY])
 		goto fresh;
-	session_dir(cg, CG_MEMORY, g->id, dir, sizeof(dir));
 	if (cg->version == 2) {
-		used = read_num(dir, "memory.current");
+		used = slot_num(cg, g, CGF_USAGE);
 		if (used > CG_QUIET)
-			pages = read_sum(dir, "memory.stat", v2_pages);
+			pages = read_sum(cg, g, "memory.stat", v2_pages);
 		if (pages > 0) {
 			/* Page cache the last session read, charged here. */
 			snprintf(val, sizeof(val), "%lld", pages);
-			write_file(dir, "memory.reclaim", val);
-			pages = read_sum(dir, "memory.stat", v2_pages);
-			used = read_num(dir, "memory.current");
+			sess_write(cg, 0, g->id, "memory.reclaim", val);
+			pages = read_sum(cg, g, "memory.stat", v2_pages);
+			used = slot_num(cg, g, CGF_USAGE);
 		}
 		log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld "
 		    "memory=%lld", g->id, g->uses, pages, used);
 		if (pages != 0 || used < 0 || used > cg->slack ||
-		    g->peakfd < 0 || write(g->peakfd, "0\n", 2) != 2)
+		    g->fd[CGF_PEAK] < 0 || write(g->fd[CGF_PEAK], "0\n", 2) !=
+		    2)
 			return -1;
 		g->mem0 = used;
 		goto fresh;
 	}
-	used = read_num(dir, "memory.usage_in_bytes");
+	used = slot_num(cg, g, CGF_USAGE);
 	if (used > CG_QUIET)
-		pages = read_sum(dir, "memory.stat", cg->memsw ? v1_swap :
+		pages = read_sum(cg, g, "memory.stat", cg->memsw ? v1_swap :
 		    v1_pages);
 	log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld memory=%lld",
 	    g->id, g->uses, pages, used);
 	if (pages != 0 || used < 0 || used > cg->slack || (cg->tcpmem &&
-	    read_num(dir, "memory.kmem.tcp.usage_in_bytes") != 0) ||
-	    write_file(dir, "memory.max_usage_in_bytes", "0") == -1)
+	    slot_num(cg, g, CGF_TCP) != 0) || peak_reset_v1(cg, g) == -1)
 		return -1;
 	g->mem0 = used;
 fresh:
@@ -872,13 +1062,15 @@ fresh:
 	return 0;
 }
 
+/* Sends SIGKILL to each process listed in dfd's path/cgroup.procs. */
 static int
-kill_procs(const char *dir)
+kill_procs_at(int dfd, const char *path)
 {
-	char buf[8192], *p, *end;
+	char procs[PATH_MAX], buf[8192], *p, *end;
 	int n = 0;
 
-	if (read_file(dir, "cgroup.procs", buf, sizeof(buf)) == -1)
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+	if (read_at(dfd, procs, buf, sizeof(buf)) == -1)
 		return 0;
 	for (p = buf; *p != '\0'; p = end) {
 		long pid = strtol(p, &end, 10);
@@ -893,6 +1085,12 @@ kill_procs(const char *dir)
 	return n;
 }
 
+static int
+kill_procs(const char *dir)
+{
+	return kill_procs_at(AT_FDCWD, dir);
+}
+
 /*
  * Kills whatever is left and removes the cgroup. Returns 0 once it is gone,
  * -1 while processes are still being torn down (try again later).
@@ -900,34 +1098,39 @@ kill_procs(const char *dir)
 int
 cgroup_destroy(const struct cgroups *cg, unsigned long long id)
 {
-	char dir[PATH_MAX];
-	int left = 0;
+	char rel[PATH_MAX];
+	int left = 0, dfd;
 
 	if (cg->version == 2) {
-		session_dir(cg, 0, id, dir, sizeof(dir));
-		if (rmdir(dir) == 0 || errno == ENOENT)
+		dfd = sess_at(cg, 0, id, NULL, rel, sizeof(rel));
+		if (unlinkat(dfd, rel, AT_REMOVEDIR) == 0 || errno == ENOENT)
 			return 0;
-		if (write_file(dir, "cgroup.kill", "1") == -1)
-			kill_procs(dir);
+		if (sess_write(cg, 0, id, "cgroup.kill", "1") == -1)
+			kill_procs_at(dfd, rel);
 		return -1;
 	}
 	for (int i = 0; i < CG_NCTRL; i++) {
 		if (!v1_used(cg, i))
 			continue;
-		session_dir(cg, i, id, dir, sizeof(dir));
-		if (rmdir(dir) == 0 || errno == ENOENT)
+		dfd = sess_at(cg, i, id, NULL, rel, sizeof(rel));
+		if (unlinkat(dfd, rel, AT_REMOVEDIR) == 0 || errno == ENOENT)
 			continue;
 		/* No cgroup.kill in v1: signal each member. The session's pid
 		 * namespace is gone by now, so no new ones can appear. */
-		kill_procs(dir);
+		kill_procs_at(dfd, rel);
 		left++;
 	}
 	return left ? -1 : 0;
 }
 
 void
-cgroup_cleanup(const struct cgroups *cg)
+cgroup_cleanup(struct cgroups *cg)
 {
+	for (int i = 0; i < CG_NCTRL; i++)
+		if (cg->basefd[i] >= 0) {
+			close(cg->basefd[i]);
+			cg->basefd[i] = -1;
+		}
 	if (cg->version == 2) {
 		remove_stale(cg->base);
 		rmdir(cg->base);

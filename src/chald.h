@@ -412,6 +412,13 @@ enum end_cause {
 /* cgroup controllers chald uses, and what it found at startup. */
 enum { CG_PIDS, CG_MEMORY, CG_CPU, CG_CPUACCT, CG_NCTRL };
 
+/*
+ * The files of a session cgroup read (or reset) at every session's end and
+ * refresh, kept open per cgroup while the fd budget allows (cgroup.c).
+ */
+enum { CGF_PEAK, CGF_OOM, CGF_PIDSEV, CGF_CPU, CGF_USAGE, CGF_TCP, CGF_IDLE,
+    CGF_N };
+
 struct cgroups {
 	int		 version;	/* 0: none, 1 or 2 */
 	char		 base[PATH_MAX];	/* v2: parent of sessions */
@@ -423,6 +430,11 @@ struct cgroups {
 	int		 recycle;	/* a session's cgroup can be made fresh
 					   again (v2: memory.peak resets) */
 	long long	 slack;		/* bytes a spare may still have charged */
+	int		 basefd[CG_NCTRL];	/* O_PATH: v2 base (in [0]), v1
+					   chald.<pid> per controller; the
+					   session files are opened below */
+	int		 kept;		/* fds the session cgroups keep open */
+	int		 kept_max;	/* and at most (a share of NOFILE) */
 };
 
 /*
@@ -443,7 +455,8 @@ struct cgslot {
 	long long	 pidsmax0;	/* forks refused at pids.max then */
 	long long	 mem0;		/* bytes charged then, off the peak */
 	int		 dirfd;		/* v2: O_PATH, for CLONE_INTO_CGROUP */
-	int		 peakfd;	/* v2: memory.peak, reset at each use */
+	int		 fd[CGF_N];	/* the files kept open, or -1; v2's
+					   memory.peak always (reset per fd) */
 	int		 bad;		/* a counter could not be read */
 	int64_t		 ended_ms;	/* when its last session ended */
 	unsigned	 uses;		/* sessions it has held */
@@ -1199,15 +1212,15 @@ int		 cgroup_enter_leaf(void);
 int		 cgroup_v2_host_root(const char *);
 int		 cgroup_own_path(const char *ctrl, char *, size_t);
 const char	*cgroup_describe(const struct cgroups *, char *, size_t);
-struct cgslot	*cgroup_create(const struct cgroups *, unsigned long long id,
-		    const struct service *);
+struct cgslot	*cgroup_create(struct cgroups *, unsigned long long id,
+		    const struct service *, int reuse);
 void		 cgroup_procs(const struct cgroups *, const struct cgslot *,
 		    char procs[CG_NCTRL][PATH_MAX]);
 void		 cgroup_stats(const struct cgroups *, struct cgslot *,
 		    struct cgstats *);
 int		 cgroup_idle(const struct cgroups *, const struct cgslot *);
 int		 cgroup_refresh(const struct cgroups *, struct cgslot *);
-void		 cgroup_slot_free(struct cgslot *);
+void		 cgroup_slot_free(struct cgroups *, struct cgslot *);
 int		 cgroup_destroy(const struct cgroups *, unsigned long long id);
 
 /* cgspare.c */
@@ -1223,7 +1236,7 @@ struct cgslot	*cgspare_take(struct cgspares *, const struct service *,
 		    int64_t now_ms);
 struct cgslot	*cgspare_oldest(struct cgspares *);
 struct cgslot	*cgspare_unfit(struct cgspares *, const struct config *);
-void		 cgroup_cleanup(const struct cgroups *);
+void		 cgroup_cleanup(struct cgroups *);
 
 /* seccomp.c */
 int		 seccomp_build(char **allow, char **deny, struct sock_fprog *,

@@ -970,7 +970,7 @@ slot_remove(struct sandbox *sb, struct cgslot *g)
 {
 	if (cgroup_destroy(&sb->cg, g->id) == -1)
 		pending_add(sb, g->id, NO_UID);
-	cgroup_slot_free(g);
+	cgroup_slot_free(&sb->cg, g);
 }
 
 /*
@@ -988,7 +988,8 @@ slot_take(struct sandbox *sb, const struct service *s)
 		log_debug("cgroup-stale id=s%llu uses=%u", g->id, g->uses);
 		slot_remove(sb, g);
 	}
-	if ((g = cgroup_create(&sb->cg, sb->next_id + 1, s)) != NULL) {
+	if ((g = cgroup_create(&sb->cg, sb->next_id + 1, s,
+	    cgspare_allowed(s))) != NULL) {
 		sb->next_id++;
 		g->uses = 1;
 	}
@@ -1117,7 +1118,7 @@ fail:
 	if (buf != spec)
 		free(buf);
 	pending_add(sb, g->id, uid);
-	cgroup_slot_free(g);
+	cgroup_slot_free(&sb->cg, g);
 	return -1;
 }
 
@@ -1261,7 +1262,7 @@ sandbox_end(struct sandbox *sb, struct session *sess, struct cgstats *st)
 			uidset_del(&sb->uids, sess->uid);
 		else
 			pending_add(sb, g->id, sess->uid);
-		cgroup_slot_free(g);
+		cgroup_slot_free(&sb->cg, g);
 	}
 	/* init is gone, and its mount namespace with it. */
 	if (sess->skel != NULL && --sess->skel->jails == 0)

@@ -269,10 +269,34 @@ def net_fds(pid):
     return out
 
 
+SESSION_CGROUP_FILE = re.compile(
+    r"^(/sys/fs/cgroup/.*/chald(?:\.|-sessions\.)[0-9]+/s[0-9]+)(?:/[^/]+)?$")
+
+
+def cgroup_fds(pid):
+    """The fds of pid on a session cgroup that is still there, or on its
+    files: {fd: its directory}. A cgroup keeps a few open, spare or in use
+    (cgroup.c: CGF_N files, and on v2 the directory), and closes them when
+    it is removed; how many cgroups are spare depends on timing, not on a
+    leak. An fd on a file of a removed cgroup is not one of these."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            m = SESSION_CGROUP_FILE.match(
+                os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:
+            continue
+        if m and os.path.isdir(m.group(1)):
+            out[int(fd)] = m.group(1)
+    return out
+
+
 def fd_count(pid):
-    """The fds of pid, without the network namespaces it keeps (net_fds):
-    how many there are depends on the pool's timing, not on a leak."""
-    return len(os.listdir(f"/proc/{pid}/fd")) - len(net_fds(pid))
+    """The fds of pid, without the network namespaces (net_fds) and the
+    session cgroups' files (cgroup_fds) it keeps: how many there are
+    depends on the pool's and the spares' timing, not on a leak."""
+    return (len(os.listdir(f"/proc/{pid}/fd")) - len(net_fds(pid)) -
+            len(cgroup_fds(pid)))
 
 
 def stable_fd_count(pid, quiet=0.3, timeout=5.0):

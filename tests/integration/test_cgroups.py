@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import connect, prog, recv_line
+from conftest import cgroup_fds, connect, prog, recv_line
 from test_admin import metrics, start, svc
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -278,3 +278,54 @@ def test_reload_new_limits_new_cgroup(chald, tmp_path):
         assert f.read().strip() == "24"
     assert probe(s, "forks 20") == "ok 20"
     exit_session(c, s, pid)
+
+
+def fds_naming(pid, name):
+    """The fds of pid on cgroup `name` (sN) or on its files, in any
+    hierarchy, whether the cgroup is still there or not."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if f"/{name}/" in target or target.endswith(f"/{name}"):
+            out.append(int(fd))
+    return out
+
+
+@pytest.mark.timeout(60)
+def test_kept_cgroup_files_bounded_and_closed_with_their_cgroup(chald,
+                                                                tmp_path):
+    """A session cgroup keeps the files chald reads at each session's end
+    and refresh open (cgroup.c): the same fds while it runs and while it is
+    spare, a few of them, close-on-exec; and none is left once the cgroup
+    is removed (a reload that changes a limit removes the spare)."""
+    conf_svc = dict(command=prog("jailprobe"), memory="64M", pool=0,
+                    timeout="30s")
+    c, _ = start(chald, tmp_path, [svc("probe", pids=16, **conf_svc)],
+                 extra="per-ip = 0\n")
+    recycled = recycling(c)
+    s, pid, cg = session(c, 1)
+    name = session_dir(cg)
+    live = cgroup_fds(c.pid)
+    assert live and {os.path.basename(d) for d in live.values()} == {name}
+    # 7 files at most (CGF_N), and v2's directory for CLONE_INTO_CGROUP
+    assert len(live) <= 8, live
+    for fd in live:
+        with open(f"/proc/{c.pid}/fdinfo/{fd}") as f:
+            flags = int(f.read().split("flags:")[1].split()[0], 8)
+        assert flags & 0o2000000, (fd, oct(flags))      # O_CLOEXEC
+    exit_session(c, s, pid)
+    if recycled:
+        assert cgroup_fds(c.pid) == live
+    conf = tmp_path / "chald.conf"
+    conf.write_text(conf.read_text().replace("pids = 16", "pids = 24"))
+    c.send(signal.SIGHUP)
+    c.wait_log(r"reload services=", timeout=10)
+    deadline = time.monotonic() + 5
+    while fds_naming(c.pid, name) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fds_naming(c.pid, name) == [], refreshes(c)
+    assert cgroup_fds(c.pid) == {}
+    assert c.alive()
