@@ -320,7 +320,8 @@ policy_arguments(struct policy *p, char **allow, char **extra, char *err,
 		const char *name = rules[i].name;
 
 		if (!argument_rules(name, allow, extra) ||
-		    (strcmp(name, "fcntl64") == 0 && list_has(allow, "fcntl")) ||
+		    (strcmp(name, "fcntl64") == 0 &&
+		    list_has(allow, "fcntl")) ||
 		    (strcmp(name, "clone3") == 0 && list_has(allow, "clone")))
 			continue;
 		if (policy_set(p, name, rules[i].act, rules[i].sub, err,

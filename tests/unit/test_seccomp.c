@@ -475,8 +475,9 @@ in_span(struct inputs *in, uint32_t arch, uint32_t nr, int arg, uint64_t lo,
 		in_add(in, arch, nr, a[0], a[1], a[2]);
 	}
 	for (int i = 0; i < 8; i++) {
-		a[arg] = (uint64_t[]){ lo | HI, hi | GARBAGE, (lo + hi) / 2 | HI,
-		    0, 0xffffffff, 0x80000000, ~0ULL, (hi + 1) | HI }[i];
+		a[arg] = (uint64_t[]){ lo | HI, hi | GARBAGE,
+		    (lo + hi) / 2 | HI, 0, 0xffffffff, 0x80000000, ~0ULL,
+		    (hi + 1) | HI }[i];
 		in_add(in, arch, nr, a[0], a[1], a[2]);
 	}
 }
