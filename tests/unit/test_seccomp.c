@@ -6,6 +6,10 @@
  * for the log, the parser of the kernel's audit records (with hostile and
  * cut input), the ring of kills, and the player socket's peer lock, whose
  * BPF program is run on made-up packets.
+ *
+ * The filter is also run, through an interpreter, against the program
+ * libseccomp made of the same policy (seccomp_ref.c): the same answer on
+ * every input, for every configuration tried (test_equivalence).
  */
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
@@ -27,6 +31,7 @@
 
 #include "chald.h"
 #include "t.h"
+#include "seccomp_ref.c"
 
 /* --- the filter, installed ------------------------------------------------- */
 
@@ -287,6 +292,616 @@ test_filter(void)
 	}
 }
 
+/* --- the filter, against libseccomp's ------------------------------------ */
+
+/*
+ * chald assembles its filter itself; seccomp_ref.c is the libseccomp
+ * builder it replaced. Both programs run here over the same seccomp_data
+ * inputs, through a classic BPF interpreter, for each configuration below,
+ * and must give the same answer for every input: every call number of
+ * x86-64 and i386 (and beyond the highest), x32 numbers, other ABIs, and
+ * arguments at and around every edge of every rule, upper halves of
+ * garbage included. A last check changes one instruction of chald's
+ * program at a time and requires the inputs to tell each change apart.
+ */
+
+#define SC_BAD	0xbad0bad0u	/* not a program the kernel would run */
+#define X86_64	0xc000003eu	/* AUDIT_ARCH_X86_64 */
+#define I386	0x40000003u	/* AUDIT_ARCH_I386 */
+
+/* Runs a seccomp program on one input: the instructions libseccomp and
+ * chald emit (loads of the data, AND, jumps, returns), SC_BAD for others,
+ * for a load outside the data and for a jump out of the program. */
+static uint32_t
+sc_run(const struct sock_fprog *p, const struct seccomp_data *d)
+{
+	uint32_t a = 0, k;
+
+	for (size_t pc = 0; pc < p->len; pc++) {
+		const struct sock_filter *f = &p->filter[pc];
+		int c;
+
+		k = f->k;
+		switch (f->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			if (k % 4 != 0 || k > sizeof(*d) - 4)
+				return SC_BAD;
+			memcpy(&a, (const char *)d + k, 4);
+			continue;
+		case BPF_ALU | BPF_AND | BPF_K:
+			a &= k;
+			continue;
+		case BPF_JMP | BPF_JA:
+			pc += k;
+			continue;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+			c = a == k;
+			break;
+		case BPF_JMP | BPF_JGT | BPF_K:
+			c = a > k;
+			break;
+		case BPF_JMP | BPF_JGE | BPF_K:
+			c = a >= k;
+			break;
+		case BPF_JMP | BPF_JSET | BPF_K:
+			c = (a & k) != 0;
+			break;
+		case BPF_RET | BPF_K:
+			return k;
+		default:
+			return SC_BAD;
+		}
+		pc += c ? f->jt : f->jf;
+	}
+	return SC_BAD;
+}
+
+struct inputs {
+	struct seccomp_data	*d;
+	size_t			 n, cap;
+};
+
+static void
+in_add(struct inputs *in, uint32_t arch, uint32_t nr, uint64_t a0,
+    uint64_t a1, uint64_t a2)
+{
+	if (in->n == in->cap) {
+		in->cap = in->cap ? 2 * in->cap : 4096;
+		in->d = realloc(in->d, in->cap * sizeof(*in->d));
+		if (in->d == NULL)
+			abort();
+	}
+	in->d[in->n++] = (struct seccomp_data){ .nr = (int)nr, .arch = arch,
+	    .instruction_pointer = 0x401000, .args = { a0, a1, a2,
+	    0xdeadbeef, 0, ~0ULL } };
+}
+
+#define N(a)	(sizeof(a) / sizeof((a)[0]))
+#define HI	(1ULL << 32)
+#define GARBAGE	0xffffffff00000000ULL
+
+/* Arguments that trigger each rule, or just miss it, tried on every call
+ * number: a call sent to the wrong tests answers differently. */
+static const uint64_t triggers[][3] = {
+	{ 0, 0, 0 }, { ~0ULL, ~0ULL, ~0ULL },
+	{ 0x10000000 /* CLONE_NEWUSER */, 0x8912, 132 },
+	{ 1, 0x402 /* F_NOTIFY */, 25 }, { 2, 1, 25 }, { 2, 10, 6 },
+	{ 10, 6, 31 }, { 40, 0x8b01, 0 }, { 0x100000002ULL, 1, 0 },
+	{ 14, 0x894b, 62 }, { 23, 0, 0 },
+};
+
+/* Every call number of ABI arch, beyond the highest and at the edges of
+ * 32 bits, with each trigger (light: the first three). */
+static void
+in_numbers(struct inputs *in, uint32_t arch, int light)
+{
+	static const uint32_t edges[] = { 0x3fffffff, 0x40000000, 0x40000001,
+	    0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff };
+	size_t nt = light ? 3 : N(triggers);
+
+	for (uint32_t nr = 0; nr < 1100; nr++)
+		for (size_t t = 0; t < nt; t++)
+			in_add(in, arch, nr, triggers[t][0], triggers[t][1],
+			    triggers[t][2]);
+	for (size_t e = 0; e < N(edges); e++)
+		in_add(in, arch, edges[e], 0, 0, 0);
+}
+
+/* The edges of the rules on arguments, on the calls that have them. */
+static void
+in_sockets(struct inputs *in, uint32_t arch, uint32_t nr)
+{
+	static const uint64_t fam[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+	    12, 13, 14, 15, 16, 17, 18, 20, 38, 40, 44, 255, 0x10000,
+	    0x7fffffff, 0x80000000, 0xffffffff, 1 | HI, 2 | HI, 10 | HI,
+	    16 | HI, 3 | HI, 2 | GARBAGE, 10 | GARBAGE, 40 | HI };
+	static const uint64_t type[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+	    12, 13, 14, 15, 16, 26, 0x8000a, 0x80001, 0x800a,
+	    10 | HI, 1 | GARBAGE };
+	static const uint64_t proto1[] = { 0, 6, 58, 132, 6 | HI };
+	uint64_t proto[90];
+	size_t np = 0;
+
+	for (uint64_t v = 0; v <= 64; v++)
+		proto[np++] = v;
+	for (size_t i = 0; i < 7; i++)
+		proto[np++] = (uint64_t[]){ 0, 1, 6, 17, 58, 59, 2 }[i] | HI;
+	proto[np++] = 6 | GARBAGE;
+	proto[np++] = 132;
+	proto[np++] = 136;
+	proto[np++] = 255;
+	proto[np++] = 256;
+	proto[np++] = 262;
+	proto[np++] = 0x7fffffff;
+	proto[np++] = 0xffffffff;
+	for (size_t f = 0; f < N(fam); f++) {
+		for (size_t p = 0; p < np; p++) {
+			in_add(in, arch, nr, fam[f], 1, proto[p]);
+			in_add(in, arch, nr, fam[f], 10, proto[p]);
+		}
+		for (size_t t = 0; t < N(type); t++)
+			for (size_t p = 0; p < N(proto1); p++)
+				in_add(in, arch, nr, fam[f], type[t],
+				    proto1[p]);
+	}
+}
+
+static void
+in_sockopts(struct inputs *in, uint32_t arch, uint32_t nr)
+{
+	static const uint64_t level[] = { 0, 1, 2, 5, 6, 7, 17, 41, 255,
+	    0x10001, 1 | HI, 6 | GARBAGE, 0xffffffff };
+
+	for (size_t l = 0; l < N(level); l++) {
+		for (uint64_t name = 0; name <= 70; name++)
+			in_add(in, arch, nr, 3, level[l], name);
+		in_add(in, arch, nr, 3, level[l], 0x10019);
+		in_add(in, arch, nr, 3, level[l], 25 | HI);
+		in_add(in, arch, nr, 3, level[l], 62 | HI);
+		in_add(in, arch, nr, 3, level[l], 31 | GARBAGE);
+		in_add(in, arch, nr, 3, level[l], 0xffffffff);
+	}
+}
+
+/* One argument (arg) over [lo, hi] and a few values with upper halves. */
+static void
+in_span(struct inputs *in, uint32_t arch, uint32_t nr, int arg, uint64_t lo,
+    uint64_t hi)
+{
+	uint64_t a[3] = { 3, 3, 3 };
+
+	for (uint64_t v = lo; v <= hi; v++) {
+		a[arg] = v;
+		in_add(in, arch, nr, a[0], a[1], a[2]);
+	}
+	for (int i = 0; i < 8; i++) {
+		a[arg] = (uint64_t[]){ lo | HI, hi | GARBAGE,
+		    (lo + hi) / 2 | HI, 0, 0xffffffff, 0x80000000, ~0ULL,
+		    (hi + 1) | HI }[i];
+		in_add(in, arch, nr, a[0], a[1], a[2]);
+	}
+}
+
+static void
+in_clone(struct inputs *in, uint32_t arch, uint32_t nr)
+{
+	for (int bit = 0; bit < 64; bit++) {
+		in_add(in, arch, nr, 1ULL << bit, 0, 0);
+		in_add(in, arch, nr, (1ULL << bit) | 0x1200011, 0, 0);
+	}
+	in_add(in, arch, nr, 0, 0, 0);
+	in_add(in, arch, nr, 0x1200011 /* fork()'s */, 0, 0);
+	in_add(in, arch, nr, GARBAGE | 0x11, 0, 0);
+	in_add(in, arch, nr, ~0ULL, 0, 0);
+}
+
+/* The numbers of the calls with rules on arguments, as the kernel's
+ * tables have them (syscall_64.tbl, syscall_32.tbl). */
+static void
+in_arguments(struct inputs *in)
+{
+	in_sockets(in, X86_64, 41);		/* socket */
+	in_sockets(in, X86_64, 53);		/* socketpair */
+	in_sockets(in, I386, 359);
+	in_sockets(in, I386, 360);
+	in_sockopts(in, X86_64, 54);		/* setsockopt */
+	in_sockopts(in, I386, 366);
+	in_span(in, X86_64, 16, 1, 0x8900, 0x8c10);	/* ioctl */
+	in_span(in, I386, 54, 1, 0x8900, 0x8c10);
+	in_span(in, X86_64, 16, 1, 0, 0x20);
+	in_span(in, X86_64, 72, 1, 0, 0x410);	/* fcntl */
+	in_span(in, I386, 55, 1, 0, 0x410);
+	in_span(in, I386, 221, 1, 0x3f0, 0x410);	/* fcntl64 */
+	in_clone(in, X86_64, 56);
+	in_clone(in, I386, 120);
+	in_span(in, I386, 102, 0, 0, 40);	/* socketcall */
+	in_span(in, I386, 102, 0, 0x10000, 0x10020);
+	in_span(in, I386, 117, 0, 0, 40);	/* ipc, with versions */
+	in_span(in, I386, 117, 0, 0x10000, 0x10020);
+}
+
+/* Everything: the numbers, x32, other ABIs, the arguments, and random
+ * inputs near the edges (a fixed seed). */
+static void
+in_full(struct inputs *in)
+{
+	static const uint32_t arches[] = { X86_64, I386, 0xc00000b7
+	    /* aarch64 */, 0x40000028 /* arm */, 0, 0xffffffff };
+	static const uint64_t near[] = { 0, 1, 2, 6, 10, 14, 16, 17, 25, 31,
+	    58, 62, 0x402, 0x8912, 0x894b, 0x8b00, 0x10000000, 0x20000 };
+	uint64_t x = 0x9e3779b97f4a7c15ULL, a[3];
+
+	in_numbers(in, X86_64, 0);
+	in_numbers(in, I386, 0);
+	for (uint32_t nr = 0; nr < 600; nr++)
+		in_add(in, X86_64, nr | 0x40000000, 0, 0, 0);
+	for (size_t i = 2; i < N(arches); i++)
+		for (uint32_t nr = 0; nr < 500; nr += 7)
+			in_add(in, arches[i], nr, 0, 0, 0);
+	in_arguments(in);
+	for (int i = 0; i < 20000; i++) {
+		for (int j = 0; j < 3; j++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			a[j] = x % 3 == 0 ? x : near[x % N(near)] +
+			    (x >> 60) % 3 - 1 + (x & 1ULL << 40 ? HI : 0);
+		}
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		in_add(in, arches[x % 3], (uint32_t)(x >> 8) % 500, a[0], a[1],
+		    a[2]);
+	}
+}
+
+/* For the many configurations that change only what is denied outright. */
+static void
+in_light(struct inputs *in)
+{
+	in_numbers(in, X86_64, 1);
+	in_numbers(in, I386, 1);
+	in_span(in, I386, 102, 0, 0, 40);
+	in_span(in, I386, 117, 0, 0, 40);
+	for (uint32_t nr = 0; nr < 600; nr += 5)
+		in_add(in, X86_64, nr | 0x40000000, 0, 0, 0);
+}
+
+/* The first input on which two programs differ, or -1. */
+static long
+sc_differ(const struct sock_fprog *p, const uint32_t *want,
+    const struct inputs *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (sc_run(p, &in->d[i]) != want[i])
+			return (long)i;
+	return -1;
+}
+
+static int sc_configs, sc_reported;
+
+/* chald's filter of (allow, deny) against libseccomp's of the same. */
+static void
+sc_compare(const char *what, char **allow, char **deny,
+    const struct inputs *in, int optimize)
+{
+	struct sock_fprog ours, ref;
+	char err[256] = "";
+	uint32_t *want;
+	size_t bad = 0;
+	long i;
+
+	sc_configs++;
+	if (ref_build(allow, deny, optimize, &ref, err, sizeof(err)) == -1) {
+		fprintf(stderr, "  %s: libseccomp: %s\n", what, err);
+		CHECK(seccomp_build(allow, deny, &ours, err, sizeof(err)) ==
+		    -1);
+		return;
+	}
+	CHECK(seccomp_build(allow, deny, &ours, err, sizeof(err)) == 0);
+	want = malloc(in->n * sizeof(*want));
+	if (want == NULL)
+		abort();
+	for (size_t j = 0; j < in->n; j++)
+		if ((want[j] = sc_run(&ref, &in->d[j])) == SC_BAD)
+			bad++;
+	CHECK(bad == 0);
+	i = sc_differ(&ours, want, in);
+	CHECK(i == -1);
+	if (i != -1 && sc_reported++ < 10) {
+		const struct seccomp_data *d = &in->d[i];
+
+		fprintf(stderr, "  %s: arch %08x nr %d args %#llx %#llx %#llx:"
+		    " chald %08x, libseccomp %08x\n", what, d->arch, d->nr,
+		    (unsigned long long)d->args[0],
+		    (unsigned long long)d->args[1],
+		    (unsigned long long)d->args[2], sc_run(&ours, d), want[i]);
+	}
+	free(want);
+	seccomp_filter_free(&ours);
+	seccomp_filter_free(&ref);
+}
+
+/* Names libseccomp knows on x86-64 or i386, once each, and the socket and
+ * IPC calls that i386 has only as sub-calls. */
+static size_t
+all_names(char **names, size_t max)
+{
+	static char *subonly[] = { "accept", "send", "recv", "semop",
+	    "semtimedop" };
+	static const uint32_t arches[] = { X86_64, I386 };
+	size_t n = 0;
+
+	for (size_t i = 0; i < N(subonly); i++)
+		names[n++] = strdup(subonly[i]);
+	for (size_t a = 0; a < N(arches); a++)
+		for (int nr = 0; nr < 1024 && n < max; nr++) {
+			char *s = seccomp_syscall_resolve_num_arch(arches[a],
+			    nr);
+			int seen = s == NULL;
+
+			for (size_t j = 0; !seen && j < n; j++)
+				seen = strcmp(names[j], s) == 0;
+			if (seen)
+				free(s);
+			else
+				names[n++] = s;
+		}
+	return n;
+}
+
+/*
+ * Whether the kernel caches the call as allowed, whatever its arguments
+ * (seccomp_is_const_allow, kernel/seccomp.c): the program run with only
+ * the number and arch known, through the instructions it emulates. Such
+ * calls skip the filter at run time, so both programs must leave the
+ * same ones to it.
+ */
+static int
+sc_const_allow(const struct sock_fprog *p, uint32_t arch, uint32_t nr)
+{
+	uint32_t a = 0;
+
+	for (size_t pc = 0; pc < p->len; pc++) {
+		const struct sock_filter *f = &p->filter[pc];
+
+		if (f->code == (BPF_LD | BPF_W | BPF_ABS) && (f->k == 0 ||
+		    f->k == 4))
+			a = f->k == 0 ? nr : arch;
+		else if (f->code == (BPF_ALU | BPF_AND | BPF_K))
+			a &= f->k;
+		else if (f->code == (BPF_JMP | BPF_JA))
+			pc += f->k;
+		else if (f->code == (BPF_JMP | BPF_JEQ | BPF_K))
+			pc += a == f->k ? f->jt : f->jf;
+		else if (f->code == (BPF_JMP | BPF_JGE | BPF_K))
+			pc += a >= f->k ? f->jt : f->jf;
+		else if (f->code == (BPF_JMP | BPF_JGT | BPF_K))
+			pc += a > f->k ? f->jt : f->jf;
+		else if (f->code == (BPF_JMP | BPF_JSET | BPF_K))
+			pc += (a & f->k) ? f->jt : f->jf;
+		else if (f->code == (BPF_RET | BPF_K))
+			return f->k == SECCOMP_RET_ALLOW;
+		else
+			return 0;
+	}
+	return 0;
+}
+
+/* Instructions that no path from the first reaches. */
+static int
+sc_unreachable(const struct sock_fprog *p)
+{
+	char seen[BPF_MAXINSNS] = { 1 };
+	int dead = 0;
+
+	for (size_t pc = 0; pc < p->len; pc++) {
+		const struct sock_filter *f = &p->filter[pc];
+
+		if (!seen[pc]) {
+			dead++;
+			continue;
+		}
+		if (f->code == (BPF_JMP | BPF_JA))
+			seen[pc + 1 + f->k] = 1;
+		else if (BPF_CLASS(f->code) == BPF_JMP) {
+			seen[pc + 1 + f->jt] = 1;
+			seen[pc + 1 + f->jf] = 1;
+		} else if (BPF_CLASS(f->code) != BPF_RET)
+			seen[pc + 1] = 1;
+	}
+	return dead;
+}
+
+/* One change to an instruction (the how-th, 0 or 1): 0 when none. */
+static int
+mutate(struct sock_filter *f, int how)
+{
+	int cls = BPF_CLASS(f->code);
+
+	if (how == 1) {
+		if (cls != BPF_JMP || f->code == (BPF_JMP | BPF_JA) ||
+		    f->jt == f->jf)
+			return 0;
+		uint8_t t = f->jt;
+
+		f->jt = f->jf;
+		f->jf = t;
+		return 1;
+	}
+	if (BPF_OP(f->code) == BPF_JSET && cls == BPF_JMP)
+		f->k &= f->k - 1;	/* one flag less */
+	else if (cls == BPF_LD)
+		f->k ^= 4;		/* the other half */
+	else if (cls == BPF_JMP && f->code != (BPF_JMP | BPF_JA))
+		f->k++;			/* the edge moves by one */
+	else
+		f->k ^= 1;
+	return 1;
+}
+
+/* Each one-instruction change of chald's default program is told apart
+ * from libseccomp's by some input: the inputs reach every test's edges. */
+static void
+test_mutants(const struct inputs *in)
+{
+	struct sock_fprog ours, ref;
+	char err[256];
+	uint32_t *want = malloc(in->n * sizeof(*want));
+	int n = 0, told = 0;
+
+	CHECK(want != NULL);
+	CHECK(seccomp_build(NULL, NULL, &ours, err, sizeof(err)) == 0);
+	CHECK(ref_build(NULL, NULL, 2, &ref, err, sizeof(err)) == 0);
+	for (size_t j = 0; j < in->n; j++)
+		want[j] = sc_run(&ref, &in->d[j]);
+	for (size_t i = 0; i < ours.len; i++)
+		for (int how = 0; how < 2; how++) {
+			struct sock_filter keep = ours.filter[i];
+
+			if (!mutate(&ours.filter[i], how))
+				continue;
+			n++;
+			if (sc_differ(&ours, want, in) != -1)
+				told++;
+			else
+				fprintf(stderr, "  mutant not told apart: "
+				    "instruction %zu (%04x %u %u %#x), "
+				    "change %d\n", i, keep.code, keep.jt,
+				    keep.jf, keep.k, how);
+			ours.filter[i] = keep;
+		}
+	printf("mutants of the default filter: %d of %d told apart\n",
+	    told, n);
+	CHECK(n > 0 && told == n);
+	free(want);
+	seccomp_filter_free(&ours);
+	seccomp_filter_free(&ref);
+}
+
+static void
+test_equivalence(void)
+{
+	static char argnames[][12] = { "socket", "socketpair", "setsockopt",
+	    "ioctl", "fcntl", "fcntl64", "clone", "clone3", "socketcall",
+	    "ipc" };
+	static char *combos[][2][8] = {
+		{ { "socket", "fcntl" }, { "clone3" } },
+		{ { "clone" }, { "fcntl" } },
+		{ { "fcntl" }, { "fcntl64" } },
+		{ { "clone3" }, { NULL } },
+		{ { "fcntl64", "socketpair" }, { "socketcall", "ipc" } },
+		{ { NULL }, { "socketcall", "socket" } },
+		{ { NULL }, { "bind", "shmget", "recv", "semop", "accept4" } },
+		{ { "socket", "socketpair", "setsockopt", "ioctl", "fcntl",
+		    "clone" }, { NULL } },
+		{ { "setsockopt", "mount" }, { "socketpair", "ptrace" } },
+	};
+	struct inputs full = { 0 }, light = { 0 };
+	char *names[2048], *one[2] = { NULL, NULL }, *many[1024], what[96];
+	char *pool[2048], *allow[8], *deny[8], err[256];
+	size_t nn = all_names(names, N(names)), np = 0, nm;
+	struct sock_fprog p;
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	int st;
+
+	in_full(&full);
+	in_light(&light);
+	printf("equivalence: %zu inputs, %zu for each outright name, %zu "
+	    "names\n", full.n, light.n, nn);
+
+	CHECK(seccomp_build(NULL, NULL, &p, err, sizeof(err)) == 0);
+	CHECK(sc_unreachable(&p) == 0);
+	{
+		struct sock_fprog ref;
+		int same = 1, cached = 0;
+
+		CHECK(ref_build(NULL, NULL, 2, &ref, err, sizeof(err)) == 0);
+		for (uint32_t nr = 0; nr < 1024; nr++)
+			for (int a = 0; a < 2; a++) {
+				uint32_t arch = a ? I386 : X86_64;
+				int c = sc_const_allow(&p, arch, nr);
+
+				same &= c == sc_const_allow(&ref, arch, nr);
+				cached += c;
+			}
+		printf("calls the kernel caches as allowed: %d of 2048\n",
+		    cached);
+		CHECK(same && cached > 1800);
+		seccomp_filter_free(&ref);
+	}
+	seccomp_filter_free(&p);
+	sc_compare("default", NULL, NULL, &full, 2);
+	sc_compare("default, libseccomp's list", NULL, NULL, &full, 1);
+	for (size_t i = 0; i < N(argnames); i++) {
+		one[0] = argnames[i];
+		snprintf(what, sizeof(what), "allow %s", one[0]);
+		sc_compare(what, one, NULL, &full, 2);
+		snprintf(what, sizeof(what), "deny %s", one[0]);
+		sc_compare(what, NULL, one, &full, 2);
+	}
+	for (size_t i = 0; i < N(combos); i++) {
+		snprintf(what, sizeof(what), "combination %zu", i);
+		sc_compare(what, combos[i][0][0] ? combos[i][0] : NULL,
+		    combos[i][1][0] ? combos[i][1] : NULL, &full, 2);
+	}
+	for (const char **d = default_deny; *d != NULL; d++) {
+		one[0] = (char *)(uintptr_t)*d;
+		snprintf(what, sizeof(what), "allow %s", one[0]);
+		sc_compare(what, one, NULL, &light, 2);
+		pool[np++] = one[0];
+	}
+	for (size_t i = 0; i < N(argnames); i++)
+		pool[np++] = argnames[i];
+	for (size_t i = 0; i < nn; i++) {
+		one[0] = names[i];
+		snprintf(what, sizeof(what), "deny %s", one[0]);
+		sc_compare(what, NULL, one, &light, 2);
+	}
+	/* random lists (a fixed seed) */
+	for (int c = 0; c < 100; c++) {
+		size_t na, nd;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		na = x % 7, nd = (x >> 8) % 7;
+		for (size_t i = 0; i < na; i++)
+			allow[i] = pool[(x >> (16 + 5 * i)) % np];
+		for (size_t i = 0; i < nd; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			deny[i] = x % 4 == 0 ? pool[(x >> 8) % np] :
+			    names[(x >> 8) % nn];
+		}
+		allow[na] = deny[nd] = NULL;
+		snprintf(what, sizeof(what), "random %d", c);
+		sc_compare(what, allow, deny, &light, 2);
+	}
+	/* long programs: every other call denied (jumps beyond 255, through
+	 * BPF_JA), and every call */
+	nm = 0;
+	for (int nr = 0; nr < 1024 && nm < N(many) - 1; nr += 2) {
+		char *s = seccomp_syscall_resolve_num_arch(X86_64, nr);
+
+		if (s != NULL)
+			many[nm++] = s;
+	}
+	many[nm] = NULL;
+	sc_compare("deny every other call", NULL, many, &light, 2);
+	CHECK(seccomp_build(NULL, many, &p, err, sizeof(err)) == 0);
+	printf("every other call denied: %u instructions\n", p.len);
+	CHECK(p.len > 256 && sc_unreachable(&p) == 0);
+	st = run_filtered(&p, x32_call);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	seccomp_filter_free(&p);
+	for (size_t i = 0; i < nm; i++)
+		free(many[i]);
+	names[nn] = NULL;
+	sc_compare("deny every call", NULL, names, &light, 2);
+	sc_compare("deny every call, and the rules", NULL, names, &full, 2);
+
+	test_mutants(&full);
+	printf("equivalence: %d configurations\n", sc_configs);
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(full.d);
+	free(light.d);
+}
+
 /* --- names ----------------------------------------------------------------- */
 
 static void
@@ -523,6 +1138,7 @@ int
 main(void)
 {
 	test_filter();
+	test_equivalence();
 	test_names();
 	test_audit();
 	test_ring();
