@@ -248,7 +248,11 @@ def test_euid0_has_no_capability_and_reaches_nothing(chald, tmp_path,
     assert p("chmod /flag") == "err EROFS"
     assert p("create /tmp/x") == "ok"
     assert p("linger") == "ok"
-    assert any(pr["comm"] == "lingerer" for pr in all_procs())
+    # the grandchild names itself after its parent has exited: wait for it
+    deadline = time.monotonic() + 3
+    while not any(pr["comm"] == "lingerer" for pr in all_procs()):
+        assert time.monotonic() < deadline, "no lingerer started"
+        time.sleep(0.02)
     # pids: root's RLIMIT_NPROC does not hold for uid 0, the cgroup does
     assert p("setroot") == "ok"
     assert _creds(p("creds"))["ruid"] == "0"
