@@ -132,9 +132,6 @@ run: chald examples
 $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HDRS) $(PURE)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(PURE) $(LDLIBS)
 
-# libseccomp's program of the jail's policy, which chald's must equal
-$(BUILD)/unit/test_seccomp: tests/unit/seccomp_ref.c
-
 $(BUILD)/progs/%: tests/progs/%.c $(BUILD)/.deps
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 
