@@ -121,6 +121,7 @@ struct pending {
 	int		 via;		/* the peer is a balancer */
 	struct srckey	 srckey;	/* counted in d->gate_sources */
 	int		 counted;
+	int		 watched;	/* in epoll */
 	struct pow_chal	 chal;
 	unsigned char	 y[POW_NUM_MAX];	/* the solution, read */
 	size_t		 ylen;
@@ -192,7 +193,8 @@ gate_free(struct daemon *d, struct pending *p, int keep_fd)
 	gate_unlink(d, p);
 	dheap_remove(&d->gate_deadlines, &p->deadline);
 	/* epoll watches the file, which a session may keep: leave it first */
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	if (p->watched)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 	if (!keep_fd)
 		close(p->fd);
 	if (p->counted)
@@ -697,20 +699,26 @@ gate_solution(struct daemon *d, struct pending *p)
 	return 0;
 }
 
-void
-gate_event(struct daemon *d, void *tag)
+/* What the bytes there allow; 0 to wait for more, -1 when p is gone. */
+static int
+gate_step(struct daemon *d, struct pending *p)
 {
-	struct pending *p = tag;
-
 	/* A reload dropped the service while the connection waited. */
 	if (p->st->removed || p->st->svc == NULL) {
 		gate_refuse(d, p, REJ_SHUTDOWN);
-		return;
+		return -1;
 	}
 	if (p->step == GATE_PROXY && gate_proxy(d, p) == -1)
-		return;
+		return -1;
 	if (p->step == GATE_POW)
-		gate_solution(d, p);
+		return gate_solution(d, p);
+	return 0;
+}
+
+void
+gate_event(struct daemon *d, void *tag)
+{
+	(void)gate_step(d, tag);
 }
 
 /*
@@ -758,11 +766,6 @@ gate_begin(struct daemon *d, struct svcstate *st, int fd,
 	d->gate_all = p;
 	d->npending++;
 	st->gating++;
-	ev.data.ptr = p;
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		gate_refuse(d, p, REJ_NO_MEMORY);
-		return;
-	}
 	if (d->conf->pending_max > 0 && d->npending > d->conf->pending_max &&
 	    gate_make_room(d) == -1) {
 		gate_refuse(d, p, REJ_PENDING);
@@ -774,11 +777,21 @@ gate_begin(struct daemon *d, struct svcstate *st, int fd,
 		gate_refuse(d, p, REJ_PENDING_PER_IP);
 		return;
 	}
+	/* A balancer's header is mostly there at the accept: then the
+	 * connection passes without ever being in epoll. Edge-triggered, an
+	 * ADD still reports bytes that came before it. */
 	if (p->via) {
 		gate_deadline(d, p, g->proxy_timeout_ms);
-		gate_event(d, p);
-	} else if (gate_admitted(d, p) == 0)
-		gate_solution(d, p);
+		if (gate_step(d, p) == -1)
+			return;
+	} else if (gate_admitted(d, p) == -1 || gate_solution(d, p) == -1)
+		return;
+	ev.data.ptr = p;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		gate_refuse(d, p, REJ_NO_MEMORY);
+		return;
+	}
+	p->watched = 1;
 }
 
 /* The answer of a check: the player passes, or is refused. */
