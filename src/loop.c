@@ -106,12 +106,13 @@ shutdown_begin(struct daemon *d, int sig)
 	}
 	d->shutting_down = 1;
 	d->draining = 1;
+	/* Closed first: once the line is there, no new player gets in. */
+	for (struct svcstate *st = d->states; st != NULL; st = st->next)
+		listener_close(d, st);
 	log_event("shutdown signal=%s sessions=%zu grace=%.1f drain=%.1f",
 	    sigabbrev_np(sig), session_served(d),
 	    (double)d->conf->grace_ms / 1000,
 	    (double)d->conf->drain_ms / 1000);
-	for (struct svcstate *st = d->states; st != NULL; st = st->next)
-		listener_close(d, st);
 	gate_close_all(d);
 	pool_flush_all(d);
 	health_stop_all(d);
