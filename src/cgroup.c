@@ -983,14 +983,18 @@ read_sum(const struct cgroups *cg, const struct cgslot *g, const char *file,
 	return sum;
 }
 
-/* Resets v1's memory.max_usage_in_bytes: through the kept fd, if any. */
+/*
+ * Resets the memory peak through the kept fd. On v2 only that fd's view of
+ * memory.peak is reset (6.12), so it must be there; v1's
+ * memory.max_usage_in_bytes may be opened for the write.
+ */
 static int
-peak_reset_v1(const struct cgroups *cg, const struct cgslot *g)
+peak_reset(const struct cgroups *cg, const struct cgslot *g)
 {
 	ssize_t n;
 
 	if (g->fd[CGF_PEAK] < 0)
-		return sess_write(cg, CG_MEMORY, g->id,
+		return cg->version == 2 ? -1 : sess_write(cg, CG_MEMORY, g->id,
 		    "memory.max_usage_in_bytes", "0");
 	do
 		n = pwrite(g->fd[CGF_PEAK], "0", 1, 0);
@@ -1041,8 +1045,7 @@ cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
 		log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld "
 		    "memory=%lld", g->id, g->uses, pages, used);
 		if (pages != 0 || used < 0 || used > cg->slack ||
-		    g->fd[CGF_PEAK] < 0 || write(g->fd[CGF_PEAK], "0\n", 2) !=
-		    2)
+		    peak_reset(cg, g) == -1)
 			return -1;
 		g->mem0 = used;
 		goto fresh;
@@ -1054,7 +1057,7 @@ cgroup_refresh(const struct cgroups *cg, struct cgslot *g)
 	log_debug("cgroup-refresh id=s%llu uses=%u pages=%lld memory=%lld",
 	    g->id, g->uses, pages, used);
 	if (pages != 0 || used < 0 || used > cg->slack || (cg->tcpmem &&
-	    slot_num(cg, g, CGF_TCP) != 0) || peak_reset_v1(cg, g) == -1)
+	    slot_num(cg, g, CGF_TCP) != 0) || peak_reset(cg, g) == -1)
 		return -1;
 	g->mem0 = used;
 fresh:
