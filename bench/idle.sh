@@ -38,16 +38,7 @@ command = $PWD/$B/idle_sleeper
 port = $pe
 command = $PWD/$B/echo_chal
 CONF
-	ulimit -n 65536 2>/dev/null || true
-	./chald -f -c "$tmp/c.conf" --log "$tmp/log" &
-	cpid=$!; pids+=("$cpid")
-	for _ in $(seq 50); do grep -q "port=$pe" "$tmp/log" 2>/dev/null && break; sleep 0.1; done
-	mkfifo "$tmp/hold.in"
-	$PY bench/hold.py 127.0.0.1 "$pi" "$n" < "$tmp/hold.in" > "$tmp/hold.out" &
-	hpid=$!; pids+=("$hpid")
-	exec 7> "$tmp/hold.in"
-	for _ in $(seq 6000); do grep -q held "$tmp/hold.out" 2>/dev/null && break; kill -0 $hpid 2>/dev/null || break; sleep 0.1; done
-	grep -q held "$tmp/hold.out" || { echo "idle.sh: could not hold $n sessions"; exit 1; }
+	bench_hold ./chald "$pi" "$pe" "$n" idle.sh
 	lat=$(timeout 60 $B/loadgen -p "$pe" -c 1 -n 300 -t 20)
 	rate=$(timeout 60 $B/loadgen -p "$pe" -c 8 -n 2000 -t 20)
 	rss=$(awk '/VmRSS/ {print $2}' /proc/$cpid/status)

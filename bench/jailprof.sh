@@ -40,16 +40,7 @@ command = $B/idle_sleeper
 port = $pe
 command = $B/echo_chal
 CONF
-	ulimit -n 65536 2>/dev/null || true
-	"$1" -f -c "$tmp/c.conf" --log "$tmp/log" &
-	cpid=$!; pids+=("$cpid")
-	for _ in $(seq 50); do grep -q "port=$pe" "$tmp/log" 2>/dev/null && break; sleep 0.1; done
-	mkfifo "$tmp/hold.in"
-	$PY bench/hold.py 127.0.0.1 "$pi" "$2" < "$tmp/hold.in" > "$tmp/hold.out" &
-	hpid=$!; pids+=("$hpid")
-	exec 7> "$tmp/hold.in"
-	for _ in $(seq 6000); do grep -q held "$tmp/hold.out" 2>/dev/null && break; kill -0 $hpid 2>/dev/null || break; sleep 0.1; done
-	grep -q held "$tmp/hold.out" || { echo "jailprof.sh: could not hold $2 sessions"; exit 1; }
+	bench_hold "$1" "$pi" "$pe" "$2" jailprof.sh
 	timeout 30 $B/loadgen -p "$pe" -c 8 -n 200 -t 5 >/dev/null	# warm-up
 	o=$(perf record -q -a -g -F 4000 -o "$tmp/perf.data" -- timeout 60 \
 	    $B/loadgen -p "$pe" -c 8 -n 100000 -t "$SECS" 2>/dev/null)
