@@ -548,7 +548,7 @@ struct skel {
  * Network namespaces for jails, made ahead and recycled (netpool.c): ready
  * ones, and those of ended sessions, cooling until they are checked.
  */
-#define NETPOOL_SPARES	128	/* ready + cooling, at most */
+#define NETPOOL_SPARES	256	/* ready + cooling, at most */
 #define NETPOOL_READY	4	/* made ahead in idle turns */
 #define NETPOOL_COOL_MS	100	/* after a session, before the check */
 #define NETSNAP_FILES	11
@@ -1142,9 +1142,10 @@ struct jailspec {
 	const char	*rootdir;	/* where the new root is mounted */
 	const char	*skel;		/* the skeleton to mount there, or "" */
 	const char	*procs[CG_NCTRL];	/* cgroup files to join, or "" */
+	int		 net_ready;	/* its network namespace has lo up */
 	void		*mem;
 };
-size_t		 jailspec_pack(const struct service *, uid_t,
+size_t		 jailspec_pack(const struct service *, uid_t, int netready,
 		    const char *rootdir, const char *skel,
 		    char procs[CG_NCTRL][PATH_MAX], char *buf, size_t len);
 int		 jailspec_unpack(const char *buf, size_t len, struct jailspec *,

@@ -443,7 +443,7 @@ service_new(const char *name, const char *file, int line)
 	s->tmp_size = 16ULL << 20;
 	snprintf(s->hostname, sizeof(s->hostname), "%s", JAIL_HOSTNAME);
 	s->seccomp = 1;
-	s->pool = 2;
+	s->pool = 8;
 	s->gate.proxy_timeout_ms = 5 * 1000;
 	s->gate.pow_timeout_ms = 60 * 1000;
 	s->gate.pending_per_ip = 16;

@@ -26,6 +26,7 @@
 #define JS_PTY		0x8	/* stdio = pty */
 #define JS_KILL_DISC	0x10	/* kill-on-disconnect */
 #define JS_SETUID	0x20	/* setuid = on */
+#define JS_NET_READY	0x40	/* a pooled network namespace: lo is up */
 #define JS_MAX_ITEMS	65536		/* per list: more is a broken spec */
 
 struct jailspec_hdr {
@@ -79,8 +80,9 @@ put_strs(struct packer *p, char **v, int n)
  * spec needs either way: a caller may ask with buf NULL first.
  */
 size_t
-jailspec_pack(const struct service *s, uid_t uid, const char *rootdir,
-    const char *skel, char procs[CG_NCTRL][PATH_MAX], char *buf, size_t len)
+jailspec_pack(const struct service *s, uid_t uid, int netready,
+    const char *rootdir, const char *skel, char procs[CG_NCTRL][PATH_MAX],
+    char *buf, size_t len)
 {
 	struct jailspec_hdr h;
 	struct packer p = { buf, len, 0 };
@@ -93,7 +95,8 @@ jailspec_pack(const struct service *s, uid_t uid, const char *rootdir,
 	    (s->net_host ? JS_NET_HOST : 0) | (s->seccomp ? JS_SECCOMP : 0) |
 	    (s->stdio_mode == STDIO_PTY ? JS_PTY : 0) |
 	    (s->kill_disc ? JS_KILL_DISC : 0) |
-	    (s->allow_setuid ? JS_SETUID : 0);
+	    (s->allow_setuid ? JS_SETUID : 0) |
+	    (netready && !s->net_host ? JS_NET_READY : 0);
 	h.stderr_mode = (int32_t)s->stderr_mode;
 	h.open_files = s->open_files;
 	h.pids = s->pids;
@@ -264,6 +267,7 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 	s->stdio_mode = (h.flags & JS_PTY) != 0 ? STDIO_PTY : STDIO_SOCKET;
 	s->kill_disc = (h.flags & JS_KILL_DISC) != 0;
 	s->allow_setuid = (h.flags & JS_SETUID) != 0;
+	js->net_ready = (h.flags & JS_NET_READY) != 0;
 	s->stderr_mode = (enum stderr_mode)h.stderr_mode;
 	s->open_files = h.open_files;
 	s->pids = h.pids;

@@ -104,7 +104,7 @@ usage(FILE *fp)
 "      --network none|host own empty network namespace (none)\n"
 "      --seccomp on|off    the syscall filter (on)\n"
 "      --setuid on|off     set-user-ID files of the root take effect (off)\n"
-"      --pool N            jails built ahead, waiting for players (2)\n"
+"      --pool N            jails built ahead, waiting for players (8)\n"
 "      --seccomp-allow LIST, --seccomp-deny LIST   adjust the filter\n"
 "\n"
 "See chald(8) and chald.conf(5).\n");

@@ -1056,20 +1056,22 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 		procs[0][0] = '\0';	/* clone3 puts init into it */
 #endif
 	skel = s->skel != NULL ? s->skel->path : NULL;
-	len = jailspec_pack(s, uid, sb->rootdir, skel, procs, NULL, 0);
+	if (!s->net_host)
+		c.netfd = netpool_take(&sb->net);
+	len = jailspec_pack(s, uid, c.netfd >= 0, sb->rootdir, skel, procs,
+	    NULL, 0);
 	if (len > sizeof(spec) && (buf = malloc(len)) == NULL) {
 		snprintf(err, errlen, "step=spec error=%s",
 		    log_quote(strerror(errno)));
 		goto fail;
 	}
-	jailspec_pack(s, uid, sb->rootdir, skel, procs, buf, len);
+	jailspec_pack(s, uid, c.netfd >= 0, sb->rootdir, skel, procs, buf,
+	    len);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		snprintf(err, errlen, "step=socketpair error=%s",
 		    log_quote(strerror(errno)));
 		goto fail;
 	}
-	if (!s->net_host)
-		c.netfd = netpool_take(&sb->net);
 	/* On a template the init joins a copy of its namespace instead. */
 	tmpl = skel_template(s);
 	flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
@@ -1078,8 +1080,6 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	pid = clone_init(&c, sp[1], flags, cgfd, &pidfd);
 	close(sp[1]);
 	if (pid == -1) {
-		if (c.netfd >= 0)
-			close(c.netfd);
 		snprintf(err, errlen, "step=%s error=%s", c.err != 0 ?
 		    "exec-init" : "clone", log_quote(strerror(errno)));
 		close(sp[0]);
@@ -1093,7 +1093,6 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 		waitpid(pid, NULL, __WALL);
 		close(pidfd);
 		close(sp[0]);
-		netpool_give(&sb->net, c.netfd, 0);
 		goto fail;
 	}
 	if (buf != spec)
@@ -1117,6 +1116,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 fail:
 	if (buf != spec)
 		free(buf);
+	netpool_give(&sb->net, c.netfd, 0);
 	pending_add(sb, g->id, uid);
 	cgroup_slot_free(&sb->cg, g);
 	return -1;

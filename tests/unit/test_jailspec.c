@@ -45,17 +45,18 @@ service_fill(struct service *s)
 }
 
 static char *
-pack(const struct service *s, char procs[CG_NCTRL][PATH_MAX], size_t *len)
+pack(const struct service *s, char procs[CG_NCTRL][PATH_MAX], int netready,
+    size_t *len)
 {
 	char *buf;
 
 	const char *skel = s->root == NULL ? "/run/chald/skel.1.1" : NULL;
 
-	*len = jailspec_pack(s, 200007, "/run/chald/root", skel, procs, NULL,
+	*len = jailspec_pack(s, 200007, netready, "/run/chald/root", skel, procs, NULL,
 	    0);
 	buf = malloc(*len);
 	CHECK(buf != NULL);
-	CHECK(jailspec_pack(s, 200007, "/run/chald/root", skel, procs, buf,
+	CHECK(jailspec_pack(s, 200007, netready, "/run/chald/root", skel, procs, buf,
 	    *len) == *len);
 	return buf;
 }
@@ -72,9 +73,10 @@ roundtrip(void)
 	size_t len;
 
 	service_fill(&s);
-	buf = pack(&s, procs, &len);
+	buf = pack(&s, procs, 1, &len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
 	CHECK(js.uid == 200007);
+	CHECK(js.net_ready == 1);
 	CHECK_STR(js.rootdir, "/run/chald/root");
 	CHECK_STR(js.skel, "/run/chald/skel.1.1");
 	CHECK_STR(js.procs[0], procs[0]);
@@ -106,8 +108,16 @@ roundtrip(void)
 	jailspec_free(&js);
 	free(buf);
 
-	/* The other flags: a root of its own, host network, no filter, a
-	 * pty, kill-on-disconnect off, setuid on. */
+	/* A jail given a fresh namespace brings its lo up itself. */
+	buf = pack(&s, procs, 0, &len);
+	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
+	CHECK(js.net_ready == 0 && js.svc.net_host == 0);
+	jailspec_free(&js);
+	free(buf);
+
+	/* The other flags: a root of its own, host network (which is never
+	 * a pooled namespace), no filter, a pty, kill-on-disconnect off,
+	 * setuid on. */
 	s.root = "/srv/rootfs";
 	s.net_host = 1;
 	s.seccomp = 0;
@@ -115,8 +125,9 @@ roundtrip(void)
 	s.kill_disc = 0;
 	s.allow_setuid = 1;
 	s.nbind_rw = 0;
-	buf = pack(&s, NULL, &len);
+	buf = pack(&s, NULL, 1, &len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
+	CHECK(js.net_ready == 0);
 	CHECK_STR(js.svc.root, "/srv/rootfs");
 	CHECK_STR(js.skel, "");
 	CHECK(js.svc.net_host == 1 && js.svc.seccomp == 0);
@@ -139,7 +150,7 @@ truncated(void)
 	int refused = 0;
 
 	service_fill(&s);
-	buf = pack(&s, NULL, &len);
+	buf = pack(&s, NULL, 0, &len);
 	for (size_t n = 0; n < len; n++)
 		refused += jailspec_unpack(buf, n, &js, err, sizeof(err)) == -1;
 	CHECK(refused == (int)len);
@@ -165,7 +176,7 @@ broken(void)
 	uint32_t v;
 
 	service_fill(&s);
-	buf = pack(&s, NULL, &len);
+	buf = pack(&s, NULL, 0, &len);
 	buf[0] ^= 1;		/* magic */
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == -1);
 	CHECK_STR(err, "not a jail spec");
@@ -190,10 +201,10 @@ broken(void)
 
 	/* A jail goes on a skeleton or on the organizer's root, not both. */
 	s.root = "/srv/rootfs";
-	len = jailspec_pack(&s, 1, "/run/chald/root", "/run/chald/skel.1.1",
+	len = jailspec_pack(&s, 1, 0, "/run/chald/root", "/run/chald/skel.1.1",
 	    NULL, NULL, 0);
 	buf = malloc(len);
-	jailspec_pack(&s, 1, "/run/chald/root", "/run/chald/skel.1.1", NULL,
+	jailspec_pack(&s, 1, 0, "/run/chald/root", "/run/chald/skel.1.1", NULL,
 	    buf, len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == -1);
 	CHECK_STR(err, "spec has a relative or missing path");
@@ -202,7 +213,7 @@ broken(void)
 
 	/* A relative program path never comes from config_finish(). */
 	argv_[0] = "chal";
-	buf = pack(&s, NULL, &len);
+	buf = pack(&s, NULL, 0, &len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == -1);
 	CHECK_STR(err, "spec has a relative or missing path");
 	argv_[0] = "/srv/pwn/chal";
