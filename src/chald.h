@@ -148,6 +148,8 @@ struct service {
 	int		 nsc_deny;
 	int		 seccomp_line;	/* of the last seccomp* key */
 	struct sock_fprog filter;	/* built by config_finish() */
+	struct sock_fprog filter_outer;	/* its parts: the forker's */
+	struct sock_fprog filter_inner;	/* and the jail's own */
 	struct skel	*skel;		/* set by sandbox_check() */
 	struct gatecfg	 gate;
 
@@ -568,6 +570,19 @@ struct netpool {
 	unsigned long long made, reused, dropped;
 };
 
+/* A forker of jails (forker.c). */
+struct forker {
+	struct forker	*next;
+	struct sock_fprog outer;	/* the filter part it attached */
+	pid_t		 pid;		/* 0: not running */
+	int		 pidfd;
+	int		 sock;
+};
+struct forkers {
+	struct forker	*list;
+	int64_t		 pause_until_ms;	/* after a failure */
+};
+
 struct sandbox {
 	struct cgroups	 cg;
 	struct uidset	 uids;
@@ -584,6 +599,7 @@ struct sandbox {
 	unsigned long long next_skel;
 	struct audit	 audit;		/* the filter's kills */
 	struct netpool	 net;
+	struct forkers	 forkers;
 };
 
 /* A min-heap of deadlines, of nodes embedded in their owners. */
@@ -1145,7 +1161,13 @@ struct jailspec {
 	int		 net_ready;	/* its network namespace has lo up */
 	void		*mem;
 };
-size_t		 jailspec_pack(const struct service *, uid_t, int netready,
+/* What a jail gets beyond its service's settings. */
+struct jailrun {
+	uid_t		 uid;
+	int		 netready;	/* a pooled network namespace */
+	const struct sock_fprog *filter; /* to attach; NULL: none */
+};
+size_t		 jailspec_pack(const struct service *, const struct jailrun *,
 		    const char *rootdir, const char *skel,
 		    char procs[CG_NCTRL][PATH_MAX], char *buf, size_t len);
 int		 jailspec_unpack(const char *buf, size_t len, struct jailspec *,
@@ -1167,6 +1189,31 @@ struct jail_player {
 	int	errfd;		/* filled in by init */
 };
 
+/*
+ * The forker (forker.c in the daemon, jailfork.c in chald-init): first the
+ * outer part of a filter (a fork_filter, then its instructions), answered
+ * by a fork_reply; then one fork_request per jail, with SCM_RIGHTS the
+ * jail's control socket, then its network namespace (has_net), then its
+ * cgroup (has_cgroup), answered by a fork_reply and the jail's pidfd.
+ */
+struct fork_filter {
+	uint32_t	len;		/* instructions; 0: none */
+};
+struct fork_request {
+	uint64_t	flags;		/* CLONE_NEW* only */
+	int32_t		has_net;
+	int32_t		has_cgroup;
+};
+struct fork_reply {
+	int32_t		pid;		/* the jail's init, or -errno */
+};
+#define FORK_FLAGS	(CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | \
+			 CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)
+
+/* chald-init: the jail's init (jail.c), and its forker (jailfork.c) */
+void		 jail_main(int step) __attribute__((noreturn));
+int		 jailfork_main(void);
+
 const char	*spawn_step_name(int);
 enum spawn_step {
 	STEP_GONE = -3,		/* not a failure: the player went away */
@@ -1177,6 +1224,13 @@ enum spawn_step {
 	STEP_HOSTNAME, STEP_FORK, STEP_RLIMITS, STEP_PRIVILEGES, STEP_SECCOMP,
 	STEP_CLONE, STEP_SPEC, STEP_PEERLOCK, STEP_PTY,
 };
+
+/* forker.c */
+struct forker	*forker_get(struct forkers *, const struct service *,
+		    pid_t (*start)(int *pidfd, int *sock));
+pid_t		 forker_spawn(struct forkers *, struct forker *, int ctl,
+		    uint64_t flags, int netfd, int cgfd, int *pidfd);
+void		 forker_prune(struct forkers *, const struct config *);
 
 /* netpool.c */
 int		 netpool_init(void);
@@ -1240,8 +1294,11 @@ struct cgslot	*cgspare_unfit(struct cgspares *, const struct config *);
 void		 cgroup_cleanup(struct cgroups *);
 
 /* seccomp.c */
-int		 seccomp_build(char **allow, char **deny, struct sock_fprog *,
-		    char *err, size_t errlen);
+/* The whole filter, or the part a jail inherits from its forker and the
+ * part its init adds (seccomp.c). */
+enum sc_part { SC_WHOLE, SC_OUTER, SC_INNER };
+int		 seccomp_build(char **allow, char **deny, enum sc_part,
+		    struct sock_fprog *, char *err, size_t errlen);
 void		 seccomp_filter_free(struct sock_fprog *);
 int		 seccomp_known(const char *);
 void		 seccomp_name(uint32_t arch, long nr, char *, size_t);

@@ -468,17 +468,23 @@ init_tree(const struct jailspec *js, int tmpl)
 	return 0;
 }
 
-static void __attribute__((noreturn))
-init_main(void)
+/*
+ * The init of one jail. step is STEP_NONE, or a step that failed before
+ * (in its forker's clone), to be reported first.
+ */
+void
+jail_main(int step)
 {
 	const struct service *s;
 	struct jailspec js;
 	struct jail_player pl;
 	char *spec;
 	pid_t child;
-	int ctl = JAIL_CTL_FD, sock, step, master = -1, slave = -1, tmpl;
+	int ctl = JAIL_CTL_FD, sock, master = -1, slave = -1, tmpl;
 	volatile int sigfd = -1;	/* set before the vfork, used after */
 
+	if (step != STEP_NONE)
+		report(ctl, step);
 	/* ps shows "chald-init" whatever the kernel names a memfd exec. */
 	prctl(PR_SET_NAME, "chald-init", 0, 0, 0);
 	/* The mount points init makes (under /tmp) must be 0755 for the
@@ -560,6 +566,10 @@ main(int argc, char **argv)
 	/* An unjailed session with stdio = pty (spawn.c). */
 	if (argc >= 2 && strcmp(argv[1], "-relay") == 0)
 		return relay_main(argc, argv);
+	/* The forker of a service's jails (forker.c). */
+	if (argc == 2 && strcmp(argv[1], "-fork") == 0 &&
+	    fstat(JAIL_CTL_FD, &st) == 0 && S_ISSOCK(st.st_mode))
+		return jailfork_main();
 	if (argc != 1 || fstat(JAIL_CTL_FD, &st) == -1 ||
 	    !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "chald-init: the init of chald's jails; chald "
@@ -567,5 +577,5 @@ main(int argc, char **argv)
 		    JAIL_CTL_FD);
 		return 2;
 	}
-	init_main();
+	jail_main(STEP_NONE);
 }

@@ -49,14 +49,14 @@ pack(const struct service *s, char procs[CG_NCTRL][PATH_MAX], int netready,
     size_t *len)
 {
 	char *buf;
-
+	struct jailrun run = { 200007, netready, &s->filter };
 	const char *skel = s->root == NULL ? "/run/chald/skel.1.1" : NULL;
 
-	*len = jailspec_pack(s, 200007, netready, "/run/chald/root", skel, procs, NULL,
+	*len = jailspec_pack(s, &run, "/run/chald/root", skel, procs, NULL,
 	    0);
 	buf = malloc(*len);
 	CHECK(buf != NULL);
-	CHECK(jailspec_pack(s, 200007, netready, "/run/chald/root", skel, procs, buf,
+	CHECK(jailspec_pack(s, &run, "/run/chald/root", skel, procs, buf,
 	    *len) == *len);
 	return buf;
 }
@@ -174,6 +174,7 @@ broken(void)
 	char err[128], *buf;
 	size_t len;
 	uint32_t v;
+	struct jailrun one = { 1, 0, &s.filter };
 
 	service_fill(&s);
 	buf = pack(&s, NULL, 0, &len);
@@ -201,10 +202,10 @@ broken(void)
 
 	/* A jail goes on a skeleton or on the organizer's root, not both. */
 	s.root = "/srv/rootfs";
-	len = jailspec_pack(&s, 1, 0, "/run/chald/root", "/run/chald/skel.1.1",
+	len = jailspec_pack(&s, &one, "/run/chald/root", "/run/chald/skel.1.1",
 	    NULL, NULL, 0);
 	buf = malloc(len);
-	jailspec_pack(&s, 1, 0, "/run/chald/root", "/run/chald/skel.1.1", NULL,
+	jailspec_pack(&s, &one, "/run/chald/root", "/run/chald/skel.1.1", NULL,
 	    buf, len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == -1);
 	CHECK_STR(err, "spec has a relative or missing path");
