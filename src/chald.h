@@ -1159,12 +1159,15 @@ struct jailspec {
 	const char	*skel;		/* the skeleton to mount there, or "" */
 	const char	*procs[CG_NCTRL];	/* cgroup files to join, or "" */
 	int		 net_ready;	/* its network namespace has lo up */
+	int		 forked;	/* its bounding set is empty already */
 	void		*mem;
 };
 /* What a jail gets beyond its service's settings. */
 struct jailrun {
 	uid_t		 uid;
 	int		 netready;	/* a pooled network namespace */
+	int		 forked;	/* by a forker: the bounding set is
+					   empty already (jailfork.c) */
 	const struct sock_fprog *filter; /* to attach; NULL: none */
 };
 size_t		 jailspec_pack(const struct service *, const struct jailrun *,
@@ -1212,7 +1215,9 @@ struct fork_reply {
 
 /* chald-init: the jail's init (jail.c), and its forker (jailfork.c) */
 void		 jail_main(int step) __attribute__((noreturn));
+int		 jail_bset_drop(void);
 int		 jailfork_main(void);
+#define FORK_ENV	"CHALD_INIT=fork"
 
 const char	*spawn_step_name(int);
 enum spawn_step {

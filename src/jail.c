@@ -141,6 +141,17 @@ jail_creds(const struct service *s)
 	return 0;
 }
 
+/* The capability bounding set, emptied: no exec below gains one. */
+int
+jail_bset_drop(void)
+{
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EINVAL)
+			return -1;
+	return 0;
+}
+
 /*
  * Done by init while the jail waits for its player, so that the hand-over
  * path stays short; the challenge inherits all three: the rlimits, an empty
@@ -148,16 +159,17 @@ jail_creds(const struct service *s)
  * anything the filter denies).
  */
 static int
-jail_lock(const struct service *s)
+jail_lock(const struct jailspec *js)
 {
+	const struct service *s = &js->svc;
+
 	if (jail_rlimits(s) == -1)
 		return STEP_RLIMITS;
 	if (jail_creds(s) == -1)
 		return STEP_PRIVILEGES;
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
-		    errno != EINVAL)
-			return STEP_PRIVILEGES;
+	/* A forker's jail inherits its empty bounding set. */
+	if (!js->forked && jail_bset_drop() == -1)
+		return STEP_PRIVILEGES;
 	if (s->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
 	    &s->filter) == -1)
 		return STEP_SECCOMP;
@@ -522,7 +534,7 @@ jail_main(int step)
 	if (s->stdio_mode == STDIO_PTY && relay_pty(&master, &slave, js.uid) ==
 	    -1)
 		report(ctl, STEP_PTY);
-	if ((step = jail_lock(s)) != 0)
+	if ((step = jail_lock(&js)) != 0)
 		report(ctl, step);
 	if (send_report(ctl, STEP_READY, 0) == -1)
 		_exit(0);
@@ -566,8 +578,11 @@ main(int argc, char **argv)
 	/* An unjailed session with stdio = pty (spawn.c). */
 	if (argc >= 2 && strcmp(argv[1], "-relay") == 0)
 		return relay_main(argc, argv);
-	/* The forker of a service's jails (forker.c). */
-	if (argc == 2 && strcmp(argv[1], "-fork") == 0 &&
+	/* The forker of a service's jails (forker.c). Told by its one
+	 * environment variable, so that its jails, which it does not exec,
+	 * show the same command line as an exec'd init. */
+	if (argc == 1 && getenv("CHALD_INIT") != NULL &&
+	    strcmp(getenv("CHALD_INIT"), "fork") == 0 &&
 	    fstat(JAIL_CTL_FD, &st) == 0 && S_ISSOCK(st.st_mode))
 		return jailfork_main();
 	if (argc != 1 || fstat(JAIL_CTL_FD, &st) == -1 ||

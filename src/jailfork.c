@@ -148,9 +148,13 @@ jailfork_main(void)
 	int sock = FORK_SOCK;
 
 	prctl(PR_SET_NAME, "chald-forker", 0, 0, 0);
+	/* The bounding set matters only at an exec, and the forker makes
+	 * none: emptied once here, it is empty in every jail (JS_FORKED),
+	 * whose init keeps the capabilities it builds with. */
 	if (syscall(SYS_close_range, FORK_SOCK + 1, ~0U, 0U) == -1 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
-	    getppid() != daemon || fork_filter(sock) == -1)
+	    getppid() != daemon || jail_bset_drop() == -1 ||
+	    fork_filter(sock) == -1)
 		return 1;
 	for (;;) {
 		struct fork_request rq;

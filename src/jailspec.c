@@ -27,6 +27,7 @@
 #define JS_KILL_DISC	0x10	/* kill-on-disconnect */
 #define JS_SETUID	0x20	/* setuid = on */
 #define JS_NET_READY	0x40	/* a pooled network namespace: lo is up */
+#define JS_FORKED	0x80	/* by a forker: an empty bounding set */
 #define JS_MAX_ITEMS	65536		/* per list: more is a broken spec */
 
 struct jailspec_hdr {
@@ -97,7 +98,8 @@ jailspec_pack(const struct service *s, const struct jailrun *run,
 	    (s->stdio_mode == STDIO_PTY ? JS_PTY : 0) |
 	    (s->kill_disc ? JS_KILL_DISC : 0) |
 	    (s->allow_setuid ? JS_SETUID : 0) |
-	    (run->netready && !s->net_host ? JS_NET_READY : 0);
+	    (run->netready && !s->net_host ? JS_NET_READY : 0) |
+	    (run->forked ? JS_FORKED : 0);
 	h.stderr_mode = (int32_t)s->stderr_mode;
 	h.open_files = s->open_files;
 	h.pids = s->pids;
@@ -269,6 +271,7 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 	s->kill_disc = (h.flags & JS_KILL_DISC) != 0;
 	s->allow_setuid = (h.flags & JS_SETUID) != 0;
 	js->net_ready = (h.flags & JS_NET_READY) != 0;
+	js->forked = (h.flags & JS_FORKED) != 0;
 	s->stderr_mode = (enum stderr_mode)h.stderr_mode;
 	s->open_files = h.open_files;
 	s->pids = h.pids;

@@ -715,13 +715,14 @@ __asm__(
 
 /* Shared between the daemon and the clone, until the clone execs. */
 struct init_ctx {
-	char		*arg;		/* NULL, "-check" or "-fork" */
+	char		*arg;		/* NULL or "-check" */
+	char		*env;		/* NULL or FORK_ENV */
 	int		 err;
 	int		 netfd;		/* a pooled network namespace, or -1 */
 	int		 ctl;		/* 1: the sock slot holds its socket */
 };
 
-static char	arg_check[] = "-check", arg_fork[] = "-fork";
+static char	arg_check[] = "-check", env_fork[] = FORK_ENV;
 
 /*
  * Runs on its own stack in the daemon's memory (CLONE_VM|CLONE_VFORK) and
@@ -736,7 +737,7 @@ init_exec(void *arg)
 	struct init_ctx *c = arg;
 	static char name[] = "chald-init";
 	char *argv[] = { name, c->arg, NULL };
-	char *envp[] = { NULL };
+	char *envp[] = { c->env, NULL };
 
 	/* While the fd table is still the daemon's (netpool.c). */
 	if (c->netfd >= 0 && setns(c->netfd, CLONE_NEWNET) == -1)
@@ -877,7 +878,7 @@ init_file(void)
 static int
 init_try(int fd)
 {
-	struct init_ctx c = { arg_check, 0, -1, 0 };
+	struct init_ctx c = { arg_check, NULL, 0, -1, 0 };
 	int status = -1;
 	pid_t pid;
 
@@ -1040,7 +1041,7 @@ spec_make(const struct service *s, const struct jailrun *run,
 static pid_t
 forker_start(int *pidfd, int *sock)
 {
-	struct init_ctx c = { arg_fork, 0, -1, 0 };
+	struct init_ctx c = { NULL, env_fork, 0, -1, 0 };
 	int sp[2];
 	pid_t pid;
 
@@ -1068,7 +1069,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	char procs[CG_NCTRL][PATH_MAX], spec[16384], *buf = spec;
 	const char *skel;
 	struct uidturn *turn;
-	struct init_ctx c = { NULL, 0, -1, 0 };
+	struct init_ctx c = { NULL, NULL, 0, -1, 0 };
 	struct jailrun run;
 	struct forker *f;
 	struct timespec now;
@@ -1121,6 +1122,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	pid = f == NULL ? -1 : forker_spawn(&sb->forkers, f, sp[1], flags,
 	    c.netfd, cgfd, &pidfd);
 	run.filter = pid > 0 ? &s->filter_inner : &s->filter;
+	run.forked = pid > 0;
 	if (pid == -1)
 		pid = clone_init(&c, sp[1], flags, cgfd, &pidfd);
 	close(sp[1]);

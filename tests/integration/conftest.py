@@ -191,6 +191,16 @@ def children(pid):
     return [p for p in all_procs() if p["ppid"] == pid]
 
 
+def forkers(pid):
+    """The jail forkers among pid's children (forker.c)."""
+    return [p for p in children(pid) if p["comm"] == "chald-forker"]
+
+
+def jails(pid):
+    """pid's children but its jail forkers: its sessions and jails."""
+    return [p for p in children(pid) if p["comm"] != "chald-forker"]
+
+
 def descendants(pid):
     """Every process below pid (children, grandchildren...)."""
     procs = all_procs()
