@@ -558,6 +558,13 @@ struct netcool {
 	int		 fd;
 	int64_t		 at;		/* when its session ended */
 };
+/* The /proc/net files of a namespace, kept open so that its check is
+ * preads from the daemon's own namespace (netpool.c). */
+struct netkept {
+	int		 nsfd;		/* -1: a free slot */
+	int		 files[NETSNAP_FILES];
+};
+#define NETPOOL_KEPT	256	/* namespaces with kept files, at most */
 struct netpool {
 	int		 ready[NETPOOL_SPARES];
 	int		 nready;
@@ -568,6 +575,8 @@ struct netpool {
 	int		 used;		/* some jail took one */
 	int		 warned;
 	unsigned long long made, reused, dropped;
+	struct netkept	*kept;		/* 2 * kept_max slots, by nsfd */
+	int		 nkept, kept_max;
 };
 
 /* A forker of jails (forker.c). */

@@ -264,7 +264,7 @@ def wait_child_exit(pid, timeout=5.0):
 
 def net_fds(pid):
     """The fds of pid that are network namespaces of jails: chald keeps
-    some (netpool.c), ready or cooling after a session, at most 128 spare
+    some (netpool.c), ready or cooling after a session, at most 256 spare
     ones plus one per live jail. (Its fd of its own namespace, which it
     goes back to after looking into one, is not counted.)"""
     out = []
@@ -276,6 +276,20 @@ def net_fds(pid):
                 out.append(int(fd))
         except FileNotFoundError:
             pass
+    return out
+
+
+def kept_net_files(pid):
+    """The fds of pid that are /proc/net files it keeps open for the
+    checks of its pooled namespaces (netpool.c)."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if re.match(r"/proc/\d+/task/\d+/net/", link):
+            out.append(int(fd))
     return out
 
 
