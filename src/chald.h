@@ -586,10 +586,11 @@ struct forker {
 	pid_t		 pid;		/* 0: not running */
 	int		 pidfd;
 	int		 sock;
+	unsigned	 jails;		/* forked since it started */
+	int64_t		 pause_until_ms;	/* after a failure */
 };
 struct forkers {
 	struct forker	*list;
-	int64_t		 pause_until_ms;	/* after a failure */
 };
 
 struct sandbox {
@@ -1242,8 +1243,8 @@ enum spawn_step {
 /* forker.c */
 struct forker	*forker_get(struct forkers *, const struct service *,
 		    pid_t (*start)(int *pidfd, int *sock));
-pid_t		 forker_spawn(struct forkers *, struct forker *, int ctl,
-		    uint64_t flags, int netfd, int cgfd, int *pidfd);
+pid_t		 forker_spawn(struct forker *, int ctl, uint64_t flags,
+		    int netfd, int cgfd, int *pidfd, int *orphan);
 void		 forker_prune(struct forkers *, const struct config *);
 
 /* netpool.c */

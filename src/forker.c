@@ -33,6 +33,8 @@
 
 #define FORKER_WAIT_MS	2000	/* for one answer */
 #define FORKER_PAUSE_MS	1000	/* after a forker failed */
+#define FORKER_KILL_MS	100	/* for a killed forker to be reapable */
+#define FORKER_JAILS	1024	/* jails a forker forks before it retires */
 
 static const struct sock_fprog no_filter = { 0, NULL };
 
@@ -88,16 +90,28 @@ forker_answer(struct forker *f, struct fork_reply *r, int *fd)
 	return 0;
 }
 
-/* Its wait status, or -1 if it had none to give. */
+/*
+ * Its wait status, or -1 if it had none to give. By its pidfd, never its
+ * pid: the SIGCHLD sweep may have reaped it already (reap.c), and its pid
+ * be another child's by now. A forker that does not die at once (stuck in
+ * the kernel) is left to the sweep rather than waited for.
+ */
 static int
 forker_kill(struct forker *f)
 {
 	int status = -1;
 
 	if (f->pidfd >= 0) {
+		struct pollfd pfd = { f->pidfd, POLLIN, 0 };
+		siginfo_t si;
+
 		syscall(SYS_pidfd_send_signal, f->pidfd, SIGKILL, NULL, 0);
-		if (waitpid(f->pid, &status, __WALL) == -1)
-			status = -1;
+		memset(&si, 0, sizeof(si));
+		if (poll(&pfd, 1, FORKER_KILL_MS) == 1 &&
+		    waitid((idtype_t)P_PIDFD, (id_t)f->pidfd, &si, WEXITED |
+		    WNOHANG | __WALL) == 0 && si.si_pid != 0)
+			status = si.si_code == CLD_EXITED ? si.si_status << 8 :
+			    si.si_status;
 		close(f->pidfd);
 		f->pidfd = -1;
 	}
@@ -109,7 +123,7 @@ forker_kill(struct forker *f)
 }
 
 static void
-forker_failed(struct forkers *fs, struct forker *f, const char *what)
+forker_failed(struct forker *f, const char *what)
 {
 	char err[64];
 	pid_t pid = f->pid;
@@ -119,7 +133,7 @@ forker_failed(struct forkers *fs, struct forker *f, const char *what)
 	status = forker_kill(f);
 	log_event("forker-failed pid=%d step=%s error=%s status=0x%x",
 	    (int)pid, what, log_quote(err), status);
-	fs->pause_until_ms = now_ms() + FORKER_PAUSE_MS;
+	f->pause_until_ms = now_ms() + FORKER_PAUSE_MS;
 }
 
 /*
@@ -133,6 +147,10 @@ forker_get(struct forkers *fs, const struct service *s,
 {
 	const struct sock_fprog *outer = outer_of(s);
 	struct forker *f;
+#if !defined(__x86_64__)
+	/* A clone renews its stack canary only there (jailfork.c). */
+	return NULL;
+#endif
 	struct fork_filter h;
 	struct fork_reply r;
 	struct iovec iov[2];
@@ -148,12 +166,20 @@ forker_get(struct forkers *fs, const struct service *s,
 		/* A pidfd is readable once its process has exited; a signal
 		 * of the daemon's may interrupt the look (EINTR), which says
 		 * nothing. */
-		if (poll(&pfd, 1, 0) != 1)
+		if (poll(&pfd, 1, 0) != 1 && f->jails < FORKER_JAILS)
 			return f;
-		errno = ECHILD;
-		forker_failed(fs, f, "exited");
+		if (f->jails < FORKER_JAILS) {
+			errno = ECHILD;
+			forker_failed(f, "exited");
+		} else {
+			/* Its jails share its address layout and stack
+			 * canary: a new exec gives the next ones new ones. */
+			log_debug("forker-retire pid=%d jails=%u", (int)f->pid,
+			    f->jails);
+			forker_kill(f);
+		}
 	}
-	if (now_ms() < fs->pause_until_ms)
+	if (f != NULL && now_ms() < f->pause_until_ms)
 		return NULL;
 	if (f == NULL) {
 		if ((f = calloc(1, sizeof(*f))) == NULL)
@@ -171,24 +197,27 @@ forker_get(struct forkers *fs, const struct service *s,
 		f->next = fs->list;
 		fs->list = f;
 	}
+	f->jails = 0;
 	if ((f->pid = start(&f->pidfd, &f->sock)) <= 0) {
 		f->pid = 0;
 		f->pidfd = f->sock = -1;
-		forker_failed(fs, f, "start");
+		forker_failed(f, "start");
 		return NULL;
 	}
 	h.len = f->outer.len;
 	iov[0] = (struct iovec){ &h, sizeof(h) };
 	iov[1] = (struct iovec){ f->outer.filter, f->outer.len *
 	    sizeof(struct sock_filter) };
-	if (sendmsg(f->sock, &mh, MSG_NOSIGNAL) == -1 ||
+	if (sendmsg(f->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == -1 ||
 	    forker_answer(f, &r, &fd) == -1) {
-		forker_failed(fs, f, "filter");
+		forker_failed(f, "filter");
 		return NULL;
 	}
+	if (fd >= 0)
+		close(fd);
 	if (r.pid != 0) {
 		errno = -r.pid;
-		forker_failed(fs, f, "filter");
+		forker_failed(f, "filter");
 		return NULL;
 	}
 	log_debug("forker pid=%d filter=%u", (int)f->pid, f->outer.len);
@@ -198,12 +227,14 @@ forker_get(struct forkers *fs, const struct service *s,
 /*
  * A jail from forker f: into namespaces flags (CLONE_NEW*), the network
  * namespace netfd and the cgroup cgfd (each -1 if none), with ctl as its
- * control socket. Its pid, with its pidfd in *pidfd; -1 with errno (and
- * the forker stopped unless it was the clone that failed).
+ * control socket. Its pid, with its pidfd in *pidfd; -1 with errno, and
+ * the forker stopped unless its clone failed and it said so. *orphan is
+ * then 1 when a jail may have been cloned all the same, unknown to the
+ * daemon: ctl and netfd must not go to another jail (it holds them).
  */
 pid_t
-forker_spawn(struct forkers *fs, struct forker *f, int ctl, uint64_t flags,
-    int netfd, int cgfd, int *pidfd)
+forker_spawn(struct forker *f, int ctl, uint64_t flags, int netfd, int cgfd,
+    int *pidfd, int *orphan)
 {
 	char cbuf[CMSG_SPACE(3 * sizeof(int))];
 	struct fork_request rq = { flags, netfd >= 0, cgfd >= 0 };
@@ -226,22 +257,32 @@ forker_spawn(struct forkers *fs, struct forker *f, int ctl, uint64_t flags,
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
 	memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
-	if (sendmsg(f->sock, &mh, MSG_NOSIGNAL) == -1 ||
-	    forker_answer(f, &r, pidfd) == -1) {
-		forker_failed(fs, f, "request");
+	*orphan = 0;
+	if (sendmsg(f->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
+		forker_failed(f, "request");
 		return -1;
 	}
-	if (r.pid > 0 && *pidfd >= 0)
+	*orphan = 1;
+	if (forker_answer(f, &r, pidfd) == -1) {
+		forker_failed(f, "request");
+		return -1;
+	}
+	if (r.pid > 0 && *pidfd >= 0) {
+		*orphan = 0;
+		f->jails++;
 		return r.pid;
+	}
 	if (*pidfd >= 0)
 		close(*pidfd);
 	*pidfd = -1;
 	errno = r.pid < 0 ? -r.pid : EPROTO;
 	if (r.pid > 0)
-		forker_failed(fs, f, "reply");
-	else
+		forker_failed(f, "reply");
+	else {
+		*orphan = 0;
 		log_debug("forker-clone pid=%d error=%s", (int)f->pid,
 		    log_quote(strerror(errno)));
+	}
 	return -1;
 }
 

@@ -97,11 +97,27 @@ fork_recv(int sock, struct fork_request *rq, int *ctl, int *net, int *cg)
 	return 0;
 }
 
-/* The clone, on its way to be the jail's init. */
-static void __attribute__((noreturn))
+/*
+ * The clone, on its way to be the jail's init. It is the forker's copy, so
+ * it would share the forker's stack canary with every other jail: a new
+ * one first (none of its frames checks the old one: none returns). Its
+ * address layout stays the forker's, which is why a forker retires after
+ * FORKER_JAILS jails (forker.c). The C library's cached thread id is the
+ * forker's too: init calls nothing that uses it (raise, abort, threads).
+ */
+static void __attribute__((noreturn, no_stack_protector))
 fork_child(int ctl, int net)
 {
 	int step = STEP_NONE;
+#if defined(__x86_64__)
+	unsigned long canary;
+
+	if (syscall(SYS_getrandom, &canary, sizeof(canary), 0) !=
+	    (long)sizeof(canary))
+		_exit(127);
+	canary &= ~0xffUL;	/* a NUL byte against string overflows */
+	__asm__ volatile ("movq %0, %%fs:0x28" : : "r"(canary) : "memory");
+#endif
 
 	if (net >= 0 && setns(net, CLONE_NEWNET) == -1)
 		step = STEP_NETWORK;

@@ -1036,6 +1036,34 @@ spec_make(const struct service *s, const struct jailrun *run,
 	return buf;
 }
 
+/* The jail's clone flags: new namespaces but the pooled network one. */
+static uint64_t
+clone_flags(const struct service *s, int netfd, int tmpl)
+{
+	return CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+	    (tmpl >= 0 ? 0 : CLONE_NEWNS) |
+	    (s->net_host || netfd >= 0 ? 0 : CLONE_NEWNET);
+}
+
+/* A new control socket and namespace for a jail whose forker failed while
+ * it may have cloned one with the old (forker_spawn). */
+static int
+fallback_fresh(struct sandbox *sb, const struct service *s, int sp[2],
+    struct init_ctx *c, uint64_t *flags, int tmpl, char *err, size_t errlen)
+{
+	close(sp[0]);
+	close(sp[1]);
+	netpool_give(&sb->net, c->netfd, 0);
+	c->netfd = s->net_host ? -1 : netpool_take(&sb->net);
+	*flags = clone_flags(s, c->netfd, tmpl);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		snprintf(err, errlen, "step=socketpair error=%s",
+		    log_quote(strerror(errno)));
+		return -1;
+	}
+	return 0;
+}
+
 /* A forker (forker.c): chald-init -fork, cloned and exec'd like a jail's
  * init but in the daemon's namespaces. Its pid, or -1. */
 static pid_t
@@ -1072,6 +1100,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	struct init_ctx c = { NULL, NULL, 0, -1, 0 };
 	struct jailrun run;
 	struct forker *f;
+	int orphan = 0;
 	struct timespec now;
 	struct cgslot *g;
 	int sp[2], cgfd, pidfd = -1, tmpl;
@@ -1105,7 +1134,6 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	if (!s->net_host)
 		c.netfd = netpool_take(&sb->net);
 	run.uid = uid;
-	run.netready = c.netfd >= 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		snprintf(err, errlen, "step=socketpair error=%s",
 		    log_quote(strerror(errno)));
@@ -1113,19 +1141,25 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	}
 	/* On a template the init joins a copy of its namespace instead. */
 	tmpl = skel_template(s);
-	flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
-	    (tmpl >= 0 ? 0 : CLONE_NEWNS) |
-	    (s->net_host || c.netfd >= 0 ? 0 : CLONE_NEWNET);
+	flags = clone_flags(s, c.netfd, tmpl);
 	/* From the service's forker, with the filter's inner part; if none
 	 * can serve, cloned here, and the whole filter. */
 	f = forker_get(&sb->forkers, s, forker_start);
-	pid = f == NULL ? -1 : forker_spawn(&sb->forkers, f, sp[1], flags,
-	    c.netfd, cgfd, &pidfd);
+	pid = f == NULL ? -1 : forker_spawn(f, sp[1], flags, c.netfd, cgfd,
+	    &pidfd, &orphan);
 	run.filter = pid > 0 ? &s->filter_inner : &s->filter;
 	run.forked = pid > 0;
+	/* A jail the forker may have cloned before it failed holds the
+	 * control socket and the namespace: the fallback gets new ones, and
+	 * that jail reads EOF and exits (a child of ours, the sweep reaps
+	 * it). */
+	if (pid == -1 && orphan && fallback_fresh(sb, s, sp, &c, &flags, tmpl,
+	    err, errlen) == -1)
+		goto fail;
 	if (pid == -1)
 		pid = clone_init(&c, sp[1], flags, cgfd, &pidfd);
 	close(sp[1]);
+	run.netready = c.netfd >= 0;
 	if (pid > 0 && (buf = spec_make(s, &run, sb->rootdir, skel, procs,
 	    spec, sizeof(spec), &len)) == NULL) {
 		snprintf(err, errlen, "step=spec error=%s",

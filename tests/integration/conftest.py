@@ -316,11 +316,12 @@ def cgroup_fds(pid):
 
 
 def fd_count(pid):
-    """The fds of pid, without the network namespaces (net_fds) and the
-    session cgroups' files (cgroup_fds) it keeps: how many there are
-    depends on the pool's and the spares' timing, not on a leak."""
+    """The fds of pid, without the network namespaces (net_fds) with
+    their /proc/net files (kept_net_files) and the session cgroups' files
+    (cgroup_fds) it keeps: how many there are depends on the pool's and
+    the spares' timing, not on a leak."""
     return (len(os.listdir(f"/proc/{pid}/fd")) - len(net_fds(pid)) -
-            len(cgroup_fds(pid)))
+            len(kept_net_files(pid)) - len(cgroup_fds(pid)))
 
 
 def stable_fd_count(pid, quiet=0.3, timeout=5.0):

@@ -5,6 +5,7 @@ These need root, namespaces and the cgroup controllers; they skip with the
 reason when this machine lacks them, and never pass silently.
 """
 
+import ctypes
 import os
 import re
 import shutil
@@ -679,3 +680,40 @@ def test_init_runs_where_memfds_may_not_exec(chald):
     assert recv_line(s) == b"x\n"
     assert not any(n.startswith("chald-init.")
                    for n in os.listdir("/run/chald"))
+
+
+def stack_canary(pid):
+    """The stack canary of a process (x86-64: at %fs:0x28), read with
+    ptrace: attach, read its fs base and the word there, detach."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                            ctypes.c_void_p]
+    regs = (ctypes.c_ulong * 27)()
+    assert libc.ptrace(16, pid, None, None) == 0, ctypes.get_errno()
+    try:
+        os.waitpid(pid, getattr(os, "__WALL", 0x40000000))
+        assert libc.ptrace(12, pid, None, ctypes.byref(regs)) == 0
+        fs_base = regs[21]
+        ctypes.set_errno(0)
+        word = libc.ptrace(2, pid, ctypes.c_void_p(fs_base + 0x28), None)
+        assert ctypes.get_errno() == 0
+        return word & 0xffffffffffffffff
+    finally:
+        libc.ptrace(17, pid, None, None)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="x86-64 only")
+@pytest.mark.timeout(30)
+def test_forked_jails_have_their_own_stack_canary(chald):
+    """A forked jail's init is a copy of its forker, canary included, which
+    would let a memory bug in init be brute-forced across sessions; each
+    one gets a new canary before it runs as init."""
+    c = jail(chald, "--pool", "3", "--timeout", "30s")
+    deadline = time.monotonic() + 5
+    while len(jails(c.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    f, = forkers(c.pid)
+    canaries = [stack_canary(p["pid"]) for p in jails(c.pid)]
+    canaries.append(stack_canary(f["pid"]))
+    assert len(set(canaries)) == 4, [hex(x) for x in canaries]
