@@ -111,6 +111,10 @@ fork_child(int ctl, int net)
 	int step = STEP_NONE;
 #if defined(__x86_64__)
 	unsigned long canary;
+#endif
+
+	prctl(PR_SET_NAME, "chald-init", 0, 0, 0);
+#if defined(__x86_64__)
 
 	if (syscall(SYS_getrandom, &canary, sizeof(canary), 0) !=
 	    (long)sizeof(canary))

@@ -191,14 +191,25 @@ def children(pid):
     return [p for p in all_procs() if p["ppid"] == pid]
 
 
+def _is_forker(p, pid):
+    # a jail just cloned by a forker has its name for a moment, but is in
+    # a pid namespace of its own already
+    try:
+        return p["comm"] == "chald-forker" and \
+            os.readlink(f"/proc/{p['pid']}/ns/pid") == \
+            os.readlink(f"/proc/{pid}/ns/pid")
+    except FileNotFoundError:
+        return False
+
+
 def forkers(pid):
     """The jail forkers among pid's children (forker.c)."""
-    return [p for p in children(pid) if p["comm"] == "chald-forker"]
+    return [p for p in children(pid) if _is_forker(p, pid)]
 
 
 def jails(pid):
     """pid's children but its jail forkers: its sessions and jails."""
-    return [p for p in children(pid) if p["comm"] != "chald-forker"]
+    return [p for p in children(pid) if not _is_forker(p, pid)]
 
 
 def descendants(pid):
