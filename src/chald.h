@@ -148,6 +148,8 @@ struct service {
 	int		 nsc_deny;
 	int		 seccomp_line;	/* of the last seccomp* key */
 	struct sock_fprog filter;	/* built by config_finish() */
+	struct sock_fprog filter_outer;	/* its parts: the forker's */
+	struct sock_fprog filter_inner;	/* and the jail's own */
 	struct skel	*skel;		/* set by sandbox_check() */
 	struct gatecfg	 gate;
 
@@ -556,6 +558,13 @@ struct netcool {
 	int		 fd;
 	int64_t		 at;		/* when its session ended */
 };
+/* The /proc/net files of a namespace, kept open so that its check is
+ * preads from the daemon's own namespace (netpool.c). */
+struct netkept {
+	int		 nsfd;		/* -1: a free slot */
+	int		 files[NETSNAP_FILES];
+};
+#define NETPOOL_KEPT	256	/* namespaces with kept files, at most */
 struct netpool {
 	int		 ready[NETPOOL_SPARES];
 	int		 nready;
@@ -566,6 +575,22 @@ struct netpool {
 	int		 used;		/* some jail took one */
 	int		 warned;
 	unsigned long long made, reused, dropped;
+	struct netkept	*kept;		/* 2 * kept_max slots, by nsfd */
+	int		 nkept, kept_max;
+};
+
+/* A forker of jails (forker.c). */
+struct forker {
+	struct forker	*next;
+	struct sock_fprog outer;	/* the filter part it attached */
+	pid_t		 pid;		/* 0: not running */
+	int		 pidfd;
+	int		 sock;
+	unsigned	 jails;		/* forked since it started */
+	int64_t		 pause_until_ms;	/* after a failure */
+};
+struct forkers {
+	struct forker	*list;
 };
 
 struct sandbox {
@@ -584,6 +609,7 @@ struct sandbox {
 	unsigned long long next_skel;
 	struct audit	 audit;		/* the filter's kills */
 	struct netpool	 net;
+	struct forkers	 forkers;
 };
 
 /* A min-heap of deadlines, of nodes embedded in their owners. */
@@ -1143,9 +1169,18 @@ struct jailspec {
 	const char	*skel;		/* the skeleton to mount there, or "" */
 	const char	*procs[CG_NCTRL];	/* cgroup files to join, or "" */
 	int		 net_ready;	/* its network namespace has lo up */
+	int		 forked;	/* its bounding set is empty already */
 	void		*mem;
 };
-size_t		 jailspec_pack(const struct service *, uid_t, int netready,
+/* What a jail gets beyond its service's settings. */
+struct jailrun {
+	uid_t		 uid;
+	int		 netready;	/* a pooled network namespace */
+	int		 forked;	/* by a forker: the bounding set is
+					   empty already (jailfork.c) */
+	const struct sock_fprog *filter; /* to attach; NULL: none */
+};
+size_t		 jailspec_pack(const struct service *, const struct jailrun *,
 		    const char *rootdir, const char *skel,
 		    char procs[CG_NCTRL][PATH_MAX], char *buf, size_t len);
 int		 jailspec_unpack(const char *buf, size_t len, struct jailspec *,
@@ -1167,6 +1202,33 @@ struct jail_player {
 	int	errfd;		/* filled in by init */
 };
 
+/*
+ * The forker (forker.c in the daemon, jailfork.c in chald-init): first the
+ * outer part of a filter (a fork_filter, then its instructions), answered
+ * by a fork_reply; then one fork_request per jail, with SCM_RIGHTS the
+ * jail's control socket, then its network namespace (has_net), then its
+ * cgroup (has_cgroup), answered by a fork_reply and the jail's pidfd.
+ */
+struct fork_filter {
+	uint32_t	len;		/* instructions; 0: none */
+};
+struct fork_request {
+	uint64_t	flags;		/* CLONE_NEW* only */
+	int32_t		has_net;
+	int32_t		has_cgroup;
+};
+struct fork_reply {
+	int32_t		pid;		/* the jail's init, or -errno */
+};
+#define FORK_FLAGS	(CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | \
+			 CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)
+
+/* chald-init: the jail's init (jail.c), and its forker (jailfork.c) */
+void		 jail_main(int step) __attribute__((noreturn));
+int		 jail_bset_drop(void);
+int		 jailfork_main(void);
+#define FORK_ENV	"CHALD_INIT=fork"
+
 const char	*spawn_step_name(int);
 enum spawn_step {
 	STEP_GONE = -3,		/* not a failure: the player went away */
@@ -1177,6 +1239,13 @@ enum spawn_step {
 	STEP_HOSTNAME, STEP_FORK, STEP_RLIMITS, STEP_PRIVILEGES, STEP_SECCOMP,
 	STEP_CLONE, STEP_SPEC, STEP_PEERLOCK, STEP_PTY,
 };
+
+/* forker.c */
+struct forker	*forker_get(struct forkers *, const struct service *,
+		    pid_t (*start)(int *pidfd, int *sock));
+pid_t		 forker_spawn(struct forker *, int ctl, uint64_t flags,
+		    int netfd, int cgfd, int *pidfd, int *orphan);
+void		 forker_prune(struct forkers *, const struct config *);
 
 /* netpool.c */
 int		 netpool_init(void);
@@ -1240,8 +1309,11 @@ struct cgslot	*cgspare_unfit(struct cgspares *, const struct config *);
 void		 cgroup_cleanup(struct cgroups *);
 
 /* seccomp.c */
-int		 seccomp_build(char **allow, char **deny, struct sock_fprog *,
-		    char *err, size_t errlen);
+/* The whole filter, or the part a jail inherits from its forker and the
+ * part its init adds (seccomp.c). */
+enum sc_part { SC_WHOLE, SC_OUTER, SC_INNER };
+int		 seccomp_build(char **allow, char **deny, enum sc_part,
+		    struct sock_fprog *, char *err, size_t errlen);
 void		 seccomp_filter_free(struct sock_fprog *);
 int		 seccomp_known(const char *);
 void		 seccomp_name(uint32_t arch, long nr, char *, size_t);

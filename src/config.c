@@ -528,6 +528,8 @@ service_free(struct service *s)
 	strv_free(s->hc_argv);
 	free(s->hc_user);
 	seccomp_filter_free(&s->filter);
+	seccomp_filter_free(&s->filter_outer);
+	seccomp_filter_free(&s->filter_inner);
 	free(s->gate.proxy_from);
 	free(s->gate.pow_exempt);
 	free(s->gate.pow_prompt);
@@ -1902,8 +1904,14 @@ check_sandbox(struct service *s, int *line, char *err, size_t errlen)
 	if (s->seccomp) {
 		*line = s->seccomp_line;
 		seccomp_filter_free(&s->filter);
-		if (seccomp_build(s->sc_allow, s->sc_deny, &s->filter, err,
-		    errlen) == -1)
+		seccomp_filter_free(&s->filter_outer);
+		seccomp_filter_free(&s->filter_inner);
+		if (seccomp_build(s->sc_allow, s->sc_deny, SC_WHOLE,
+		    &s->filter, err, errlen) == -1 ||
+		    seccomp_build(s->sc_allow, s->sc_deny, SC_OUTER,
+		    &s->filter_outer, err, errlen) == -1 ||
+		    seccomp_build(s->sc_allow, s->sc_deny, SC_INNER,
+		    &s->filter_inner, err, errlen) == -1)
 			return -1;
 	}
 	return 0;

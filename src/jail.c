@@ -141,6 +141,17 @@ jail_creds(const struct service *s)
 	return 0;
 }
 
+/* The capability bounding set, emptied: no exec below gains one. */
+int
+jail_bset_drop(void)
+{
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EINVAL)
+			return -1;
+	return 0;
+}
+
 /*
  * Done by init while the jail waits for its player, so that the hand-over
  * path stays short; the challenge inherits all three: the rlimits, an empty
@@ -148,16 +159,17 @@ jail_creds(const struct service *s)
  * anything the filter denies).
  */
 static int
-jail_lock(const struct service *s)
+jail_lock(const struct jailspec *js)
 {
+	const struct service *s = &js->svc;
+
 	if (jail_rlimits(s) == -1)
 		return STEP_RLIMITS;
 	if (jail_creds(s) == -1)
 		return STEP_PRIVILEGES;
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
-		    errno != EINVAL)
-			return STEP_PRIVILEGES;
+	/* A forker's jail inherits its empty bounding set. */
+	if (!js->forked && jail_bset_drop() == -1)
+		return STEP_PRIVILEGES;
 	if (s->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
 	    &s->filter) == -1)
 		return STEP_SECCOMP;
@@ -468,17 +480,23 @@ init_tree(const struct jailspec *js, int tmpl)
 	return 0;
 }
 
-static void __attribute__((noreturn))
-init_main(void)
+/*
+ * The init of one jail. step is STEP_NONE, or a step that failed before
+ * (in its forker's clone), to be reported first.
+ */
+void
+jail_main(int step)
 {
 	const struct service *s;
 	struct jailspec js;
 	struct jail_player pl;
 	char *spec;
 	pid_t child;
-	int ctl = JAIL_CTL_FD, sock, step, master = -1, slave = -1, tmpl;
+	int ctl = JAIL_CTL_FD, sock, master = -1, slave = -1, tmpl;
 	volatile int sigfd = -1;	/* set before the vfork, used after */
 
+	if (step != STEP_NONE)
+		report(ctl, step);
 	/* ps shows "chald-init" whatever the kernel names a memfd exec. */
 	prctl(PR_SET_NAME, "chald-init", 0, 0, 0);
 	/* The mount points init makes (under /tmp) must be 0755 for the
@@ -516,7 +534,7 @@ init_main(void)
 	if (s->stdio_mode == STDIO_PTY && relay_pty(&master, &slave, js.uid) ==
 	    -1)
 		report(ctl, STEP_PTY);
-	if ((step = jail_lock(s)) != 0)
+	if ((step = jail_lock(&js)) != 0)
 		report(ctl, step);
 	if (send_report(ctl, STEP_READY, 0) == -1)
 		_exit(0);
@@ -560,6 +578,13 @@ main(int argc, char **argv)
 	/* An unjailed session with stdio = pty (spawn.c). */
 	if (argc >= 2 && strcmp(argv[1], "-relay") == 0)
 		return relay_main(argc, argv);
+	/* The forker of a service's jails (forker.c). Told by its one
+	 * environment variable, so that its jails, which it does not exec,
+	 * show the same command line as an exec'd init. */
+	if (argc == 1 && getenv("CHALD_INIT") != NULL &&
+	    strcmp(getenv("CHALD_INIT"), "fork") == 0 &&
+	    fstat(JAIL_CTL_FD, &st) == 0 && S_ISSOCK(st.st_mode))
+		return jailfork_main();
 	if (argc != 1 || fstat(JAIL_CTL_FD, &st) == -1 ||
 	    !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "chald-init: the init of chald's jails; chald "
@@ -567,5 +592,5 @@ main(int argc, char **argv)
 		    JAIL_CTL_FD);
 		return 2;
 	}
-	init_main();
+	jail_main(STEP_NONE);
 }

@@ -27,6 +27,7 @@
 #define JS_KILL_DISC	0x10	/* kill-on-disconnect */
 #define JS_SETUID	0x20	/* setuid = on */
 #define JS_NET_READY	0x40	/* a pooled network namespace: lo is up */
+#define JS_FORKED	0x80	/* by a forker: an empty bounding set */
 #define JS_MAX_ITEMS	65536		/* per list: more is a broken spec */
 
 struct jailspec_hdr {
@@ -80,23 +81,25 @@ put_strs(struct packer *p, char **v, int n)
  * spec needs either way: a caller may ask with buf NULL first.
  */
 size_t
-jailspec_pack(const struct service *s, uid_t uid, int netready,
+jailspec_pack(const struct service *s, const struct jailrun *run,
     const char *rootdir, const char *skel, char procs[CG_NCTRL][PATH_MAX],
     char *buf, size_t len)
 {
 	struct jailspec_hdr h;
 	struct packer p = { buf, len, 0 };
-	uint32_t nfilter = s->seccomp ? s->filter.len : 0;
+	const struct sock_fprog *f = s->seccomp ? run->filter : NULL;
+	uint32_t nfilter = f != NULL ? f->len : 0;
 
 	memset(&h, 0, sizeof(h));
 	h.magic = JAILSPEC_MAGIC;
-	h.uid = (uint32_t)uid;
+	h.uid = (uint32_t)run->uid;
 	h.flags = (s->root != NULL ? JS_ROOT : 0) |
 	    (s->net_host ? JS_NET_HOST : 0) | (s->seccomp ? JS_SECCOMP : 0) |
 	    (s->stdio_mode == STDIO_PTY ? JS_PTY : 0) |
 	    (s->kill_disc ? JS_KILL_DISC : 0) |
 	    (s->allow_setuid ? JS_SETUID : 0) |
-	    (netready && !s->net_host ? JS_NET_READY : 0);
+	    (run->netready && !s->net_host ? JS_NET_READY : 0) |
+	    (run->forked ? JS_FORKED : 0);
 	h.stderr_mode = (int32_t)s->stderr_mode;
 	h.open_files = s->open_files;
 	h.pids = s->pids;
@@ -111,7 +114,7 @@ jailspec_pack(const struct service *s, uid_t uid, int netready,
 	h.nfilter = nfilter;
 	put(&p, &h, sizeof(h));
 	if (nfilter > 0)
-		put(&p, s->filter.filter, nfilter * sizeof(struct sock_filter));
+		put(&p, f->filter, nfilter * sizeof(struct sock_filter));
 	put_str(&p, rootdir);
 	put_str(&p, skel);
 	put_str(&p, s->root);
@@ -268,6 +271,7 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 	s->kill_disc = (h.flags & JS_KILL_DISC) != 0;
 	s->allow_setuid = (h.flags & JS_SETUID) != 0;
 	js->net_ready = (h.flags & JS_NET_READY) != 0;
+	js->forked = (h.flags & JS_FORKED) != 0;
 	s->stderr_mode = (enum stderr_mode)h.stderr_mode;
 	s->open_files = h.open_files;
 	s->pids = h.pids;

@@ -32,7 +32,16 @@
  * the namespace and back (probe_run). No I/O of the pool happens on a
  * player's behalf beyond the one check of a namespace that has cooled; a
  * jail that finds none ready gets a fresh one the old way (CLONE_NEWNET).
+ *
+ * A /proc/net file is bound to the namespace it was opened in, and a read
+ * from its start shows that namespace as it is now. So the files of up to
+ * NETPOOL_KEPT namespaces (and never more than a 64th of RLIMIT_NOFILE's
+ * fds) are opened once, when the namespace is made or first checked, and
+ * kept with it for its life: its later checks are preads from the daemon's
+ * own namespace, without the setns()es and the eleven lookups, which cost
+ * more than the reads (bench/README.md). Others are checked as above.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -72,6 +81,7 @@ static const char *const snap_files[NETSNAP_FILES] = {
 struct probe {
 	int		 make;		/* 1: new namespace, lo up; 0: setns */
 	int		 nsfd;
+	int		*keep;		/* NULL, or where its files stay open */
 	char		*buf;
 	size_t		 len[NETSNAP_FILES];
 };
@@ -102,7 +112,30 @@ netpool_init(void)
 	return 0;
 }
 
-/* The files, read from inside the namespace the thread is in. */
+/* File i of a namespace, read from its start into the probe's buffer at
+ * *off. -1 (EFBIG) if the buffer is full. */
+static int
+probe_file(struct probe *p, int i, int fd, size_t *off)
+{
+	off_t at = 0;
+	ssize_t n;
+
+	p->len[i] = 0;
+	while (*off < SNAP_MAX &&
+	    (n = pread(fd, p->buf + *off, SNAP_MAX - *off, at)) > 0) {
+		*off += (size_t)n;
+		at += n;
+		p->len[i] += (size_t)n;
+	}
+	if (*off == SNAP_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	return 0;
+}
+
+/* The files, read from inside the namespace the thread is in; kept open
+ * in p->keep if it is set (-1 for one the kernel does not have). */
 static int
 probe_read(struct probe *p)
 {
@@ -110,7 +143,6 @@ probe_read(struct probe *p)
 
 	for (int i = 0; i < NETSNAP_FILES; i++) {
 		int fd = openat(procnet, snap_files[i], O_RDONLY | O_CLOEXEC);
-		ssize_t n;
 
 		p->len[i] = 0;
 		if (fd == -1) {
@@ -118,16 +150,85 @@ probe_read(struct probe *p)
 				continue;	/* no IPv6, say: nothing there */
 			return -1;
 		}
-		while (off < SNAP_MAX &&
-		    (n = read(fd, p->buf + off, SNAP_MAX - off)) > 0) {
-			off += (size_t)n;
-			p->len[i] += (size_t)n;
-		}
-		close(fd);
-		if (off == SNAP_MAX) {
-			errno = EFBIG;
+		if (probe_file(p, i, fd, &off) == -1) {
+			close(fd);
 			return -1;
 		}
+		if (p->keep != NULL)
+			p->keep[i] = fd;
+		else
+			close(fd);
+	}
+	return 0;
+}
+
+/* The kept files of the namespace of fd, or NULL. */
+static struct netkept *
+kept_find(struct netpool *np, int fd)
+{
+	for (int i = 0; np->kept != NULL && i < np->kept_max; i++)
+		if (np->kept[i].nsfd == fd)
+			return &np->kept[i];
+	return NULL;
+}
+
+/* A free slot for the files of one more namespace, or NULL: the budget is
+ * spent (or was never there). Its nsfd is -2 until kept_commit. */
+static struct netkept *
+kept_slot(struct netpool *np)
+{
+	struct rlimit rl;
+
+	if (np->kept == NULL) {
+		int max = getrlimit(RLIMIT_NOFILE, &rl) == -1 ? 0 :
+		    rl.rlim_cur / 64 / NETSNAP_FILES > NETPOOL_KEPT ?
+		    NETPOOL_KEPT : (int)(rl.rlim_cur / 64 / NETSNAP_FILES);
+
+		if (max == 0 || (np->kept = calloc((size_t)max,
+		    sizeof(*np->kept))) == NULL)
+			return NULL;
+		np->kept_max = max;
+		for (int i = 0; i < max; i++)
+			np->kept[i].nsfd = -1;
+	}
+	if (np->nkept == np->kept_max)
+		return NULL;
+	for (int i = 0; i < np->kept_max; i++)
+		if (np->kept[i].nsfd == -1) {
+			np->kept[i].nsfd = -2;
+			for (int f = 0; f < NETSNAP_FILES; f++)
+				np->kept[i].files[f] = -1;
+			np->nkept++;
+			return &np->kept[i];
+		}
+	return NULL;
+}
+
+/* Closes a slot's files and frees it. */
+static void
+kept_free(struct netpool *np, struct netkept *k)
+{
+	if (k == NULL)
+		return;
+	for (int f = 0; f < NETSNAP_FILES; f++)
+		if (k->files[f] >= 0)
+			close(k->files[f]);
+	k->nsfd = -1;
+	np->nkept--;
+}
+
+/* A check with the kept files: preads, from the daemon's namespace. */
+static int
+kept_read(const struct netkept *k, struct probe *p)
+{
+	size_t off = 0;
+
+	p->buf = snapbuf;
+	for (int i = 0; i < NETSNAP_FILES; i++) {
+		p->len[i] = 0;
+		if (k->files[i] >= 0 && probe_file(p, i, k->files[i], &off) ==
+		    -1)
+			return -1;
 	}
 	return 0;
 }
@@ -184,12 +285,16 @@ netpool_make(struct netpool *np)
 	const char *rest;
 	size_t len;
 
+	struct netkept *k = kept_slot(np);
+
 	memset(&p, 0, sizeof(p));
 	p.make = 1;
 	p.nsfd = -1;
+	p.keep = k != NULL ? k->files : NULL;
 	if (probe_run(&p) == -1) {
 		int e = errno;
 
+		kept_free(np, k);
 		if (p.nsfd >= 0)
 			close(p.nsfd);
 		if (!np->warned)
@@ -201,6 +306,7 @@ netpool_make(struct netpool *np)
 	rest = snap_rest(&p, &len);
 	if (np->base == NULL) {
 		if ((np->base = malloc(len + 1)) == NULL) {
+			kept_free(np, k);
 			close(p.nsfd);
 			return -1;
 		}
@@ -209,6 +315,8 @@ netpool_make(struct netpool *np)
 	} else if (len != np->baselen || memcmp(rest, np->base, len) != 0)
 		/* Fresh all the same, so usable; its check will not pass. */
 		log_debug("netpool-make differs");
+	if (k != NULL)
+		k->nsfd = p.nsfd;
 	np->made++;
 	return p.nsfd;
 }
@@ -221,11 +329,25 @@ netpool_clean(struct netpool *np, int fd)
 	const char *rest;
 	size_t len;
 
+	struct netkept *k;
+	int r;
+
 	if (np->base == NULL)
 		return 0;
 	memset(&p, 0, sizeof(p));
 	p.nsfd = fd;
-	if (probe_run(&p) == -1) {
+	if ((k = kept_find(np, fd)) != NULL)
+		r = kept_read(k, &p);
+	else {
+		/* Inside anyway: its files are kept from now on if they may. */
+		if ((k = kept_slot(np)) != NULL)
+			p.keep = k->files;
+		if ((r = probe_run(&p)) == -1)
+			kept_free(np, k);
+		else if (k != NULL)
+			k->nsfd = fd;
+	}
+	if (r == -1) {
 		log_debug("netpool-check error=%s", log_quote(strerror(errno)));
 		return 0;
 	}
@@ -253,6 +375,7 @@ netpool_clean(struct netpool *np, int fd)
 static void
 netpool_drop(struct netpool *np, int fd)
 {
+	kept_free(np, kept_find(np, fd));
 	close(fd);
 	np->dropped++;
 }
@@ -363,6 +486,11 @@ netpool_free(struct netpool *np)
 		np->chead = (np->chead + 1) % NETPOOL_SPARES;
 		np->ncool--;
 	}
+	/* Those of sessions' namespaces too: they are checked the long way
+	 * when they come back. */
+	for (int i = 0; np->kept != NULL && i < np->kept_max; i++)
+		if (np->kept[i].nsfd != -1)
+			kept_free(np, &np->kept[i]);
 	np->chead = 0;
 	np->used = 0;
 }

@@ -649,6 +649,7 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 	if (!any) {
 		skels_commit(sb);	/* the last load's go */
 		netpool_free(&sb->net);
+		forker_prune(&sb->forkers, c);
 		spares_sweep(sb, c);
 		return 0;
 	}
@@ -672,6 +673,8 @@ sandbox_check(struct sandbox *sb, struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	skels_commit(sb);
+	/* Jails of the old configuration's forkers live on as they are. */
+	forker_prune(&sb->forkers, c);
 	spares_sweep(sb, c);
 	return 0;
 }
@@ -712,10 +715,14 @@ __asm__(
 
 /* Shared between the daemon and the clone, until the clone execs. */
 struct init_ctx {
-	const char	*arg;		/* NULL, or "-check" */
+	char		*arg;		/* NULL or "-check" */
+	char		*env;		/* NULL or FORK_ENV */
 	int		 err;
 	int		 netfd;		/* a pooled network namespace, or -1 */
+	int		 ctl;		/* 1: the sock slot holds its socket */
 };
+
+static char	arg_check[] = "-check", env_fork[] = FORK_ENV;
 
 /*
  * Runs on its own stack in the daemon's memory (CLONE_VM|CLONE_VFORK) and
@@ -728,9 +735,9 @@ static int __attribute__((no_sanitize("address")))
 init_exec(void *arg)
 {
 	struct init_ctx *c = arg;
-	static char name[] = "chald-init", check[] = "-check";
-	char *argv[] = { name, c->arg != NULL ? check : NULL, NULL };
-	char *envp[] = { NULL };
+	static char name[] = "chald-init";
+	char *argv[] = { name, c->arg, NULL };
+	char *envp[] = { c->env, NULL };
 
 	/* While the fd table is still the daemon's (netpool.c). */
 	if (c->netfd >= 0 && setns(c->netfd, CLONE_NEWNET) == -1)
@@ -741,8 +748,7 @@ init_exec(void *arg)
 	 * die and leave the session running (exec keeps it for root). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		goto fail;
-	if (c->arg == NULL &&
-	    dup2(spawn_slot(SLOT_SOCK), JAIL_CTL_FD) == -1)
+	if (c->ctl && dup2(spawn_slot(SLOT_SOCK), JAIL_CTL_FD) == -1)
 		goto fail;
 	syscall(SYS_execveat, spawn_slot(SLOT_INIT), "", argv, envp,
 	    AT_EMPTY_PATH);
@@ -778,6 +784,7 @@ clone_init(struct init_ctx *c, int ctl, uint64_t flags, int cgfd,
 	ca.stack_size = INIT_STACK;
 	if (ctl >= 0 && spawn_slot_set(SLOT_SOCK, ctl) == -1)
 		return -1;
+	c->ctl = ctl >= 0;
 	/* No handler of the daemon may run in the clone. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -871,7 +878,7 @@ init_file(void)
 static int
 init_try(int fd)
 {
-	struct init_ctx c = { "-check", 0, -1 };
+	struct init_ctx c = { arg_check, NULL, 0, -1, 0 };
 	int status = -1;
 	pid_t pid;
 
@@ -1013,6 +1020,71 @@ slot_keep(struct sandbox *sb, const struct service *s, struct cgslot *g)
 	return 0;
 }
 
+/* The spec of a jail: in spec (of size n) when it fits, else malloc()ed;
+ * NULL when memory ran out. */
+static char *
+spec_make(const struct service *s, const struct jailrun *run,
+    const char *rootdir, const char *skel, char procs[CG_NCTRL][PATH_MAX],
+    char *spec, size_t n, size_t *len)
+{
+	char *buf = spec;
+
+	*len = jailspec_pack(s, run, rootdir, skel, procs, NULL, 0);
+	if (*len > n && (buf = malloc(*len)) == NULL)
+		return NULL;
+	jailspec_pack(s, run, rootdir, skel, procs, buf, *len);
+	return buf;
+}
+
+/* The jail's clone flags: new namespaces but the pooled network one. */
+static uint64_t
+clone_flags(const struct service *s, int netfd, int tmpl)
+{
+	return CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+	    (tmpl >= 0 ? 0 : CLONE_NEWNS) |
+	    (s->net_host || netfd >= 0 ? 0 : CLONE_NEWNET);
+}
+
+/* A new control socket and namespace for a jail whose forker failed while
+ * it may have cloned one with the old (forker_spawn). */
+static int
+fallback_fresh(struct sandbox *sb, const struct service *s, int sp[2],
+    struct init_ctx *c, uint64_t *flags, int tmpl, char *err, size_t errlen)
+{
+	close(sp[0]);
+	close(sp[1]);
+	netpool_give(&sb->net, c->netfd, 0);
+	c->netfd = s->net_host ? -1 : netpool_take(&sb->net);
+	*flags = clone_flags(s, c->netfd, tmpl);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		snprintf(err, errlen, "step=socketpair error=%s",
+		    log_quote(strerror(errno)));
+		return -1;
+	}
+	return 0;
+}
+
+/* A forker (forker.c): chald-init -fork, cloned and exec'd like a jail's
+ * init but in the daemon's namespaces. Its pid, or -1. */
+static pid_t
+forker_start(int *pidfd, int *sock)
+{
+	struct init_ctx c = { NULL, env_fork, 0, -1, 0 };
+	int sp[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+		return -1;
+	pid = clone_init(&c, sp[1], 0, -1, pidfd);
+	close(sp[1]);
+	if (pid == -1) {
+		close(sp[0]);
+		return -1;
+	}
+	*sock = sp[0];
+	return pid;
+}
+
 /*
  * Starts a jail for service s: its cgroup, its uid, and its init, which
  * builds the jail on its own time. Fills in sess; the parent only waits for
@@ -1025,12 +1097,15 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	char procs[CG_NCTRL][PATH_MAX], spec[16384], *buf = spec;
 	const char *skel;
 	struct uidturn *turn;
-	struct init_ctx c = { NULL, 0, -1 };
+	struct init_ctx c = { NULL, NULL, 0, -1, 0 };
+	struct jailrun run;
+	struct forker *f;
+	int orphan = 0;
 	struct timespec now;
 	struct cgslot *g;
 	int sp[2], cgfd, pidfd = -1, tmpl;
 	uint64_t flags;
-	size_t len;
+	size_t len = 0;
 	uid_t uid;
 	pid_t pid;
 
@@ -1058,15 +1133,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	skel = s->skel != NULL ? s->skel->path : NULL;
 	if (!s->net_host)
 		c.netfd = netpool_take(&sb->net);
-	len = jailspec_pack(s, uid, c.netfd >= 0, sb->rootdir, skel, procs,
-	    NULL, 0);
-	if (len > sizeof(spec) && (buf = malloc(len)) == NULL) {
-		snprintf(err, errlen, "step=spec error=%s",
-		    log_quote(strerror(errno)));
-		goto fail;
-	}
-	jailspec_pack(s, uid, c.netfd >= 0, sb->rootdir, skel, procs, buf,
-	    len);
+	run.uid = uid;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		snprintf(err, errlen, "step=socketpair error=%s",
 		    log_quote(strerror(errno)));
@@ -1074,11 +1141,36 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	}
 	/* On a template the init joins a copy of its namespace instead. */
 	tmpl = skel_template(s);
-	flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
-	    (tmpl >= 0 ? 0 : CLONE_NEWNS) |
-	    (s->net_host || c.netfd >= 0 ? 0 : CLONE_NEWNET);
-	pid = clone_init(&c, sp[1], flags, cgfd, &pidfd);
+	flags = clone_flags(s, c.netfd, tmpl);
+	/* From the service's forker, with the filter's inner part; if none
+	 * can serve, cloned here, and the whole filter. */
+	f = forker_get(&sb->forkers, s, forker_start);
+	pid = f == NULL ? -1 : forker_spawn(f, sp[1], flags, c.netfd, cgfd,
+	    &pidfd, &orphan);
+	run.filter = pid > 0 ? &s->filter_inner : &s->filter;
+	run.forked = pid > 0;
+	/* A jail the forker may have cloned before it failed holds the
+	 * control socket and the namespace: the fallback gets new ones, and
+	 * that jail reads EOF and exits (a child of ours, the sweep reaps
+	 * it). */
+	if (pid == -1 && orphan && fallback_fresh(sb, s, sp, &c, &flags, tmpl,
+	    err, errlen) == -1)
+		goto fail;
+	if (pid == -1)
+		pid = clone_init(&c, sp[1], flags, cgfd, &pidfd);
 	close(sp[1]);
+	run.netready = c.netfd >= 0;
+	if (pid > 0 && (buf = spec_make(s, &run, sb->rootdir, skel, procs,
+	    spec, sizeof(spec), &len)) == NULL) {
+		snprintf(err, errlen, "step=spec error=%s",
+		    log_quote(strerror(errno)));
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		waitpid(pid, NULL, __WALL);
+		close(pidfd);
+		close(sp[0]);
+		buf = spec;
+		goto fail;
+	}
 	if (pid == -1) {
 		snprintf(err, errlen, "step=%s error=%s", c.err != 0 ?
 		    "exec-init" : "clone", log_quote(strerror(errno)));
@@ -1318,6 +1410,7 @@ sandbox_shutdown(struct sandbox *sb)
 		k->current = 0;
 	skels_sweep(sb);
 	netpool_free(&sb->net);
+	forker_prune(&sb->forkers, NULL);
 	if (sb->ready)
 		cgroup_cleanup(&sb->cg);
 	uidset_free(&sb->uids);

@@ -191,6 +191,27 @@ def children(pid):
     return [p for p in all_procs() if p["ppid"] == pid]
 
 
+def _is_forker(p, pid):
+    # a jail just cloned by a forker has its name for a moment, but is in
+    # a pid namespace of its own already
+    try:
+        return p["comm"] == "chald-forker" and \
+            os.readlink(f"/proc/{p['pid']}/ns/pid") == \
+            os.readlink(f"/proc/{pid}/ns/pid")
+    except FileNotFoundError:
+        return False
+
+
+def forkers(pid):
+    """The jail forkers among pid's children (forker.c)."""
+    return [p for p in children(pid) if _is_forker(p, pid)]
+
+
+def jails(pid):
+    """pid's children but its jail forkers: its sessions and jails."""
+    return [p for p in children(pid) if not _is_forker(p, pid)]
+
+
 def descendants(pid):
     """Every process below pid (children, grandchildren...)."""
     procs = all_procs()
@@ -254,7 +275,7 @@ def wait_child_exit(pid, timeout=5.0):
 
 def net_fds(pid):
     """The fds of pid that are network namespaces of jails: chald keeps
-    some (netpool.c), ready or cooling after a session, at most 128 spare
+    some (netpool.c), ready or cooling after a session, at most 256 spare
     ones plus one per live jail. (Its fd of its own namespace, which it
     goes back to after looking into one, is not counted.)"""
     out = []
@@ -266,6 +287,20 @@ def net_fds(pid):
                 out.append(int(fd))
         except FileNotFoundError:
             pass
+    return out
+
+
+def kept_net_files(pid):
+    """The fds of pid that are /proc/net files it keeps open for the
+    checks of its pooled namespaces (netpool.c)."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if re.match(r"/proc/\d+/task/\d+/net/", link):
+            out.append(int(fd))
     return out
 
 
@@ -292,11 +327,12 @@ def cgroup_fds(pid):
 
 
 def fd_count(pid):
-    """The fds of pid, without the network namespaces (net_fds) and the
-    session cgroups' files (cgroup_fds) it keeps: how many there are
-    depends on the pool's and the spares' timing, not on a leak."""
+    """The fds of pid, without the network namespaces (net_fds) with
+    their /proc/net files (kept_net_files) and the session cgroups' files
+    (cgroup_fds) it keeps: how many there are depends on the pool's and
+    the spares' timing, not on a leak."""
     return (len(os.listdir(f"/proc/{pid}/fd")) - len(net_fds(pid)) -
-            len(cgroup_fds(pid)))
+            len(kept_net_files(pid)) - len(cgroup_fds(pid)))
 
 
 def stable_fd_count(pid, quiet=0.3, timeout=5.0):

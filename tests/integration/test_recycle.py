@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import net_fds, recv_line
+from conftest import kept_net_files, net_fds, recv_line
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="the sandbox needs root")
@@ -362,8 +362,16 @@ command = /usr/bin/python3 -u {probe_path}
     c = chald("-c", str(conf))
     later(c, n=3)
     fds = net_fds(c.pid)
-    assert 1 <= len(fds) <= 128 + 4, fds
-    for fd in fds:
+    assert 1 <= len(fds) <= 256 + 4, fds
+    # the /proc/net files of the namespaces it checks without a setns:
+    # eleven a namespace, for at most 256 of them, within a 64th of its
+    # fd limit
+    files = kept_net_files(c.pid)
+    soft = int(open(f"/proc/{c.pid}/limits").read().split(
+        "Max open files")[1].split()[0])
+    assert 0 < len(files) <= min(256 * 11, soft // 64), (len(files), soft)
+    assert len(files) % 11 == 0, files
+    for fd in fds + files:
         with open(f"/proc/{c.pid}/fdinfo/{fd}") as f:
             flags = int(f.read().split("flags:")[1].split()[0], 8)
         assert flags & 0o2000000, (fd, oct(flags))      # O_CLOEXEC
@@ -379,6 +387,8 @@ command = /usr/bin/python3 -u {probe_path}
     c.send(signal.SIGHUP)
     c.wait_log(r"netpool made=\d+ reused=\d+ dropped=\d+")
     deadline = time.monotonic() + 5
-    while net_fds(c.pid) and time.monotonic() < deadline:
+    while (net_fds(c.pid) or kept_net_files(c.pid)) and \
+            time.monotonic() < deadline:
         time.sleep(0.05)
     assert net_fds(c.pid) == []
+    assert kept_net_files(c.pid) == []

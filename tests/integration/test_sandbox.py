@@ -5,6 +5,7 @@ These need root, namespaces and the cgroup controllers; they skip with the
 reason when this machine lacks them, and never pass silently.
 """
 
+import ctypes
 import os
 import re
 import shutil
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (CHALD, children, connect, fd_count, proc_stat, prog,
-                      recv_all, recv_line, run_chald)
+from conftest import (CHALD, children, connect, fd_count, forkers, jails,
+                      proc_stat, prog, recv_all, recv_line, run_chald,
+                      zombie_children)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="the sandbox needs root")
@@ -199,7 +201,8 @@ def test_fd_hog_stops_at_open_files(chald):
     s.close()
     pid, _ = accepted(c)
     ended(c, pid)
-    assert fd_count(c.pid) == before
+    # and the forker's pidfd and socket, kept from the first jail on
+    assert fd_count(c.pid) == before + 2
     s = connect(c.port)
     assert recv_line(s) == b"ready\n"
 
@@ -412,7 +415,7 @@ def test_jail_init_is_a_fresh_program(chald):
     # the pool refills after a pause; wait until its jails have exec'd
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        inits = [p["pid"] for p in children(c.proc.pid)]
+        inits = [p["pid"] for p in jails(c.proc.pid)]
         comms = set()
         for p in inits:
             with open(f"/proc/{p}/comm") as f:
@@ -430,10 +433,141 @@ def test_jail_init_is_a_fresh_program(chald):
             maps = f.read()
         assert "libseccomp" not in maps and "libc.so" not in maps, maps
         assert "memfd:chald-init" in maps, maps
+    # the jails came from the service's forker, chald-init as well
+    f, = forkers(c.proc.pid)
+    with open(f"/proc/{f['pid']}/cmdline", "rb") as fp:
+        assert fp.read() == b"chald-init\0"
+    with open(f"/proc/{f['pid']}/maps") as fp:
+        assert "memfd:chald-init" in fp.read()
     s.close()
 
 
-def test_chald_init_refuses_to_run_alone():
+def status_of(sock):
+    """The challenge's /proc/self/status, as a dict."""
+    got = probe(sock, "cat /proc/self/status")
+    assert got.startswith("ok "), got
+    # jailprobe's cat shows tabs as "?"
+    return {k: v.strip("? ") for k, v in (line.split(":", 1) for line in
+            got[3:].split("|") if ":" in line)}
+
+
+def socket_inodes(pid):
+    """The inodes of the sockets among pid's fds, by fd."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            out[int(fd)] = target
+    return out
+
+
+@pytest.mark.timeout(30)
+def test_forked_jail_keeps_nothing_of_its_forker(chald):
+    """A jail cloned by the service's forker, without an exec, holds none
+    of the forker's fds: its init has fds 0-3 only, and its fd 3 is the
+    jail's own control socket, not the forker's (which would let the jail
+    order jails). Its challenge runs under both parts of the filter, the
+    forker's and its own, and they refuse what the whole filter does; the
+    forker's capability bounding set is empty, and so the challenge's."""
+    c = jail(chald, "--pool", "2", "--timeout", "30s")
+    deadline = time.monotonic() + 5
+    while len(jails(c.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    f, = forkers(c.pid)
+    fsocks = set(socket_inodes(f["pid"]).values())
+    with open(f"/proc/{f['pid']}/status") as fp:
+        fstatus = fp.read()
+    assert "CapBnd:\t0000000000000000" in fstatus, fstatus
+    assert "Seccomp_filters:\t1" in fstatus, fstatus
+    pooled = jails(c.pid)
+    assert len(pooled) == 2, children(c.pid)
+    for p in pooled:
+        fds = sorted(int(x) for x in os.listdir(f"/proc/{p['pid']}/fd"))
+        assert fds == [0, 1, 2, 3], fds
+        assert socket_inodes(p["pid"])[3] not in fsocks
+    with connect(c.port) as s:
+        assert recv_line(s) == b"ready\n"
+        st = status_of(s)
+        assert st["Seccomp"] == "2" and st["Seccomp_filters"] == "2", st
+        assert st["CapBnd"] == "0000000000000000", st
+        assert st["CapEff"] == "0000000000000000", st
+        # one denial of each part: a mount-family call (the inner part)
+        # and an address family (the outer part)
+        assert probe(s, "unshare") == "err EPERM"
+        assert probe(s, "socket 40 1 0") == "err EAFNOSUPPORT"
+        assert probe(s, "ldt") == "err EPERM"
+
+
+@pytest.mark.timeout(40)
+def test_jails_outlive_a_dead_forker(chald):
+    """A forker that dies (killed here) is noticed at the next jail, which
+    is cloned the old way with the whole filter instead; no player is
+    refused, and a new forker takes over a second later. Jails it had
+    forked go on."""
+    c = jail(chald, "--pool", "0", "--timeout", "30s")
+    with connect(c.port) as s1:
+        assert recv_line(s1) == b"ready\n"
+        f, = forkers(c.pid)
+        os.kill(f["pid"], signal.SIGKILL)
+        with connect(c.port) as s2:
+            assert recv_line(s2) == b"ready\n"
+            st = status_of(s2)
+            assert st["Seccomp_filters"] == "1", st   # the whole filter
+            assert probe(s2, "unshare") == "err EPERM"
+            assert probe(s2, "socket 40 1 0") == "err EAFNOSUPPORT"
+        assert probe(s1, "id").startswith("ok ")      # still served
+    c.wait_log(r"forker-failed pid=%d step=exited" % f["pid"])
+    time.sleep(1.2)
+    with connect(c.port) as s3:
+        assert recv_line(s3) == b"ready\n"
+        assert status_of(s3)["Seccomp_filters"] == "2"
+    g, = forkers(c.pid)
+    assert g["pid"] != f["pid"]
+    assert zombie_children(c.pid) == []
+
+
+@pytest.mark.timeout(40)
+def test_forkers_follow_the_seccomp_settings(chald, tmp_path):
+    """Services with the same seccomp settings share a forker, others get
+    their own (it holds their outer part), and a reload stops the ones no
+    service needs any more; seccomp = off has one without a filter."""
+    probe_path = prog("jailprobe")
+    conf = config(tmp_path, f"""[global]
+listen = 127.0.0.1
+per-ip = 0
+pool = 1
+[service a]
+port = 0
+command = {probe_path}
+[service b]
+port = 0
+command = {probe_path}
+[service c]
+port = 0
+command = {probe_path}
+seccomp-allow = modify_ldt
+""")
+    c = chald("-c", conf)
+    deadline = time.monotonic() + 5
+    while (len(jails(c.pid)) < 3 or len(forkers(c.pid)) < 2) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(jails(c.pid)) == 3 and len(forkers(c.pid)) == 2, \
+        children(c.pid)
+    before = {f["pid"] for f in forkers(c.pid)}
+    conf.write_text(conf.read_text().replace("seccomp-allow = modify_ldt\n",
+                                             ""))
+    os.kill(c.pid, signal.SIGHUP)
+    c.wait_log(r"reload services=3")
+    deadline = time.monotonic() + 5
+    while len(forkers(c.pid)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = {f["pid"] for f in forkers(c.pid)}
+    assert len(after) == 1 and after <= before, (before, after)
+
     init = Path(CHALD).parent / "chald-init"
     r = subprocess.run([str(init)], capture_output=True, text=True,
                        timeout=5)
@@ -546,3 +680,40 @@ def test_init_runs_where_memfds_may_not_exec(chald):
     assert recv_line(s) == b"x\n"
     assert not any(n.startswith("chald-init.")
                    for n in os.listdir("/run/chald"))
+
+
+def stack_canary(pid):
+    """The stack canary of a process (x86-64: at %fs:0x28), read with
+    ptrace: attach, read its fs base and the word there, detach."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                            ctypes.c_void_p]
+    regs = (ctypes.c_ulong * 27)()
+    assert libc.ptrace(16, pid, None, None) == 0, ctypes.get_errno()
+    try:
+        os.waitpid(pid, getattr(os, "__WALL", 0x40000000))
+        assert libc.ptrace(12, pid, None, ctypes.byref(regs)) == 0
+        fs_base = regs[21]
+        ctypes.set_errno(0)
+        word = libc.ptrace(2, pid, ctypes.c_void_p(fs_base + 0x28), None)
+        assert ctypes.get_errno() == 0
+        return word & 0xffffffffffffffff
+    finally:
+        libc.ptrace(17, pid, None, None)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="x86-64 only")
+@pytest.mark.timeout(30)
+def test_forked_jails_have_their_own_stack_canary(chald):
+    """A forked jail's init is a copy of its forker, canary included, which
+    would let a memory bug in init be brute-forced across sessions; each
+    one gets a new canary before it runs as init."""
+    c = jail(chald, "--pool", "3", "--timeout", "30s")
+    deadline = time.monotonic() + 5
+    while len(jails(c.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    f, = forkers(c.pid)
+    canaries = [stack_canary(p["pid"]) for p in jails(c.pid)]
+    canaries.append(stack_canary(f["pid"]))
+    assert len(set(canaries)) == 4, [hex(x) for x in canaries]

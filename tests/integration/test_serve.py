@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from conftest import (children, parse_env, prog, recv_all, recv_line,
-                      zombie_children)
+from conftest import (children, forkers, jails, parse_env, prog, recv_all,
+                      recv_line, zombie_children)
 
 UCSPI = {"PROTO", "TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP",
          "TCPLOCALPORT", "PATH"}
@@ -96,9 +96,10 @@ def test_jail_pool_ready_at_start(chald):
     c = chald("-b", "127.0.0.1", "-p", "0", "--pool", "2", "--",
               prog("echo"))
     deadline = time.monotonic() + 3
-    while len(children(c.pid)) < 2 and time.monotonic() < deadline:
+    while len(jails(c.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(children(c.pid)) == 2, "no jail built ahead within 3 s"
+    assert len(jails(c.pid)) == 2, "no jail built ahead within 3 s"
+    assert len(forkers(c.pid)) == 1, children(c.pid)
 
 
 def test_cwd_defaults_to_program_dir(chald, tmp_path, jail):

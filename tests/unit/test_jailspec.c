@@ -49,14 +49,15 @@ pack(const struct service *s, char procs[CG_NCTRL][PATH_MAX], int netready,
     size_t *len)
 {
 	char *buf;
-
+	struct jailrun run = { .uid = 200007, .netready = netready,
+	    .forked = netready, .filter = &s->filter };
 	const char *skel = s->root == NULL ? "/run/chald/skel.1.1" : NULL;
 
-	*len = jailspec_pack(s, 200007, netready, "/run/chald/root", skel, procs, NULL,
+	*len = jailspec_pack(s, &run, "/run/chald/root", skel, procs, NULL,
 	    0);
 	buf = malloc(*len);
 	CHECK(buf != NULL);
-	CHECK(jailspec_pack(s, 200007, netready, "/run/chald/root", skel, procs, buf,
+	CHECK(jailspec_pack(s, &run, "/run/chald/root", skel, procs, buf,
 	    *len) == *len);
 	return buf;
 }
@@ -76,7 +77,7 @@ roundtrip(void)
 	buf = pack(&s, procs, 1, &len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
 	CHECK(js.uid == 200007);
-	CHECK(js.net_ready == 1);
+	CHECK(js.net_ready == 1 && js.forked == 1);
 	CHECK_STR(js.rootdir, "/run/chald/root");
 	CHECK_STR(js.skel, "/run/chald/skel.1.1");
 	CHECK_STR(js.procs[0], procs[0]);
@@ -108,10 +109,30 @@ roundtrip(void)
 	jailspec_free(&js);
 	free(buf);
 
+	/* The filter sent is the one the jail is to attach (a forker's jail
+	 * gets the inner part only), not necessarily the service's whole. */
+	{
+		struct sock_filter one_insn[1] = { insns[1] };
+		struct sock_fprog part = { 1, one_insn };
+		struct jailrun r = { .uid = 5, .filter = &part };
+		char *b2;
+
+		len = jailspec_pack(&s, &r, "/run/chald/root",
+		    "/run/chald/skel.1.1", procs, NULL, 0);
+		CHECK((b2 = malloc(len)) != NULL);
+		jailspec_pack(&s, &r, "/run/chald/root", "/run/chald/skel.1.1",
+		    procs, b2, len);
+		CHECK(jailspec_unpack(b2, len, &js, err, sizeof(err)) == 0);
+		CHECK(js.svc.filter.len == 1 && memcmp(js.svc.filter.filter,
+		    &insns[1], sizeof(insns[1])) == 0);
+		jailspec_free(&js);
+		free(b2);
+	}
+
 	/* A jail given a fresh namespace brings its lo up itself. */
 	buf = pack(&s, procs, 0, &len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
-	CHECK(js.net_ready == 0 && js.svc.net_host == 0);
+	CHECK(js.net_ready == 0 && js.svc.net_host == 0 && js.forked == 0);
 	jailspec_free(&js);
 	free(buf);
 
@@ -174,6 +195,7 @@ broken(void)
 	char err[128], *buf;
 	size_t len;
 	uint32_t v;
+	struct jailrun one = { .uid = 1, .filter = &s.filter };
 
 	service_fill(&s);
 	buf = pack(&s, NULL, 0, &len);
@@ -201,10 +223,10 @@ broken(void)
 
 	/* A jail goes on a skeleton or on the organizer's root, not both. */
 	s.root = "/srv/rootfs";
-	len = jailspec_pack(&s, 1, 0, "/run/chald/root", "/run/chald/skel.1.1",
+	len = jailspec_pack(&s, &one, "/run/chald/root", "/run/chald/skel.1.1",
 	    NULL, NULL, 0);
 	buf = malloc(len);
-	jailspec_pack(&s, 1, 0, "/run/chald/root", "/run/chald/skel.1.1", NULL,
+	jailspec_pack(&s, &one, "/run/chald/root", "/run/chald/skel.1.1", NULL,
 	    buf, len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == -1);
 	CHECK_STR(err, "spec has a relative or missing path");

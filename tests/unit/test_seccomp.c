@@ -9,6 +9,7 @@
  */
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -29,6 +30,8 @@
 #include "t.h"
 
 /* --- the filter, installed ------------------------------------------------- */
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* What a call returned in a filtered child: 0, or the errno. */
 #define OK	0
@@ -203,9 +206,48 @@ calls_denied(int out)
 	    errno_of(syscall(SYS_clone3, NULL, 0)), ENOSYS);
 }
 
-/* Runs fn under the filter in a child; returns its wait status. */
+/* Under the forker's part alone, the calls a jail's init builds with are
+ * left to the kernel (whose errors these are), and the rest is refused. */
+static void
+calls_outer(int out)
+{
+	static char longname[1000];
+
+	child_check(out, "unshare(0), outer", errno_of(unshare(0)), OK);
+	child_check(out, "setns(-1), outer", errno_of(setns(-1, 0)), EBADF);
+	child_check(out, "clone3(NULL), outer",
+	    errno_of(syscall(SYS_clone3, NULL, 0)), EINVAL);
+	child_check(out, "sethostname(too long), outer",
+	    errno_of(sethostname(longname, sizeof(longname))), EINVAL);
+	child_check(out, "umount2(\"\"), outer", errno_of(umount2("", 0)),
+	    ENOENT);
+	child_check(out, "socket(AF_VSOCK), outer",
+	    errno_of(socket(40, SOCK_STREAM, 0)), EAFNOSUPPORT);
+	child_check(out, "modify_ldt, outer", errno_of(syscall(SYS_modify_ldt,
+	    0, (char[16]){ 0 }, 16)), EPERM);
+}
+
+/* The jail's own part alone: those calls refused, the others not. */
+static void
+calls_inner(int out)
+{
+	child_check(out, "unshare(0), inner", errno_of(unshare(0)), EPERM);
+	child_check(out, "setns(-1), inner", errno_of(setns(-1, 0)), EPERM);
+	child_check(out, "clone3(NULL), inner",
+	    errno_of(syscall(SYS_clone3, NULL, 0)), ENOSYS);
+	child_check(out, "umount2(\"\"), inner", errno_of(umount2("", 0)),
+	    EPERM);
+	child_check(out, "SO_BINDTODEVICE, inner", errno_of(setsockopt(
+	    fresh_socket(), SOL_SOCKET, SO_BINDTODEVICE, "lo", 2)), OK);
+	child_check(out, "modify_ldt(1 byte), inner",
+	    errno_of(syscall(SYS_modify_ldt, 0, (char[16]){ 0 }, 16)), OK);
+}
+
+/* Runs fn under the filters p (and q, if any, stacked on it) in a child;
+ * returns its wait status. */
 static int
-run_filtered(const struct sock_fprog *p, void (*fn)(int))
+run_stacked(const struct sock_fprog *p, const struct sock_fprog *q,
+    void (*fn)(int))
 {
 	int pfd[2], status;
 	char c;
@@ -217,6 +259,8 @@ run_filtered(const struct sock_fprog *p, void (*fn)(int))
 	if (pid == 0) {
 		close(pfd[0]);
 		install(p);
+		if (q != NULL)
+			install(q);
 		fn(pfd[1]);
 		_exit(0);
 	}
@@ -226,6 +270,12 @@ run_filtered(const struct sock_fprog *p, void (*fn)(int))
 	close(pfd[0]);
 	waitpid(pid, &status, 0);
 	return status;
+}
+
+static int
+run_filtered(const struct sock_fprog *p, void (*fn)(int))
+{
+	return run_stacked(p, NULL, fn);
 }
 
 static void
@@ -249,7 +299,7 @@ test_filter(void)
 	    "fcntl", "fcntl64", "socketcall", "clone", "clone3", "" };
 	int st;
 
-	CHECK(seccomp_build(NULL, NULL, &p, err, sizeof(err)) == 0);
+	CHECK(seccomp_build(NULL, NULL, SC_WHOLE, &p, err, sizeof(err)) == 0);
 	CHECK(p.len > 0 && p.len <= BPF_MAXINSNS);
 	printf("default filter: %u instructions\n", p.len);
 	st = run_filtered(&p, calls_default);
@@ -260,29 +310,68 @@ test_filter(void)
 #endif
 	seccomp_filter_free(&p);
 
-	CHECK(seccomp_build(allow, NULL, &p, err, sizeof(err)) == 0);
+	CHECK(seccomp_build(allow, NULL, SC_WHOLE, &p, err, sizeof(err)) == 0);
 	st = run_filtered(&p, calls_lifted);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	seccomp_filter_free(&p);
 
-	CHECK(seccomp_build(NULL, deny, &p, err, sizeof(err)) == 0);
+	CHECK(seccomp_build(NULL, deny, SC_WHOLE, &p, err, sizeof(err)) == 0);
 	st = run_filtered(&p, calls_denied);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	seccomp_filter_free(&p);
+
+	/* The two parts stacked answer as the whole filter does; each
+	 * alone leaves the other's calls alone. */
+	{
+		struct sock_fprog o, i;
+		char **lists[][2] = { { NULL, NULL }, { allow, NULL },
+		    { NULL, deny } };
+		void (*calls[])(int) = { calls_default, calls_lifted,
+		    calls_denied };
+
+		for (size_t k = 0; k < NELEM(calls); k++) {
+			CHECK(seccomp_build(lists[k][0], lists[k][1], SC_OUTER,
+			    &o, err, sizeof(err)) == 0);
+			CHECK(seccomp_build(lists[k][0], lists[k][1], SC_INNER,
+			    &i, err, sizeof(err)) == 0);
+			if (k == 0)
+				printf("parts: %u + %u instructions\n", o.len,
+				    i.len);
+			st = run_stacked(&o, &i, calls[k]);
+			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			if (k == 0) {
+				CHECK(i.len * 3 < o.len);
+				st = run_filtered(&o, calls_outer);
+				CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+				st = run_filtered(&i, calls_inner);
+				CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+#if defined(__x86_64__)
+				st = run_stacked(&o, &i, x32_call);
+				CHECK(WIFSIGNALED(st) && WTERMSIG(st) ==
+				    SIGSYS);
+#endif
+			}
+			seccomp_filter_free(&o);
+			seccomp_filter_free(&i);
+		}
+	}
 
 	/* every call with argument rules may be denied outright or lifted */
 	for (size_t o = 0; outright[o][0] != '\0'; o++) {
 		char *one[] = { outright[o], NULL };
 
-		CHECK(seccomp_build(NULL, one, &p, err, sizeof(err)) == 0);
+		CHECK(seccomp_build(NULL, one, SC_WHOLE, &p, err,
+		    sizeof(err)) == 0);
 		seccomp_filter_free(&p);
-		CHECK(seccomp_build(one, NULL, &p, err, sizeof(err)) == 0);
+		CHECK(seccomp_build(one, NULL, SC_WHOLE, &p, err,
+		    sizeof(err)) == 0);
 		seccomp_filter_free(&p);
 	}
 	{
 		char *bad[] = { "notasyscall", NULL };
 
-		CHECK(seccomp_build(bad, NULL, &p, err, sizeof(err)) == -1);
+		CHECK(seccomp_build(bad, NULL, SC_WHOLE, &p, err,
+		    sizeof(err)) == -1);
 		CHECK_STR(err, "unknown syscall \"notasyscall\"");
 	}
 }
