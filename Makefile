@@ -42,7 +42,7 @@ SRCS	:= main.c config.c sessions.c log.c daemon.c listen.c spawn.c \
 	   seccomp.c \
 	   audit.c peerlock.c initbin.c proxy.c pow.c jailenv.c image.c \
 	   preflight.c \
-	   peer.c jailview.c netpool.c forker.c netsnap.c netlo.c strikes.c \
+	   peer.c jailview.c netpool.c forker.c fdpass.c netsnap.c netlo.c strikes.c \
 	   http.c metrics.c admin.c health.c
 OBJS	:= $(SRCS:%.c=$(BUILD)/%.o)
 PURE	:= $(BUILD)/config.o $(BUILD)/sessions.o $(BUILD)/log.o \
@@ -92,7 +92,7 @@ $(BUILD)/chald: $(OBJS)
 # with sanitizers: it runs as pid 1 of a jail, after pivot_root, where
 # their runtimes find nothing they need.
 INIT_SRCS := src/jail.c src/jailfs.c src/jailsuid.c src/child.c src/jailspec.c src/netlo.c \
-	   src/peerlock.c src/relay.c src/jailfork.c
+	   src/peerlock.c src/relay.c src/jailfork.c src/fdpass.c
 INIT_FLAGS := -O2 -fno-omit-frame-pointer -std=gnu11 $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
 	   -static
 $(BUILD)/chald-init: $(INIT_SRCS) src/chald.h $(BUILD)/.deps

@@ -1240,6 +1240,11 @@ enum spawn_step {
 	STEP_CLONE, STEP_SPEC, STEP_PEERLOCK, STEP_PTY,
 };
 
+/* fdpass.c: shared by the daemon and chald-init */
+#define FDPASS_MAX	3
+int		 fdpass_send(int sock, const void *buf, size_t len,
+		    const int *fds, int nfds, int flags);
+
 /* forker.c */
 struct forker	*forker_get(struct forkers *, const struct service *,
 		    pid_t (*start)(int *pidfd, int *sock));

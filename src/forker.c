@@ -236,12 +236,7 @@ pid_t
 forker_spawn(struct forker *f, int ctl, uint64_t flags, int netfd, int cgfd,
     int *pidfd, int *orphan)
 {
-	char cbuf[CMSG_SPACE(3 * sizeof(int))];
 	struct fork_request rq = { flags, netfd >= 0, cgfd >= 0 };
-	struct iovec iov = { &rq, sizeof(rq) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf };
-	struct cmsghdr *cm;
 	struct fork_reply r;
 	int fds[3], n = 0;
 
@@ -250,15 +245,9 @@ forker_spawn(struct forker *f, int ctl, uint64_t flags, int netfd, int cgfd,
 		fds[n++] = netfd;
 	if (cgfd >= 0)
 		fds[n++] = cgfd;
-	memset(cbuf, 0, sizeof(cbuf));
-	mh.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
 	*orphan = 0;
-	if (sendmsg(f->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
+	if (fdpass_send(f->sock, &rq, sizeof(rq), fds, n, MSG_DONTWAIT) ==
+	    -1) {
 		forker_failed(f, "request");
 		return -1;
 	}

@@ -141,24 +141,9 @@ fork_child(int ctl, int net)
 static int
 fork_reply(int sock, pid_t pid, int pidfd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct fork_reply r = { pid };
-	struct iovec iov = { &r, sizeof(r) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 
-	if (pidfd >= 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &pidfd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(r) ? 0 :
-	    -1;
+	return fdpass_send(sock, &r, sizeof(r), &pidfd, pidfd >= 0, 0);
 }
 
 int

@@ -952,23 +952,7 @@ pending_add(struct sandbox *sb, unsigned long long id, uid_t uid)
 static int
 spec_send(int fd, const char *buf, size_t len, int tmpl)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { (void *)(uintptr_t)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	if (tmpl >= 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &tmpl, sizeof(int));
-	}
-	return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len ?
-	    0 : -1;
+	return fdpass_send(fd, buf, len, &tmpl, tmpl >= 0, MSG_DONTWAIT);
 }
 
 /* Removes a cgroup no session uses, now or from the loop's ticks. */
@@ -1034,6 +1018,18 @@ spec_make(const struct service *s, const struct jailrun *run,
 		return NULL;
 	jailspec_pack(s, run, rootdir, skel, procs, buf, *len);
 	return buf;
+}
+
+/* A jail cloned whose spec could not be made or sent: killed and reaped
+ * (it is our child, and waits for the spec), its socket closed. */
+static void
+jail_abort(pid_t pid, int pidfd, int ctl, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "step=spec error=%s", log_quote(strerror(errno)));
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	waitpid(pid, NULL, __WALL);
+	close(pidfd);
+	close(ctl);
 }
 
 /* The jail's clone flags: new namespaces but the pooled network one. */
@@ -1162,12 +1158,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	run.netready = c.netfd >= 0;
 	if (pid > 0 && (buf = spec_make(s, &run, sb->rootdir, skel, procs,
 	    spec, sizeof(spec), &len)) == NULL) {
-		snprintf(err, errlen, "step=spec error=%s",
-		    log_quote(strerror(errno)));
-		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		waitpid(pid, NULL, __WALL);
-		close(pidfd);
-		close(sp[0]);
+		jail_abort(pid, pidfd, sp[0], err, errlen);
 		buf = spec;
 		goto fail;
 	}
@@ -1179,12 +1170,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	}
 	/* A fresh socket's buffer holds it; init reads it first. */
 	if (spec_send(sp[0], buf, len, tmpl) == -1) {
-		snprintf(err, errlen, "step=spec error=%s",
-		    log_quote(strerror(errno)));
-		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		waitpid(pid, NULL, __WALL);
-		close(pidfd);
-		close(sp[0]);
+		jail_abort(pid, pidfd, sp[0], err, errlen);
 		goto fail;
 	}
 	if (buf != spec)
@@ -1223,27 +1209,15 @@ sandbox_handoff(struct session *sess, int sock, int errfd, const char *ip,
     int port)
 {
 	struct jail_player pl;
-	char cbuf[CMSG_SPACE(2 * sizeof(int))];
 	int fds[2] = { sock, errfd };
-	struct iovec iov = { &pl, sizeof(pl) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf };
-	struct cmsghdr *cm;
 
 	memset(&pl, 0, sizeof(pl));
-	memset(cbuf, 0, sizeof(cbuf));
 	snprintf(pl.ip, sizeof(pl.ip), "%s", ip);
 	pl.port = port;
 	pl.nfds = errfd >= 0 ? 2 : 1;
 	pl.errfd = -1;
-	mh.msg_controllen = CMSG_SPACE(pl.nfds * sizeof(int));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(pl.nfds * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, pl.nfds * sizeof(int));
-	if (sendmsg(sess->ctlfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) !=
-	    (ssize_t)sizeof(pl))
+	if (fdpass_send(sess->ctlfd, &pl, sizeof(pl), fds, pl.nfds,
+	    MSG_DONTWAIT) == -1)
 		return -1;
 	sess->state = JAIL_EXEC;
 	sess->served = 1;
