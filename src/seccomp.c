@@ -24,7 +24,8 @@
  * init builds the jail with (mounts, namespaces, hostname, keyring, clone)
  * and whatever the service's seccomp-deny names. Each call's rules are in
  * exactly one part, so the two together answer every call as the whole
- * filter does; attaching the inner part costs a jail a fifth of the whole's.
+ * filter does. A jail then attaches 86 instructions of the default policy
+ * instead of 476 (bench/README.md, "Jails from a forker").
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
