@@ -273,35 +273,32 @@ def wait_child_exit(pid, timeout=5.0):
         time.sleep(0.01)
 
 
-def net_fds(pid):
-    """The fds of pid that are network namespaces of jails: chald keeps
-    some (netpool.c), ready or cooling after a session, at most 256 spare
-    ones plus one per live jail. (Its fd of its own namespace, which it
-    goes back to after looking into one, is not counted.)"""
-    out = []
-    own = os.readlink(f"/proc/{pid}/ns/net")
+def fd_links(pid):
+    """{fd: what it links to} of pid's fds, but those closed meanwhile."""
+    out = {}
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if link.startswith("net:[") and link != own:
-                out.append(int(fd))
+            out[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
         except FileNotFoundError:
             pass
     return out
 
 
+def net_fds(pid):
+    """The fds of pid that are network namespaces of jails: chald keeps
+    some (netpool.c), ready or cooling after a session, at most 256 spare
+    ones plus one per live jail. (Its fd of its own namespace, which it
+    goes back to after looking into one, is not counted.)"""
+    own = os.readlink(f"/proc/{pid}/ns/net")
+    return [fd for fd, link in fd_links(pid).items()
+            if link.startswith("net:[") and link != own]
+
+
 def kept_net_files(pid):
     """The fds of pid that are /proc/net files it keeps open for the
     checks of its pooled namespaces (netpool.c)."""
-    out = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if re.match(r"/proc/\d+/task/\d+/net/", link):
-            out.append(int(fd))
-    return out
+    return [fd for fd, link in fd_links(pid).items()
+            if re.match(r"/proc/\d+/task/\d+/net/", link)]
 
 
 SESSION_CGROUP_FILE = re.compile(
@@ -315,14 +312,10 @@ def cgroup_fds(pid):
     it is removed; how many cgroups are spare depends on timing, not on a
     leak. An fd on a file of a removed cgroup is not one of these."""
     out = {}
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            m = SESSION_CGROUP_FILE.match(
-                os.readlink(f"/proc/{pid}/fd/{fd}"))
-        except FileNotFoundError:
-            continue
+    for fd, link in fd_links(pid).items():
+        m = SESSION_CGROUP_FILE.match(link)
         if m and os.path.isdir(m.group(1)):
-            out[int(fd)] = m.group(1)
+            out[fd] = m.group(1)
     return out
 
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_fds, connect, prog, recv_line
+from conftest import cgroup_fds, connect, fd_links, prog, recv_line
 from test_admin import metrics, start, svc
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -283,15 +283,8 @@ def test_reload_new_limits_new_cgroup(chald, tmp_path):
 def fds_naming(pid, name):
     """The fds of pid on cgroup `name` (sN) or on its files, in any
     hierarchy, whether the cgroup is still there or not."""
-    out = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if f"/{name}/" in target or target.endswith(f"/{name}"):
-            out.append(int(fd))
-    return out
+    return [fd for fd, target in fd_links(pid).items()
+            if f"/{name}/" in target or target.endswith(f"/{name}")]
 
 
 @pytest.mark.timeout(60)

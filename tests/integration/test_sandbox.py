@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (CHALD, children, connect, fd_count, forkers, jails,
-                      proc_stat, prog, recv_all, recv_line, run_chald,
+from conftest import (CHALD, children, connect, fd_count, fd_links, forkers,
+                      jails, proc_stat, prog, recv_all, recv_line, run_chald,
                       zombie_children)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -453,15 +453,8 @@ def status_of(sock):
 
 def socket_inodes(pid):
     """The inodes of the sockets among pid's fds, by fd."""
-    out = {}
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if target.startswith("socket:["):
-            out[int(fd)] = target
-    return out
+    return {fd: target for fd, target in fd_links(pid).items()
+            if target.startswith("socket:[")}
 
 
 @pytest.mark.timeout(30)
