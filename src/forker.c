@@ -136,6 +136,65 @@ forker_failed(struct forker *f, const char *what)
 	f->pause_until_ms = now_ms() + FORKER_PAUSE_MS;
 }
 
+/* A new, stopped forker for the outer part outer, on the list; or NULL. */
+static struct forker *
+forker_new(struct forkers *fs, const struct sock_fprog *outer)
+{
+	struct forker *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->pidfd = f->sock = -1;
+	f->outer.len = outer->len;
+	if (outer->len > 0) {
+		size_t n = outer->len * sizeof(struct sock_filter);
+
+		if ((f->outer.filter = malloc(n)) == NULL) {
+			free(f);
+			return NULL;
+		}
+		memcpy(f->outer.filter, outer->filter, n);
+	}
+	f->next = fs->list;
+	fs->list = f;
+	return f;
+}
+
+/* Starts f (start() gives its pid, pidfd and socket) and has it attach
+ * its filter part; 0, or -1 with f stopped and paused. */
+static int
+forker_boot(struct forker *f, pid_t (*start)(int *pidfd, int *sock))
+{
+	struct fork_filter h = { f->outer.len };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { f->outer.filter,
+	    f->outer.len * sizeof(struct sock_filter) } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct fork_reply r;
+	int fd;
+
+	f->jails = 0;
+	if ((f->pid = start(&f->pidfd, &f->sock)) <= 0) {
+		f->pid = 0;
+		f->pidfd = f->sock = -1;
+		forker_failed(f, "start");
+		return -1;
+	}
+	if (sendmsg(f->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == -1 ||
+	    forker_answer(f, &r, &fd) == -1) {
+		forker_failed(f, "filter");
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (r.pid != 0) {
+		errno = -r.pid;
+		forker_failed(f, "filter");
+		return -1;
+	}
+	log_debug("forker pid=%d filter=%u", (int)f->pid, f->outer.len);
+	return 0;
+}
+
 /*
  * The forker for service s, or NULL when none may be used now (then the
  * jail is cloned the old way). A new one needs start(), which returns the
@@ -147,16 +206,11 @@ forker_get(struct forkers *fs, const struct service *s,
 {
 	const struct sock_fprog *outer = outer_of(s);
 	struct forker *f;
+
 #if !defined(__x86_64__)
 	/* A clone renews its stack canary only there (jailfork.c). */
 	return NULL;
 #endif
-	struct fork_filter h;
-	struct fork_reply r;
-	struct iovec iov[2];
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-	int fd;
-
 	for (f = fs->list; f != NULL; f = f->next)
 		if (same_filter(&f->outer, outer))
 			break;
@@ -181,47 +235,9 @@ forker_get(struct forkers *fs, const struct service *s,
 	}
 	if (f != NULL && now_ms() < f->pause_until_ms)
 		return NULL;
-	if (f == NULL) {
-		if ((f = calloc(1, sizeof(*f))) == NULL)
-			return NULL;
-		f->pidfd = f->sock = -1;
-		f->outer.len = outer->len;
-		if (outer->len > 0 && (f->outer.filter = malloc(outer->len *
-		    sizeof(struct sock_filter))) == NULL) {
-			free(f);
-			return NULL;
-		}
-		if (outer->len > 0)
-			memcpy(f->outer.filter, outer->filter, outer->len *
-			    sizeof(struct sock_filter));
-		f->next = fs->list;
-		fs->list = f;
-	}
-	f->jails = 0;
-	if ((f->pid = start(&f->pidfd, &f->sock)) <= 0) {
-		f->pid = 0;
-		f->pidfd = f->sock = -1;
-		forker_failed(f, "start");
+	if (f == NULL && (f = forker_new(fs, outer)) == NULL)
 		return NULL;
-	}
-	h.len = f->outer.len;
-	iov[0] = (struct iovec){ &h, sizeof(h) };
-	iov[1] = (struct iovec){ f->outer.filter, f->outer.len *
-	    sizeof(struct sock_filter) };
-	if (sendmsg(f->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == -1 ||
-	    forker_answer(f, &r, &fd) == -1) {
-		forker_failed(f, "filter");
-		return NULL;
-	}
-	if (fd >= 0)
-		close(fd);
-	if (r.pid != 0) {
-		errno = -r.pid;
-		forker_failed(f, "filter");
-		return NULL;
-	}
-	log_debug("forker pid=%d filter=%u", (int)f->pid, f->outer.len);
-	return f;
+	return forker_boot(f, start) == 0 ? f : NULL;
 }
 
 /*
