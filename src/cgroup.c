@@ -921,10 +921,20 @@ cgroup_stats(const struct cgroups *cg, struct cgslot *g, struct cgstats *st)
 }
 
 /*
- * No process is left in the cgroup's directories (v1: in the first one).
- * In v1's pids hierarchy pids.current is read for cgroup.procs: it counts
- * every task charged there, one not yet reaped included, so 0 means that
- * cgroup.procs is empty too.
+ * No process is left in the cgroup's directories.
+ *
+ * v1 with a pids hierarchy: its pids.current alone, read through a kept
+ * fd. It counts every task charged there, one not yet reaped included, so
+ * 0 means that no task is in the pids directory. And no task can be in
+ * the session's other directories without being in that one: a task
+ * enters them only as the jail's init (init_cgroups, jail.c), which joins
+ * the pids directory first and forks nothing before it has joined them
+ * all, or as a child of a task in them; no jail can write a cgroup.procs
+ * (it has no cgroupfs, cgspare_allowed), and chald moves no one else into
+ * them. So the other hierarchies' cgroup.procs, which would each cost an
+ * open (v1 keeps a pid list per open file, so it cannot be kept), are read
+ * only where there is no pids hierarchy: all of them at a session's end,
+ * the first one at a refresh.
  */
 static int
 idle(const struct cgroups *cg, const struct cgslot *g, int first)
@@ -933,13 +943,12 @@ idle(const struct cgroups *cg, const struct cgslot *g, int first)
 
 	if (cg->version == 2)
 		return slot_key(cg, g, CGF_IDLE, "populated") == 0;
+	if (v1_used(cg, CG_PIDS))
+		return slot_num(cg, g, CGF_IDLE) == 0;
 	for (int i = 0; i < CG_NCTRL; i++) {
 		if (!v1_used(cg, i))
 			continue;
-		if (i == CG_PIDS) {
-			if (slot_num(cg, g, CGF_IDLE) != 0)
-				return 0;
-		} else if (sess_read(cg, i, g->id, "cgroup.procs", buf,
+		if (sess_read(cg, i, g->id, "cgroup.procs", buf,
 		    sizeof(buf)) == -1 || buf[0] != '\0')
 			return 0;
 		if (first)

@@ -409,7 +409,10 @@ init_spec(struct jailspec *js, char **buf, int *tmpl)
  * daemon's group, and /proc/self/cgroup would show /chald.PID/sN, the
  * daemon's pid and how many sessions it started. A namespace of its own
  * once it is in them shows "/". (On v2, clone3 puts the init into its
- * cgroup and roots the new namespace there at once.)
+ * cgroup and roots the new namespace there at once.) The pids directory
+ * comes first (CG_PIDS is 0) and init forks nothing before it is in all of
+ * them: the daemon's look at whether a session's cgroups are empty reads
+ * only that directory's pids.current (cgroup.c, idle).
  */
 static int
 init_cgroups(const struct jailspec *js)

@@ -35,7 +35,7 @@
  *
  * A /proc/net file is bound to the namespace it was opened in, and a read
  * from its start shows that namespace as it is now. So the files of up to
- * NETPOOL_KEPT namespaces (and never more than a 64th of RLIMIT_NOFILE's
+ * NETPOOL_KEPT namespaces (and never more than an eighth of RLIMIT_NOFILE's
  * fds) are opened once, when the namespace is made or first checked, and
  * kept with it for its life: its later checks are preads from the daemon's
  * own namespace, without the setns()es and the eleven lookups, which cost
@@ -181,8 +181,8 @@ kept_slot(struct netpool *np)
 
 	if (np->kept == NULL) {
 		int max = getrlimit(RLIMIT_NOFILE, &rl) == -1 ? 0 :
-		    rl.rlim_cur / 64 / NETSNAP_FILES > NETPOOL_KEPT ?
-		    NETPOOL_KEPT : (int)(rl.rlim_cur / 64 / NETSNAP_FILES);
+		    rl.rlim_cur / 8 / NETSNAP_FILES > NETPOOL_KEPT ?
+		    NETPOOL_KEPT : (int)(rl.rlim_cur / 8 / NETSNAP_FILES);
 
 		if (max == 0 || (np->kept = calloc((size_t)max,
 		    sizeof(*np->kept))) == NULL)

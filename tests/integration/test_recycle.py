@@ -364,12 +364,12 @@ command = /usr/bin/python3 -u {probe_path}
     fds = net_fds(c.pid)
     assert 1 <= len(fds) <= 256 + 4, fds
     # the /proc/net files of the namespaces it checks without a setns:
-    # eleven a namespace, for at most 256 of them, within a 64th of its
+    # eleven a namespace, for at most 256 of them, within an eighth of its
     # fd limit
     files = kept_net_files(c.pid)
     soft = int(open(f"/proc/{c.pid}/limits").read().split(
         "Max open files")[1].split()[0])
-    assert 0 < len(files) <= min(256 * 11, soft // 64), (len(files), soft)
+    assert 0 < len(files) <= min(256 * 11, soft // 8), (len(files), soft)
     assert len(files) % 11 == 0, files
     for fd in fds + files:
         with open(f"/proc/{c.pid}/fdinfo/{fd}") as f:
