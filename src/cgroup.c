@@ -570,6 +570,9 @@ v1_used(const struct cgroups *cg, int i)
  * cgroup.procs does not: an fd that read it once gets the pid list it read
  * then for up to a second (the kernel keeps v1 pid lists), so it is
  * opened anew each time, and pids.current stands for it where it can.
+ * It is kept for writing, though (CGF_JOIN): each session's init writes
+ * itself into it through a copy of the fd, instead of a walk of its path
+ * per hierarchy (on v2 the clone puts init into its cgroup).
  */
 static const struct {
 	int		 ctrl;
@@ -583,6 +586,10 @@ static const struct {
 	[CGF_USAGE] = { CG_MEMORY, "memory.usage_in_bytes", "memory.current" },
 	[CGF_TCP] = { CG_MEMORY, "memory.kmem.tcp.usage_in_bytes", NULL },
 	[CGF_IDLE] = { CG_PIDS, "pids.current", "cgroup.events" },
+	[CGF_JOIN + CG_PIDS] = { CG_PIDS, "cgroup.procs", NULL },
+	[CGF_JOIN + CG_MEMORY] = { CG_MEMORY, "cgroup.procs", NULL },
+	[CGF_JOIN + CG_CPU] = { CG_CPU, "cgroup.procs", NULL },
+	[CGF_JOIN + CG_CPUACCT] = { CG_CPUACCT, "cgroup.procs", NULL },
 };
 
 static const char *
@@ -602,6 +609,8 @@ kept_there(const struct cgroups *cg, int f)
 		return 1;
 	if (cg->version == 1 && f == CGF_TCP)
 		return cg->have[CG_MEMORY] && cg->tcpmem;
+	if (f >= CGF_JOIN)
+		return v1_used(cg, files[f].ctrl);
 	return cg->have[files[f].ctrl];
 }
 
@@ -626,8 +635,8 @@ kept_open(struct cgroups *cg, struct cgslot *g, int reuse)
 
 		if (!kept_there(cg, f) || (!all && !v2peak))
 			continue;
-		mode = f != CGF_PEAK ? O_RDONLY : cg->recycle ? O_RDWR :
-		    O_RDONLY;
+		mode = f >= CGF_JOIN ? O_WRONLY : f != CGF_PEAK ? O_RDONLY :
+		    cg->recycle ? O_RDWR : O_RDONLY;
 		dfd = sess_at(cg, files[f].ctrl, g->id, kept_name(cg, f), rel,
 		    sizeof(rel));
 		g->fd[f] = openat(dfd, rel, mode | O_CLOEXEC);
@@ -855,6 +864,25 @@ cgroup_procs(const struct cgroups *cg, const struct cgslot *g,
 			session_dir(cg, i, g->id, dir, sizeof(dir));
 			snprintf(procs[i], PATH_MAX, "%s/cgroup.procs", dir);
 		}
+}
+
+/*
+ * The kept cgroup.procs fds of g's hierarchies whose procs[] path is set
+ * (cgroup_procs): fds[i] or -1. Returns the mask of those there (bit i for
+ * hierarchy i), for init to write itself into instead of the paths.
+ */
+unsigned
+cgroup_joinfds(const struct cgslot *g, char procs[CG_NCTRL][PATH_MAX],
+    int fds[CG_NCTRL])
+{
+	unsigned mask = 0;
+
+	for (int i = 0; i < CG_NCTRL; i++) {
+		fds[i] = procs[i][0] != '\0' ? g->fd[CGF_JOIN + i] : -1;
+		if (fds[i] >= 0)
+			mask |= 1U << i;
+	}
+	return mask;
 }
 
 /* A peak less what was charged when the use began (-1: unknown). */

@@ -418,8 +418,10 @@ enum { CG_PIDS, CG_MEMORY, CG_CPU, CG_CPUACCT, CG_NCTRL };
  * The files of a session cgroup read (or reset) at every session's end and
  * refresh, kept open per cgroup while the fd budget allows (cgroup.c).
  */
+/* The files a cgroup keeps open (cgroup.c, files[]); CGF_JOIN + i is v1's
+ * cgroup.procs of hierarchy i, write-only, handed to the init that joins. */
 enum { CGF_PEAK, CGF_OOM, CGF_PIDSEV, CGF_CPU, CGF_USAGE, CGF_TCP, CGF_IDLE,
-    CGF_N };
+    CGF_JOIN, CGF_N = CGF_JOIN + CG_NCTRL };
 
 struct cgroups {
 	int		 version;	/* 0: none, 1 or 2 */
@@ -1168,6 +1170,8 @@ struct jailspec {
 	const char	*rootdir;	/* where the new root is mounted */
 	const char	*skel;		/* the skeleton to mount there, or "" */
 	const char	*procs[CG_NCTRL];	/* cgroup files to join, or "" */
+	unsigned	 joinmask;	/* bit i: procs[i] comes as an fd */
+	int		 joinfd[CG_NCTRL];	/* those fds (init_spec), or -1 */
 	int		 net_ready;	/* its network namespace has lo up */
 	int		 forked;	/* its bounding set is empty already */
 	void		*mem;
@@ -1178,6 +1182,7 @@ struct jailrun {
 	int		 netready;	/* a pooled network namespace */
 	int		 forked;	/* by a forker: the bounding set is
 					   empty already (jailfork.c) */
+	unsigned	 joinmask;	/* cgroup_joinfds: sent with the spec */
 	const struct sock_fprog *filter; /* to attach; NULL: none */
 };
 size_t		 jailspec_pack(const struct service *, const struct jailrun *,
@@ -1226,6 +1231,7 @@ struct fork_reply {
 /* chald-init: the jail's init (jail.c), and its forker (jailfork.c) */
 void		 jail_main(int step) __attribute__((noreturn));
 int		 jail_bset_drop(void);
+void		 jail_loginuid(void);
 int		 jailfork_main(void);
 #define FORK_ENV	"CHALD_INIT=fork"
 
@@ -1241,7 +1247,7 @@ enum spawn_step {
 };
 
 /* fdpass.c: shared by the daemon and chald-init */
-#define FDPASS_MAX	3
+#define FDPASS_MAX	(1 + CG_NCTRL)	/* the template and the joins */
 int		 fdpass_send(int sock, const void *buf, size_t len,
 		    const int *fds, int nfds, int flags);
 
@@ -1291,6 +1297,8 @@ struct cgslot	*cgroup_create(struct cgroups *, unsigned long long id,
 		    const struct service *, int reuse);
 void		 cgroup_procs(const struct cgroups *, const struct cgslot *,
 		    char procs[CG_NCTRL][PATH_MAX]);
+unsigned	 cgroup_joinfds(const struct cgslot *,
+		    char procs[CG_NCTRL][PATH_MAX], int fds[CG_NCTRL]);
 void		 cgroup_stats(const struct cgroups *, struct cgslot *,
 		    struct cgstats *);
 int		 cgroup_idle(const struct cgroups *, const struct cgslot *);

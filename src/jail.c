@@ -359,14 +359,16 @@ init_serve(const struct service *s, pid_t child, int sock, int sigfd,
 }
 
 /*
- * The spec comes first on the control socket, in one message; with it, in
- * *tmpl, the mount namespace of the service's template, if it has one
- * (sandbox.c), else -1.
+ * The spec comes first on the control socket, in one message. With it
+ * come the cgroup.procs fds that the spec's joinmask names, in hierarchy
+ * order, and last, in *tmpl, the mount namespace of the service's
+ * template if it has one (sandbox.c), else -1.
  */
 static int
 init_spec(struct jailspec *js, char **buf, int *tmpl)
 {
-	char err[128], cbuf[CMSG_SPACE(sizeof(int))];
+	char err[128], cbuf[CMSG_SPACE(FDPASS_MAX * sizeof(int))];
+	int fds[FDPASS_MAX], nfds = 0, k = 0;
 	struct iovec iov;
 	struct msghdr mh;
 	struct cmsghdr *cm;
@@ -393,10 +395,28 @@ init_spec(struct jailspec *js, char **buf, int *tmpl)
 		return -1;
 	cm = CMSG_FIRSTHDR(&mh);
 	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
-	    cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(tmpl, CMSG_DATA(cm), sizeof(int));
-	if (jailspec_unpack(*buf, (size_t)n, js, err, sizeof(err)) == -1) {
+	    cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len > CMSG_LEN(0)) {
+		nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		if (nfds > FDPASS_MAX)
+			nfds = FDPASS_MAX;	/* MSG_CTRUNC says it */
+		memcpy(fds, CMSG_DATA(cm), (size_t)nfds * sizeof(int));
+	}
+	if ((mh.msg_flags & MSG_CTRUNC) ||
+	    jailspec_unpack(*buf, (size_t)n, js, err, sizeof(err)) == -1) {
+		errno = EPROTO;
+		return -1;
+	}
+	for (int i = 0; i < CG_NCTRL; i++)
+		if (js->joinmask & (1U << i)) {
+			if (k == nfds) {
+				errno = EPROTO;
+				return -1;
+			}
+			js->joinfd[i] = fds[k++];
+		}
+	if (k < nfds)
+		*tmpl = fds[k++];
+	if (k != nfds) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -415,19 +435,21 @@ init_spec(struct jailspec *js, char **buf, int *tmpl)
  * only that directory's pids.current (cgroup.c, idle).
  */
 static int
-init_cgroups(const struct jailspec *js)
+init_cgroups(struct jailspec *js)
 {
 	int joined = 0;
 
 	for (int i = 0; i < CG_NCTRL; i++) {
-		int fd;
+		int fd = js->joinfd[i];
 
 		if (js->procs[i][0] == '\0')
 			continue;
-		fd = open(js->procs[i], O_WRONLY | O_CLOEXEC);
+		if (fd == -1)
+			fd = open(js->procs[i], O_WRONLY | O_CLOEXEC);
 		if (fd == -1 || write(fd, "0", 1) != 1)
 			return -1;
 		close(fd);
+		js->joinfd[i] = -1;
 		joined = 1;
 	}
 	if (joined && unshare(CLONE_NEWCGROUP) == -1)
@@ -440,10 +462,11 @@ init_cgroups(const struct jailspec *js)
  * chald: from a login shell, the admin's uid and the host's count of
  * logins, which the session would read in /proc/self/loginuid and
  * sessionid. Unset them, as for a service that init started; where audit
- * makes them immutable they stay, which tells nothing new.
+ * makes them immutable they stay, which tells nothing new. A forker does
+ * it once (jailfork.c): a fork inherits both.
  */
-static void
-init_loginuid(void)
+void
+jail_loginuid(void)
 {
 	char buf[16];
 	ssize_t n;
@@ -521,7 +544,8 @@ jail_main(int step)
 	s = &js.svc;
 	if (init_cgroups(&js) == -1)
 		report(ctl, STEP_CGROUP);
-	init_loginuid();
+	if (!js.forked)
+		jail_loginuid();
 	if ((step = init_tree(&js, tmpl)) != 0)
 		report(ctl, step);
 	if (s->allow_setuid && jailsuid_tree() == -1)

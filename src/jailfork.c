@@ -161,6 +161,7 @@ jailfork_main(void)
 	    getppid() != daemon || jail_bset_drop() == -1 ||
 	    fork_filter(sock) == -1)
 		return 1;
+	jail_loginuid();
 	for (;;) {
 		struct fork_request rq;
 		struct clone_args ca;

@@ -28,6 +28,7 @@
 #define JS_SETUID	0x20	/* setuid = on */
 #define JS_NET_READY	0x40	/* a pooled network namespace: lo is up */
 #define JS_FORKED	0x80	/* by a forker: an empty bounding set */
+#define JS_JOIN0	0x100	/* << i: hierarchy i's cgroup.procs is an fd */
 #define JS_MAX_ITEMS	65536		/* per list: more is a broken spec */
 
 struct jailspec_hdr {
@@ -100,6 +101,9 @@ jailspec_pack(const struct service *s, const struct jailrun *run,
 	    (s->allow_setuid ? JS_SETUID : 0) |
 	    (run->netready && !s->net_host ? JS_NET_READY : 0) |
 	    (run->forked ? JS_FORKED : 0);
+	for (int i = 0; i < CG_NCTRL; i++)
+		if (run->joinmask & (1U << i))
+			h.flags |= JS_JOIN0 << i;
 	h.stderr_mode = (int32_t)s->stderr_mode;
 	h.open_files = s->open_files;
 	h.pids = s->pids;
@@ -272,6 +276,12 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 	s->allow_setuid = (h.flags & JS_SETUID) != 0;
 	js->net_ready = (h.flags & JS_NET_READY) != 0;
 	js->forked = (h.flags & JS_FORKED) != 0;
+	js->joinmask = 0;
+	for (int i = 0; i < CG_NCTRL; i++) {
+		js->joinfd[i] = -1;
+		if ((h.flags & (JS_JOIN0 << i)) && js->procs[i][0] != '\0')
+			js->joinmask |= 1U << i;
+	}
 	s->stderr_mode = (enum stderr_mode)h.stderr_mode;
 	s->open_files = h.open_files;
 	s->pids = h.pids;

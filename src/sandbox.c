@@ -948,11 +948,20 @@ pending_add(struct sandbox *sb, unsigned long long id, uid_t uid)
 	sb->pending = p;
 }
 
-/* The spec, with the template's namespace (tmpl >= 0) as SCM_RIGHTS. */
+/* The spec, with the cgroup.procs fds of the joins it names (joins[i] >=
+ * 0) and the template's namespace (tmpl >= 0) as SCM_RIGHTS. */
 static int
-spec_send(int fd, const char *buf, size_t len, int tmpl)
+spec_send(int fd, const char *buf, size_t len, const int joins[CG_NCTRL],
+    int tmpl)
 {
-	return fdpass_send(fd, buf, len, &tmpl, tmpl >= 0, MSG_DONTWAIT);
+	int fds[FDPASS_MAX], n = 0;
+
+	for (int i = 0; i < CG_NCTRL; i++)
+		if (joins[i] >= 0)
+			fds[n++] = joins[i];
+	if (tmpl >= 0)
+		fds[n++] = tmpl;
+	return fdpass_send(fd, buf, len, fds, n, MSG_DONTWAIT);
 }
 
 /* Removes a cgroup no session uses, now or from the loop's ticks. */
@@ -1099,7 +1108,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	int orphan = 0;
 	struct timespec now;
 	struct cgslot *g;
-	int sp[2], cgfd, pidfd = -1, tmpl;
+	int sp[2], cgfd, pidfd = -1, tmpl, joins[CG_NCTRL];
 	uint64_t flags;
 	size_t len = 0;
 	uid_t uid;
@@ -1126,6 +1135,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	if (cgfd >= 0)
 		procs[0][0] = '\0';	/* clone3 puts init into it */
 #endif
+	run.joinmask = cgroup_joinfds(g, procs, joins);
 	skel = s->skel != NULL ? s->skel->path : NULL;
 	if (!s->net_host)
 		c.netfd = netpool_take(&sb->net);
@@ -1169,7 +1179,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 		goto fail;
 	}
 	/* A fresh socket's buffer holds it; init reads it first. */
-	if (spec_send(sp[0], buf, len, tmpl) == -1) {
+	if (spec_send(sp[0], buf, len, joins, tmpl) == -1) {
 		jail_abort(pid, pidfd, sp[0], err, errlen);
 		goto fail;
 	}

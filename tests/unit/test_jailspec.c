@@ -49,8 +49,11 @@ pack(const struct service *s, char procs[CG_NCTRL][PATH_MAX], int netready,
     size_t *len)
 {
 	char *buf;
+	/* Hierarchy 0's cgroup.procs comes as an fd; 3's is asked for too,
+	 * but it has no path, so there is nothing to join. */
 	struct jailrun run = { .uid = 200007, .netready = netready,
-	    .forked = netready, .filter = &s->filter };
+	    .forked = netready, .joinmask = netready ? 0x9 : 0,
+	    .filter = &s->filter };
 	const char *skel = s->root == NULL ? "/run/chald/skel.1.1" : NULL;
 
 	*len = jailspec_pack(s, &run, "/run/chald/root", skel, procs, NULL,
@@ -78,6 +81,9 @@ roundtrip(void)
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
 	CHECK(js.uid == 200007);
 	CHECK(js.net_ready == 1 && js.forked == 1);
+	CHECK(js.joinmask == 0x1);
+	for (int i = 0; i < CG_NCTRL; i++)
+		CHECK(js.joinfd[i] == -1);	/* init_spec fills them in */
 	CHECK_STR(js.rootdir, "/run/chald/root");
 	CHECK_STR(js.skel, "/run/chald/skel.1.1");
 	CHECK_STR(js.procs[0], procs[0]);
@@ -133,6 +139,7 @@ roundtrip(void)
 	buf = pack(&s, procs, 0, &len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
 	CHECK(js.net_ready == 0 && js.svc.net_host == 0 && js.forked == 0);
+	CHECK(js.joinmask == 0);
 	jailspec_free(&js);
 	free(buf);
 
