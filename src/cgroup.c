@@ -570,9 +570,15 @@ v1_used(const struct cgroups *cg, int i)
  * cgroup.procs does not: an fd that read it once gets the pid list it read
  * then for up to a second (the kernel keeps v1 pid lists), so it is
  * opened anew each time, and pids.current stands for it where it can.
- * It is kept for writing, though (CGF_JOIN): each session's init writes
- * itself into it through a copy of the fd, instead of a walk of its path
- * per hierarchy (on v2 the clone puts init into its cgroup).
+ * The files init joins through are kept, write-only (CGF_JOIN): each
+ * session's init writes itself in through a copy of the fd, instead of a
+ * walk of the path per hierarchy (on v2 the clone puts init into its
+ * cgroup). On v1 that file is "tasks", not cgroup.procs: init is one
+ * thread, so moving it is moving the process, and a thread that moves
+ * itself does not take cgroup_threadgroup_rwsem for writing, which waits
+ * for every fork and exit on the host to leave it and holds cgroup_mutex
+ * all the while; at C=64 that convoy held up to 40 inits at once, for up
+ * to 230 ms (bench/README.md).
  */
 static const struct {
 	int		 ctrl;
@@ -586,10 +592,10 @@ static const struct {
 	[CGF_USAGE] = { CG_MEMORY, "memory.usage_in_bytes", "memory.current" },
 	[CGF_TCP] = { CG_MEMORY, "memory.kmem.tcp.usage_in_bytes", NULL },
 	[CGF_IDLE] = { CG_PIDS, "pids.current", "cgroup.events" },
-	[CGF_JOIN + CG_PIDS] = { CG_PIDS, "cgroup.procs", NULL },
-	[CGF_JOIN + CG_MEMORY] = { CG_MEMORY, "cgroup.procs", NULL },
-	[CGF_JOIN + CG_CPU] = { CG_CPU, "cgroup.procs", NULL },
-	[CGF_JOIN + CG_CPUACCT] = { CG_CPUACCT, "cgroup.procs", NULL },
+	[CGF_JOIN + CG_PIDS] = { CG_PIDS, "tasks", NULL },
+	[CGF_JOIN + CG_MEMORY] = { CG_MEMORY, "tasks", NULL },
+	[CGF_JOIN + CG_CPU] = { CG_CPU, "tasks", NULL },
+	[CGF_JOIN + CG_CPUACCT] = { CG_CPUACCT, "tasks", NULL },
 };
 
 static const char *
@@ -843,8 +849,8 @@ cgroup_create(struct cgroups *cg, unsigned long long id,
 }
 
 /*
- * The cgroup.procs paths that init writes itself into: on v1, and on v2
- * for a clone without CLONE_INTO_CGROUP.
+ * The files that init writes itself into: v1's tasks (see files[]), and on
+ * v2 cgroup.procs, for a clone without CLONE_INTO_CGROUP.
  */
 void
 cgroup_procs(const struct cgroups *cg, const struct cgslot *g,
@@ -862,12 +868,12 @@ cgroup_procs(const struct cgroups *cg, const struct cgslot *g,
 	for (int i = 0; i < CG_NCTRL; i++)
 		if (v1_used(cg, i)) {
 			session_dir(cg, i, g->id, dir, sizeof(dir));
-			snprintf(procs[i], PATH_MAX, "%s/cgroup.procs", dir);
+			snprintf(procs[i], PATH_MAX, "%s/tasks", dir);
 		}
 }
 
 /*
- * The kept cgroup.procs fds of g's hierarchies whose procs[] path is set
+ * The kept fds of the files of g's hierarchies whose procs[] path is set
  * (cgroup_procs): fds[i] or -1. Returns the mask of those there (bit i for
  * hierarchy i), for init to write itself into instead of the paths.
  */

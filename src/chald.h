@@ -419,7 +419,7 @@ enum { CG_PIDS, CG_MEMORY, CG_CPU, CG_CPUACCT, CG_NCTRL };
  * refresh, kept open per cgroup while the fd budget allows (cgroup.c).
  */
 /* The files a cgroup keeps open (cgroup.c, files[]); CGF_JOIN + i is v1's
- * cgroup.procs of hierarchy i, write-only, handed to the init that joins. */
+ * tasks file of hierarchy i, write-only, handed to the init that joins. */
 enum { CGF_PEAK, CGF_OOM, CGF_PIDSEV, CGF_CPU, CGF_USAGE, CGF_TCP, CGF_IDLE,
     CGF_JOIN, CGF_N = CGF_JOIN + CG_NCTRL };
 

@@ -294,10 +294,17 @@ init_on_signal(int sig)
 	errno = saved;
 }
 
-/* pid 1 cannot die of its own signal: 128+N, as shells do. */
+/*
+ * pid 1 cannot die of its own signal: 128+N, as shells do. The player's
+ * socket (and the pty, the signalfd) is closed first: an exiting task's
+ * last fput runs after it has left its namespaces, and leaving the mount
+ * namespace waits for an expedited RCU grace period, milliseconds under
+ * load, which the player would wait for the end of the connection.
+ */
 static void __attribute__((noreturn))
 init_exit(int status)
 {
+	(void)syscall(SYS_close_range, JAIL_CTL_FD + 1, ~0U, 0U);
 	if (WIFSIGNALED(status))
 		_exit(128 + WTERMSIG(status));
 	_exit(WEXITSTATUS(status));
@@ -360,9 +367,9 @@ init_serve(const struct service *s, pid_t child, int sock, int sigfd,
 
 /*
  * The spec comes first on the control socket, in one message. With it
- * come the cgroup.procs fds that the spec's joinmask names, in hierarchy
- * order, and last, in *tmpl, the mount namespace of the service's
- * template if it has one (sandbox.c), else -1.
+ * come the fds of the cgroup files that the spec's joinmask names, in
+ * hierarchy order, and last, in *tmpl, the mount namespace of the
+ * service's template if it has one (sandbox.c), else -1.
  */
 static int
 init_spec(struct jailspec *js, char **buf, int *tmpl)
@@ -432,7 +439,10 @@ init_spec(struct jailspec *js, char **buf, int *tmpl)
  * cgroup and roots the new namespace there at once.) The pids directory
  * comes first (CG_PIDS is 0) and init forks nothing before it is in all of
  * them: the daemon's look at whether a session's cgroups are empty reads
- * only that directory's pids.current (cgroup.c, idle).
+ * only that directory's pids.current (cgroup.c, idle). On v1 it writes
+ * "0" to each tasks file: it is one thread, and a thread that moves
+ * itself spares the host-wide lock that moving a process takes
+ * (cgroup.c, files[]).
  */
 static int
 init_cgroups(struct jailspec *js)

@@ -948,7 +948,7 @@ pending_add(struct sandbox *sb, unsigned long long id, uid_t uid)
 	sb->pending = p;
 }
 
-/* The spec, with the cgroup.procs fds of the joins it names (joins[i] >=
+/* The spec, with the cgroup files' fds of the joins it names (joins[i] >=
  * 0) and the template's namespace (tmpl >= 0) as SCM_RIGHTS. */
 static int
 spec_send(int fd, const char *buf, size_t len, const int joins[CG_NCTRL],
