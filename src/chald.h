@@ -416,10 +416,10 @@ enum { CG_PIDS, CG_MEMORY, CG_CPU, CG_CPUACCT, CG_NCTRL };
 
 /*
  * The files of a session cgroup read (or reset) at every session's end and
- * refresh, kept open per cgroup while the fd budget allows (cgroup.c).
+ * refresh, kept open per cgroup while the fd budget allows (cgroup.c,
+ * files[]); CGF_JOIN + i is v1's tasks file of hierarchy i, write-only,
+ * handed to the init that joins.
  */
-/* The files a cgroup keeps open (cgroup.c, files[]); CGF_JOIN + i is v1's
- * tasks file of hierarchy i, write-only, handed to the init that joins. */
 enum { CGF_PEAK, CGF_OOM, CGF_PIDSEV, CGF_CPU, CGF_USAGE, CGF_TCP, CGF_IDLE,
     CGF_JOIN, CGF_N = CGF_JOIN + CG_NCTRL };
 
@@ -1172,6 +1172,7 @@ struct jailspec {
 	const char	*procs[CG_NCTRL];	/* cgroup files to join, or "" */
 	unsigned	 joinmask;	/* bit i: procs[i] comes as an fd */
 	int		 joinfd[CG_NCTRL];	/* those fds (init_spec), or -1 */
+	int		 tmpl;		/* a template's namespace comes last */
 	int		 net_ready;	/* its network namespace has lo up */
 	int		 forked;	/* its bounding set is empty already */
 	void		*mem;
@@ -1183,6 +1184,7 @@ struct jailrun {
 	int		 forked;	/* by a forker: the bounding set is
 					   empty already (jailfork.c) */
 	unsigned	 joinmask;	/* cgroup_joinfds: sent with the spec */
+	int		 tmpl;		/* and a template's mount namespace */
 	const struct sock_fprog *filter; /* to attach; NULL: none */
 };
 size_t		 jailspec_pack(const struct service *, const struct jailrun *,

@@ -1808,6 +1808,59 @@ check_dir(const char *key, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* A mount point of /proc/self/mountinfo, its octal escapes (\040 for a
+ * blank) undone, into out. */
+static void
+mountinfo_path(const char *in, char *out, size_t len)
+{
+	size_t n = 0;
+
+	while (*in != '\0' && n + 1 < len) {
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' &&
+		    in[2] >= '0' && in[2] <= '7' && in[3] >= '0' &&
+		    in[3] <= '7') {
+			out[n++] = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 +
+			    (in[3] - '0'));
+			in += 4;
+		} else
+			out[n++] = *in++;
+	}
+	out[n] = '\0';
+}
+
+/*
+ * Whether a cgroup file system is mounted at dir, below it or above it
+ * (dir is in one; dir is a real path, as mountinfo's are): a jail's
+ * binds are recursive, and in one a setuid-root helper (setuid = on) could
+ * write the tasks files, whose v1 check is the writer's euid, and move
+ * itself out of its session's limits. 0 also when mountinfo is unreadable:
+ * the jail's own mounts are checked again where it is built.
+ */
+static int
+cgroupfs_below(const char *dir)
+{
+	char line[4096], mnt[PATH_MAX], raw[PATH_MAX], fstype[64];
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	int found = 0;
+
+	if (fp == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		char *sep = strstr(line, " - ");
+
+		/* id parent maj:min root mountpoint options ... - type */
+		if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s",
+		    raw) != 1 || sscanf(sep + 3, "%63s", fstype) != 1)
+			continue;
+		mountinfo_path(raw, mnt, sizeof(mnt));
+		found = (strcmp(fstype, "cgroup") == 0 ||
+		    strcmp(fstype, "cgroup2") == 0) && (path_under(mnt, dir) ||
+		    path_under(dir, mnt));
+	}
+	fclose(fp);
+	return found;
+}
+
 /*
  * The root and the bind sources must exist, and binds are bound where they
  * really are: the jail's view of its files is made of them (jailview.c).
@@ -1821,6 +1874,16 @@ check_binds(struct service *s, int *line, char *err, size_t errlen)
 	*line = s->root_line;
 	if (s->root != NULL && check_dir("root", s->root, err, errlen) == -1)
 		return -1;
+	if (s->root != NULL) {
+		char *real = realpath(s->root, NULL);
+		int bad = real != NULL && cgroupfs_below(real);
+
+		free(real);
+		if (bad)
+			return seterr(err, errlen, "root: %s: a cgroup file "
+			    "system is mounted there (a jail must not reach "
+			    "the cgroups)", s->root);
+	}
 	for (int i = 0; i < s->nbind_ro + s->nbind_rw; i++) {
 		char **b = i < s->nbind_ro ? &s->bind_ro[i] :
 		    &s->bind_rw[i - s->nbind_ro];
@@ -1845,6 +1908,10 @@ check_binds(struct service *s, int *line, char *err, size_t errlen)
 			return seterr(err, errlen, "%s: %s: not allowed (the "
 			    "host's root, /tmp, /proc, /dev and /sys stay "
 			    "outside the jail)", key, real);
+		if (cgroupfs_below(real))
+			return seterr(err, errlen, "%s: %s: a cgroup file "
+			    "system is mounted there (a jail must not reach "
+			    "the cgroups)", key, real);
 	}
 	*line = 0;
 	return 0;

@@ -413,20 +413,20 @@ init_spec(struct jailspec *js, char **buf, int *tmpl)
 		errno = EPROTO;
 		return -1;
 	}
+	/* Each fd's role is named by the spec; any other count is broken. */
 	for (int i = 0; i < CG_NCTRL; i++)
-		if (js->joinmask & (1U << i)) {
-			if (k == nfds) {
-				errno = EPROTO;
-				return -1;
-			}
-			js->joinfd[i] = fds[k++];
-		}
-	if (k < nfds)
-		*tmpl = fds[k++];
-	if (k != nfds) {
+		if (js->joinmask & (1U << i))
+			k++;
+	if (nfds != k + js->tmpl) {
 		errno = EPROTO;
 		return -1;
 	}
+	k = 0;
+	for (int i = 0; i < CG_NCTRL; i++)
+		if (js->joinmask & (1U << i))
+			js->joinfd[i] = fds[k++];
+	if (js->tmpl)
+		*tmpl = fds[k];
 	return 0;
 }
 

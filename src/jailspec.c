@@ -28,7 +28,8 @@
 #define JS_SETUID	0x20	/* setuid = on */
 #define JS_NET_READY	0x40	/* a pooled network namespace: lo is up */
 #define JS_FORKED	0x80	/* by a forker: an empty bounding set */
-#define JS_JOIN0	0x100	/* << i: hierarchy i's cgroup.procs is an fd */
+#define JS_TMPL		0x1000	/* the template's mount namespace comes */
+#define JS_JOIN0	0x100	/* << i: hierarchy i's tasks file comes */
 #define JS_MAX_ITEMS	65536		/* per list: more is a broken spec */
 
 struct jailspec_hdr {
@@ -100,7 +101,9 @@ jailspec_pack(const struct service *s, const struct jailrun *run,
 	    (s->kill_disc ? JS_KILL_DISC : 0) |
 	    (s->allow_setuid ? JS_SETUID : 0) |
 	    (run->netready && !s->net_host ? JS_NET_READY : 0) |
-	    (run->forked ? JS_FORKED : 0);
+	    (run->forked ? JS_FORKED : 0) | (run->tmpl ? JS_TMPL : 0);
+	/* The fds that come with the spec, each named, in this order: the
+	 * joins, then the template (init_spec, jail.c). */
 	for (int i = 0; i < CG_NCTRL; i++)
 		if (run->joinmask & (1U << i))
 			h.flags |= JS_JOIN0 << i;
@@ -276,11 +279,18 @@ jailspec_unpack(const char *buf, size_t len, struct jailspec *js, char *err,
 	s->allow_setuid = (h.flags & JS_SETUID) != 0;
 	js->net_ready = (h.flags & JS_NET_READY) != 0;
 	js->forked = (h.flags & JS_FORKED) != 0;
+	js->tmpl = (h.flags & JS_TMPL) != 0;
 	js->joinmask = 0;
 	for (int i = 0; i < CG_NCTRL; i++) {
 		js->joinfd[i] = -1;
-		if ((h.flags & (JS_JOIN0 << i)) && js->procs[i][0] != '\0')
-			js->joinmask |= 1U << i;
+		if (!(h.flags & (JS_JOIN0 << i)))
+			continue;
+		if (js->procs[i][0] == '\0') {
+			snprintf(err, errlen, "spec joins hierarchy %d by fd, "
+			    "which has no cgroup", i);
+			goto fail;
+		}
+		js->joinmask |= 1U << i;
 	}
 	s->stderr_mode = (enum stderr_mode)h.stderr_mode;
 	s->open_files = h.open_files;

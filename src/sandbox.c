@@ -1147,6 +1147,7 @@ sandbox_start(struct sandbox *sb, const struct service *s,
 	}
 	/* On a template the init joins a copy of its namespace instead. */
 	tmpl = skel_template(s);
+	run.tmpl = tmpl >= 0;
 	flags = clone_flags(s, c.netfd, tmpl);
 	/* From the service's forker, with the filter's inner part; if none
 	 * can serve, cloned here, and the whole filter. */

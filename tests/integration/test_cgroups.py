@@ -303,7 +303,7 @@ def test_kept_cgroup_files_bounded_and_closed_with_their_cgroup(chald,
     name = session_dir(cg)
     live = cgroup_fds(c.pid)
     assert live and {os.path.basename(d) for d in live.values()} == {name}
-    # 7 files it reads at most, and v1's cgroup.procs of each hierarchy
+    # 7 files it reads at most, and v1's tasks file of each hierarchy
     # (write-only, for init to join through: CGF_N) or v2's directory for
     # CLONE_INTO_CGROUP
     assert len(live) <= 11, live

@@ -311,6 +311,33 @@ def test_sandbox_refuses_bad_layers(tmp_path):
     assert r.returncode == 1 and "notasyscall" in r.stderr
 
 
+def test_sandbox_refuses_binds_that_reach_a_cgroup_fs(tmp_path):
+    """A bind (recursive) or root with a cgroup file system in it, or a
+    bind inside one, would let a setuid-root helper write the session's
+    tasks files (v1 checks the writer's euid) and leave its limits."""
+    box = tmp_path / "box"
+    (box / "cg").mkdir(parents=True)
+    (tmp_path / "plain").mkdir()
+    name = f"chaldtest{os.getpid()}"
+    fs = ["-t", "cgroup", "-o", f"none,name={name}"]
+    if subprocess.run(["mount", *fs, "cgroup", str(box / "cg")]).returncode:
+        fs = ["-t", "cgroup2"]
+        assert subprocess.run(["mount", *fs, "cgroup2",
+                               str(box / "cg")]).returncode == 0
+    try:
+        for key, path in (("--bind-ro", box), ("--bind-rw", box / "cg"),
+                          ("--root", box)):
+            r = run_chald(["-n", key, str(path), "--", prog("echo")])
+            assert r.returncode == 1, (key, r.stdout)
+            assert "a cgroup file system is mounted there" in r.stderr, \
+                r.stderr
+        r = run_chald(["-n", "--bind-ro", str(tmp_path / "plain"), "--",
+                       prog("echo")])
+        assert r.returncode == 0, r.stderr
+    finally:
+        subprocess.run(["umount", str(box / "cg")])
+
+
 def test_cgroup_v2_here():
     """The v2 path is only exercised where the host runs cgroup v2."""
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):

@@ -49,11 +49,10 @@ pack(const struct service *s, char procs[CG_NCTRL][PATH_MAX], int netready,
     size_t *len)
 {
 	char *buf;
-	/* Hierarchy 0's cgroup.procs comes as an fd; 3's is asked for too,
-	 * but it has no path, so there is nothing to join. */
+	/* Hierarchy 0's tasks file comes as an fd, and a template. */
 	struct jailrun run = { .uid = 200007, .netready = netready,
-	    .forked = netready, .joinmask = netready ? 0x9 : 0,
-	    .filter = &s->filter };
+	    .forked = netready, .joinmask = netready && procs ? 0x1 : 0,
+	    .tmpl = netready, .filter = &s->filter };
 	const char *skel = s->root == NULL ? "/run/chald/skel.1.1" : NULL;
 
 	*len = jailspec_pack(s, &run, "/run/chald/root", skel, procs, NULL,
@@ -81,7 +80,7 @@ roundtrip(void)
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
 	CHECK(js.uid == 200007);
 	CHECK(js.net_ready == 1 && js.forked == 1);
-	CHECK(js.joinmask == 0x1);
+	CHECK(js.joinmask == 0x1 && js.tmpl == 1);
 	for (int i = 0; i < CG_NCTRL; i++)
 		CHECK(js.joinfd[i] == -1);	/* init_spec fills them in */
 	CHECK_STR(js.rootdir, "/run/chald/root");
@@ -139,9 +138,23 @@ roundtrip(void)
 	buf = pack(&s, procs, 0, &len);
 	CHECK(jailspec_unpack(buf, len, &js, err, sizeof(err)) == 0);
 	CHECK(js.net_ready == 0 && js.svc.net_host == 0 && js.forked == 0);
-	CHECK(js.joinmask == 0);
+	CHECK(js.joinmask == 0 && js.tmpl == 0);
 	jailspec_free(&js);
 	free(buf);
+
+	/* An fd for a hierarchy the jail has no cgroup in has no role: the
+	 * spec is refused rather than the fd taken for the next one. */
+	{
+		struct jailrun r = { .uid = 5, .joinmask = 0x8,
+		    .filter = &s.filter };
+		char one[4096];
+
+		len = jailspec_pack(&s, &r, "/run/chald/root",
+		    "/run/chald/skel.1.1", procs, one, sizeof(one));
+		CHECK(len <= sizeof(one));
+		CHECK(jailspec_unpack(one, len, &js, err, sizeof(err)) == -1);
+		CHECK(strstr(err, "hierarchy 3") != NULL);
+	}
 
 	/* The other flags: a root of its own, host network (which is never
 	 * a pooled namespace), no filter, a pty, kill-on-disconnect off,
