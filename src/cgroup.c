@@ -963,8 +963,9 @@ cgroup_stats(const struct cgroups *cg, struct cgslot *g, struct cgstats *st)
  * the session's other directories without being in that one: a task
  * enters them only as the jail's init (init_cgroups, jail.c), which joins
  * the pids directory first and forks nothing before it has joined them
- * all, or as a child of a task in them; no jail can write a cgroup.procs
- * (it has no cgroupfs, cgspare_allowed), and chald moves no one else into
+ * all, or as a child of a task in them; no jail can write a tasks or
+ * cgroup.procs file (it has no cgroupfs: cgspare_allowed, and no bind
+ * may reach one, config.c), and chald moves no one else into
  * them. So the other hierarchies' cgroup.procs, which would each cost an
  * open (v1 keeps a pid list per open file, so it cannot be kept), are read
  * only where there is no pids hierarchy: all of them at a session's end,

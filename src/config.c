@@ -1833,11 +1833,11 @@ mountinfo_path(const char *in, char *out, size_t len)
  * (dir is in one; dir is a real path, as mountinfo's are): a jail's
  * binds are recursive, and in one a setuid-root helper (setuid = on) could
  * write the tasks files, whose v1 check is the writer's euid, and move
- * itself out of its session's limits. 0 also when mountinfo is unreadable:
- * the jail's own mounts are checked again where it is built.
+ * itself out of its session's limits. 0 when mountinfo cannot be read:
+ * without /proc no jail can be built either.
  */
 static int
-cgroupfs_below(const char *dir)
+cgroupfs_reached(const char *dir)
 {
 	char line[4096], mnt[PATH_MAX], raw[PATH_MAX], fstype[64];
 	FILE *fp = fopen("/proc/self/mountinfo", "re");
@@ -1876,7 +1876,7 @@ check_binds(struct service *s, int *line, char *err, size_t errlen)
 		return -1;
 	if (s->root != NULL) {
 		char *real = realpath(s->root, NULL);
-		int bad = real != NULL && cgroupfs_below(real);
+		int bad = real != NULL && cgroupfs_reached(real);
 
 		free(real);
 		if (bad)
@@ -1908,7 +1908,7 @@ check_binds(struct service *s, int *line, char *err, size_t errlen)
 			return seterr(err, errlen, "%s: %s: not allowed (the "
 			    "host's root, /tmp, /proc, /dev and /sys stay "
 			    "outside the jail)", key, real);
-		if (cgroupfs_below(real))
+		if (cgroupfs_reached(real))
 			return seterr(err, errlen, "%s: %s: a cgroup file "
 			    "system is mounted there (a jail must not reach "
 			    "the cgroups)", key, real);
