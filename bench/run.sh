@@ -124,9 +124,13 @@ if [[ " ${SRV[*]} " == *" chald-"* && -x $CHALD ]]; then
 	CHALD_DESC="$CHALD ($(date -r "$CHALD" '+%F %T'), sha256 $(sha256sum <"$CHALD_RUN" | cut -c1-12))"
 	# chald-plain means no sandbox: say "--sandbox off" when chald knows
 	# the option (it may default to on); CHALD_PLAIN_EXTRA overrides.
+	# The help is read whole first: with pipefail, `--help | grep -q`
+	# fails whenever grep quits before chald has written the rest (it
+	# then dies of SIGPIPE), and chald-plain silently ran jailed.
 	if [[ ${CHALD_PLAIN_EXTRA-auto} == auto ]]; then
 		CHALD_PLAIN_EXTRA=""
-		if timeout 5 "$CHALD_RUN" --help 2>&1 | grep -q -- '--sandbox'; then
+		help=$(timeout 5 "$CHALD_RUN" --help 2>&1 || true)
+		if grep -q -- '--sandbox' <<<"$help"; then
 			CHALD_PLAIN_EXTRA="--sandbox off"
 		fi
 	fi
