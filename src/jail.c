@@ -414,14 +414,10 @@ init_spec(struct jailspec *js, char **buf, int *tmpl)
 		return -1;
 	}
 	/* Each fd's role is named by the spec; any other count is broken. */
-	for (int i = 0; i < CG_NCTRL; i++)
-		if (js->joinmask & (1U << i))
-			k++;
-	if (nfds != k + js->tmpl) {
+	if (nfds != __builtin_popcount(js->joinmask) + js->tmpl) {
 		errno = EPROTO;
 		return -1;
 	}
-	k = 0;
 	for (int i = 0; i < CG_NCTRL; i++)
 		if (js->joinmask & (1U << i))
 			js->joinfd[i] = fds[k++];
