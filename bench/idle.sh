@@ -3,12 +3,19 @@
 # chald serves an idle service (sessions that never end) and the benchmark's
 # echo service; with 0, 1,000 and 10,000 idle sessions held open it measures
 # the echo service's latency at C=1 and rate at C=8, and the parent's RSS and
-# fds. Loopback only; bounded in time.
-#   MODE=plain|sandbox  NS="0 1000 10000"  bash bench/idle.sh
+# fds, in ROUNDS rounds; then each n's median rate and its ratio to the
+# first n's. Loopback only; bounded in time.
+#   MODE=plain|sandbox  NS="0 1000 10000"  ROUNDS=3  bash bench/idle.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${MODE:-plain}
 NS=${NS:-"0 1000 10000"}
+ROUNDS=${ROUNDS:-3}
+[[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || { echo "idle.sh: ROUNDS must be 1-99, got '$ROUNDS'"; exit 1; }
+for n in $NS; do
+	[[ $n =~ ^[0-9]{1,5}$ ]] || { echo "idle.sh: NS entries must be 0-99999, got '$n'"; exit 1; }
+done
+[[ $MODE == plain || $MODE == sandbox ]] || { echo "idle.sh: MODE must be plain or sandbox, got '$MODE'"; exit 1; }
 B=bench/build
 PY=/usr/bin/python3
 [ -x ./chald ] || { echo "idle.sh: build chald first (make)"; exit 1; }
@@ -20,8 +27,11 @@ bench_scratch
 
 sandbox=off
 [ "$MODE" = sandbox ] && sandbox=on
-printf '%-8s %8s %8s %8s %10s %8s %6s\n' mode idle p50_ms p99_ms rate_c8 rss_kb fds
-for n in $NS; do
+# One step: chald serving both services, n idle sessions held, a warm-up
+# (the pools fill, the namespaces circulate), then the latency at C=1 and
+# the rate at C=8. Prints a row and appends "n rate" to $tmp/rates.
+step() {
+	local n=$1 pi pe lat rate rss fds p50 p99 r
 	pi=$(free_port); pe=$(free_port)
 	cat > "$tmp/c.conf" <<CONF
 [global]
@@ -39,6 +49,7 @@ port = $pe
 command = $PWD/$B/echo_chal
 CONF
 	bench_hold ./chald "$pi" "$pe" "$n" idle.sh
+	timeout 60 $B/loadgen -p "$pe" -c 8 -n 500 -t 20 >/dev/null
 	lat=$(timeout 60 $B/loadgen -p "$pe" -c 1 -n 300 -t 20)
 	rate=$(timeout 60 $B/loadgen -p "$pe" -c 8 -n 2000 -t 20)
 	rss=$(awk '/VmRSS/ {print $2}' /proc/$cpid/status)
@@ -46,9 +57,37 @@ CONF
 	p50=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$lat")
 	p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$lat")
 	r=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$rate")
-	printf '%-8s %8s %8s %8s %10s %8s %6s\n' "$MODE" "$n" "$p50" "$p99" "$r" "$rss" "$fds"
+	printf '%-8s %5s %8s %8s %8s %10s %8s %6s\n' "$MODE" "$round" "$n" "$p50" "$p99" "$r" "$rss" "$fds"
+	echo "$n $r" >> "$tmp/rates"
 	exec 7>&-
 	wait "$hpid" 2>/dev/null || true
 	kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
 	rm -f "$tmp/hold.in" "$tmp/hold.out" "$tmp/log"
+}
+
+printf '%-8s %5s %8s %8s %8s %10s %8s %6s\n' mode round idle p50_ms p99_ms rate_c8 rss_kb fds
+# The steps of a round in turn, so that a drift of the machine's speed
+# falls on every n alike; the summary takes each n's median over rounds.
+for round in $(seq "$ROUNDS"); do
+	for n in $NS; do
+		step "$n"
+	done
 done
+first=${NS%% *}
+awk -v first="$first" -v order="$NS" '
+	{ v[$1] = v[$1] " " $2 }
+	function median(s,    a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+			}
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	END {
+		k = split(order, ns, " ")
+		for (i = 1; i <= k; i++)
+			printf "median rate_c8 with %s idle: %.1f conn/s (%s)%s\n", ns[i],
+			    median(v[ns[i]]), substr(v[ns[i]], 2),
+			    ns[i] == first ? "" : sprintf(", %.2fx of %s idle", median(v[ns[i]]) / median(v[first]), first)
+	}' "$tmp/rates"

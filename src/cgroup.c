@@ -625,7 +625,11 @@ kept_there(const struct cgroups *cg, int f)
  * it may hold more than one session and while they fit in the budget;
  * else it opens them for each read, which gives the same values. v2's
  * memory.peak is kept in any case: a write to it resets the peak that this
- * fd reads (6.12), and only this one.
+ * fd reads (6.12), and only this one. A cgroup keeps the rest from its
+ * first return to the spares on (cgroup_keep), not from its creation: one
+ * made for a session that never ends would hold them for nothing, and a
+ * thousand such took the whole budget from the cgroups that circulate
+ * (bench/README.md, "Kept files for what circulates").
  */
 static void
 kept_open(struct cgroups *cg, struct cgslot *g, int reuse)
@@ -634,12 +638,12 @@ kept_open(struct cgroups *cg, struct cgslot *g, int reuse)
 	int n = 0, all;
 
 	for (int f = 0; f < CGF_N; f++)
-		n += kept_there(cg, f);
+		n += kept_there(cg, f) && g->fd[f] < 0;
 	all = reuse && cg->kept + n <= cg->kept_max;
 	for (int f = 0; f < CGF_N; f++) {
 		int v2peak = cg->version == 2 && f == CGF_PEAK, dfd, mode;
 
-		if (!kept_there(cg, f) || (!all && !v2peak))
+		if (!kept_there(cg, f) || g->fd[f] >= 0 || (!all && !v2peak))
 			continue;
 		mode = f >= CGF_JOIN ? O_WRONLY : f != CGF_PEAK ? O_RDONLY :
 		    cg->recycle ? O_RDWR : O_RDONLY;
@@ -649,6 +653,14 @@ kept_open(struct cgroups *cg, struct cgslot *g, int reuse)
 		if (g->fd[f] >= 0)
 			cg->kept++;
 	}
+}
+
+/* A cgroup that went to the spares: its files are kept from now on if
+ * they fit. */
+void
+cgroup_keep(struct cgroups *cg, struct cgslot *g)
+{
+	kept_open(cg, g, cg->recycle);
 }
 
 /* Kept file f of a cgroup, from its start; or opened for this read. */
@@ -824,13 +836,12 @@ fail:
 }
 
 /*
- * Creates cgroup s<id> with s's limits, for one session after another of
- * s's service (cgspare.c) when reuse says it may be kept. On v2 its dirfd
- * is for CLONE_INTO_CGROUP.
+ * Creates cgroup s<id> with s's limits. On v2 its dirfd is for
+ * CLONE_INTO_CGROUP.
  */
 struct cgslot *
 cgroup_create(struct cgroups *cg, unsigned long long id,
-    const struct service *s, int reuse)
+    const struct service *s)
 {
 	struct cgslot *g = slot_new(id, s);
 
@@ -844,7 +855,7 @@ cgroup_create(struct cgroups *cg, unsigned long long id,
 		errno = e;
 		return NULL;
 	}
-	kept_open(cg, g, reuse && cg->recycle);
+	kept_open(cg, g, 0);
 	return g;
 }
 

@@ -565,8 +565,10 @@ struct netcool {
 struct netkept {
 	int		 nsfd;		/* -1: a free slot */
 	int		 files[NETSNAP_FILES];
+	int64_t		 taken_ms;	/* when a session took it; 0: pooled */
 };
 #define NETPOOL_KEPT	256	/* namespaces with kept files, at most */
+#define NETPOOL_HELD_MS	2000	/* a session this old gives its slot up */
 struct netpool {
 	int		 ready[NETPOOL_SPARES];
 	int		 nready;
@@ -577,6 +579,7 @@ struct netpool {
 	int		 used;		/* some jail took one */
 	int		 warned;
 	unsigned long long made, reused, dropped;
+	unsigned long long evicted;	/* kept files a long session gave up */
 	struct netkept	*kept;		/* 2 * kept_max slots, by nsfd */
 	int		 nkept, kept_max;
 };
@@ -1296,7 +1299,8 @@ int		 cgroup_v2_host_root(const char *);
 int		 cgroup_own_path(const char *ctrl, char *, size_t);
 const char	*cgroup_describe(const struct cgroups *, char *, size_t);
 struct cgslot	*cgroup_create(struct cgroups *, unsigned long long id,
-		    const struct service *, int reuse);
+		    const struct service *);
+void		 cgroup_keep(struct cgroups *, struct cgslot *);
 void		 cgroup_procs(const struct cgroups *, const struct cgslot *,
 		    char procs[CG_NCTRL][PATH_MAX]);
 unsigned	 cgroup_joinfds(const struct cgslot *,

@@ -36,10 +36,15 @@
  * A /proc/net file is bound to the namespace it was opened in, and a read
  * from its start shows that namespace as it is now. So the files of up to
  * NETPOOL_KEPT namespaces (and never more than an eighth of RLIMIT_NOFILE's
- * fds) are opened once, when the namespace is made or first checked, and
- * kept with it for its life: its later checks are preads from the daemon's
- * own namespace, without the setns()es and the eleven lookups, which cost
- * more than the reads (bench/README.md). Others are checked as above.
+ * fds) are opened once, at the namespace's first check, and kept with it
+ * for its life: its later checks are preads from the daemon's own
+ * namespace, without the setns()es and the eleven lookups, which cost more
+ * than the reads (bench/README.md). Others are checked as above. The files
+ * go to namespaces that circulate: one made for a session is not given
+ * them before that session ends, and when the budget is spent, the one
+ * that a session has held longest, for NETPOOL_HELD_MS at least, gives
+ * them up to the namespace being checked (it is checked the long way when
+ * its own session ends).
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -172,12 +177,37 @@ kept_find(struct netpool *np, int fd)
 	return NULL;
 }
 
+static void	kept_free(struct netpool *, struct netkept *);
+
+/*
+ * The slot of the namespace that a session has held longest, if that is
+ * NETPOOL_HELD_MS or more, or NULL. A long session's namespace is checked
+ * once, the long way, when it ends; the slot is worth more to the
+ * namespaces that circulate meanwhile.
+ */
+static struct netkept *
+kept_victim(struct netpool *np, int64_t now)
+{
+	struct netkept *v = NULL;
+
+	for (int i = 0; i < np->kept_max; i++) {
+		struct netkept *k = &np->kept[i];
+
+		if (k->nsfd >= 0 && k->taken_ms > 0 &&
+		    now - k->taken_ms >= NETPOOL_HELD_MS &&
+		    (v == NULL || k->taken_ms < v->taken_ms))
+			v = k;
+	}
+	return v;
+}
+
 /* A free slot for the files of one more namespace, or NULL: the budget is
- * spent (or was never there). Its nsfd is -2 until kept_commit. */
+ * spent (or was never there). Its nsfd is -2 until the caller sets it. */
 static struct netkept *
 kept_slot(struct netpool *np)
 {
 	struct rlimit rl;
+	struct netkept *v;
 
 	if (np->kept == NULL) {
 		int max = getrlimit(RLIMIT_NOFILE, &rl) == -1 ? 0 :
@@ -191,17 +221,33 @@ kept_slot(struct netpool *np)
 		for (int i = 0; i < max; i++)
 			np->kept[i].nsfd = -1;
 	}
-	if (np->nkept == np->kept_max)
-		return NULL;
+	if (np->nkept == np->kept_max) {
+		if ((v = kept_victim(np, now_ms())) == NULL)
+			return NULL;
+		kept_free(np, v);
+		np->evicted++;
+	}
 	for (int i = 0; i < np->kept_max; i++)
 		if (np->kept[i].nsfd == -1) {
 			np->kept[i].nsfd = -2;
+			np->kept[i].taken_ms = 0;
 			for (int f = 0; f < NETSNAP_FILES; f++)
 				np->kept[i].files[f] = -1;
 			np->nkept++;
 			return &np->kept[i];
 		}
 	return NULL;
+}
+
+/* Notes whether a session holds the namespace of fd (at: since when) or
+ * it is back in the pool (0). */
+static void
+kept_held(struct netpool *np, int fd, int64_t at)
+{
+	struct netkept *k = kept_find(np, fd);
+
+	if (k != NULL)
+		k->taken_ms = at;
 }
 
 /* Closes a slot's files and frees it. */
@@ -277,7 +323,10 @@ snap_rest(const struct probe *p, size_t *len)
 	return p->buf + p->len[0];
 }
 
-/* A new namespace with lo up; its fd, or -1. */
+/* A new namespace with lo up; its fd, or -1. Its files are kept from its
+ * first check on, not from now: a namespace that comes back to be checked
+ * circulates, one made for a session that never ends would hold them for
+ * nothing (bench/README.md, "Kept files for what circulates"). */
 static int
 netpool_make(struct netpool *np)
 {
@@ -285,16 +334,12 @@ netpool_make(struct netpool *np)
 	const char *rest;
 	size_t len;
 
-	struct netkept *k = kept_slot(np);
-
 	memset(&p, 0, sizeof(p));
 	p.make = 1;
 	p.nsfd = -1;
-	p.keep = k != NULL ? k->files : NULL;
 	if (probe_run(&p) == -1) {
 		int e = errno;
 
-		kept_free(np, k);
 		if (p.nsfd >= 0)
 			close(p.nsfd);
 		if (!np->warned)
@@ -306,7 +351,6 @@ netpool_make(struct netpool *np)
 	rest = snap_rest(&p, &len);
 	if (np->base == NULL) {
 		if ((np->base = malloc(len + 1)) == NULL) {
-			kept_free(np, k);
 			close(p.nsfd);
 			return -1;
 		}
@@ -315,8 +359,6 @@ netpool_make(struct netpool *np)
 	} else if (len != np->baselen || memcmp(rest, np->base, len) != 0)
 		/* Fresh all the same, so usable; its check will not pass. */
 		log_debug("netpool-make differs");
-	if (k != NULL)
-		k->nsfd = p.nsfd;
 	np->made++;
 	return p.nsfd;
 }
@@ -392,8 +434,10 @@ netpool_take(struct netpool *np)
 	int tries = 0;
 
 	np->used = 1;
-	if (np->nready > 0)
+	if (np->nready > 0) {
+		kept_held(np, np->ready[np->nready - 1], now);
 		return np->ready[--np->nready];
+	}
 	while (np->ncool > 0 && tries++ < 4) {
 		struct netcool *c = &np->cool[np->chead];
 
@@ -403,6 +447,7 @@ netpool_take(struct netpool *np)
 		np->ncool--;
 		if (netpool_clean(np, c->fd)) {
 			np->reused++;
+			kept_held(np, c->fd, now);
 			return c->fd;
 		}
 		netpool_drop(np, c->fd);
@@ -422,6 +467,7 @@ netpool_give(struct netpool *np, int fd, int recycle)
 
 	if (fd < 0)
 		return;
+	kept_held(np, fd, 0);
 	if (!recycle || np->ncool + np->nready >= NETPOOL_SPARES) {
 		netpool_drop(np, fd);
 		return;
@@ -477,8 +523,9 @@ void
 netpool_free(struct netpool *np)
 {
 	if (np->used)
-		log_event("netpool made=%llu reused=%llu dropped=%llu", np->made,
-		    np->reused, np->dropped);
+		log_event("netpool made=%llu reused=%llu dropped=%llu "
+		    "evicted=%llu", np->made, np->reused, np->dropped,
+		    np->evicted);
 	while (np->nready > 0)
 		close(np->ready[--np->nready]);
 	while (np->ncool > 0) {

@@ -988,8 +988,7 @@ slot_take(struct sandbox *sb, const struct service *s)
 		log_debug("cgroup-stale id=s%llu uses=%u", g->id, g->uses);
 		slot_remove(sb, g);
 	}
-	if ((g = cgroup_create(&sb->cg, sb->next_id + 1, s,
-	    cgspare_allowed(s))) != NULL) {
+	if ((g = cgroup_create(&sb->cg, sb->next_id + 1, s)) != NULL) {
 		sb->next_id++;
 		g->uses = 1;
 	}
@@ -1008,6 +1007,7 @@ slot_keep(struct sandbox *sb, const struct service *s, struct cgslot *g)
 		return -1;
 	g->ended_ms = now_ms();
 	cgspare_put(&sb->spares, g);
+	cgroup_keep(&sb->cg, g);
 	while (sb->spares.n > CG_SPARES_MAX)
 		slot_remove(sb, cgspare_oldest(&sb->spares));
 	return 0;

@@ -15,6 +15,7 @@ dirty namespace and see what was left.
 """
 
 import ctypes
+import resource
 import os
 import re
 import signal
@@ -392,3 +393,47 @@ command = /usr/bin/python3 -u {probe_path}
         time.sleep(0.05)
     assert net_fds(c.pid) == []
     assert kept_net_files(c.pid) == []
+
+
+@pytest.mark.timeout(60)
+def test_kept_files_go_to_namespaces_that_circulate(chald, probe_path):
+    """A namespace's /proc/net files are kept from its first check on, not
+    from when it is made: sessions that have not ended hold none. And once
+    the budget is spent, a namespace that a session has held for more than
+    NETPOOL_HELD_MS (2 s) gives its files up to one that comes back to be
+    checked. With the budget at two namespaces (an fd limit of 176: an
+    eighth, eleven files each)."""
+    c = start(chald, probe_path)
+    _, hard = resource.prlimit(c.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(c.pid, resource.RLIMIT_NOFILE, (176, hard))
+    held = [Session(c) for _ in range(6)]
+    assert [s("cookie").isdigit() for s in held] == [True] * 6
+    time.sleep(COOL)
+    assert kept_net_files(c.pid) == []
+    for s in held:
+        s.s.close()
+    settle(c)
+    # the six were checked: two of them keep their files
+    assert len(kept_net_files(c.pid)) == 2 * 11
+    # six more sessions take the checked ones (the last checked first)
+    held = [Session(c) for _ in range(6)]
+    time.sleep(2.3)
+    for _ in range(3):      # while those are held
+        s = Session(c)
+        assert s("cookie").isdigit()
+        s.s.close()
+        c.wait_log(rf"end service=\S+ pid={s.pid} ", timeout=10)
+        time.sleep(COOL)
+    assert len(kept_net_files(c.pid)) == 2 * 11
+    for s in held:
+        assert s("cookie").isdigit()
+        s.s.close()
+    settle(c)
+    assert len(kept_net_files(c.pid)) == 2 * 11
+    cookies = [r[0] for r in later(c, n=4)]
+    assert all(x.isdigit() for x in cookies), cookies
+    c.stop()
+    m = c.wait_log(r"netpool made=\d+ reused=(\d+) dropped=(\d+) "
+                   r"evicted=(\d+)")
+    assert int(m.group(1)) >= 6 and m.group(2) == "0", m.group(0)
+    assert int(m.group(3)) >= 1, m.group(0)
