@@ -17,11 +17,13 @@
  *   benchutil alive PID...       print how many of the PIDs exist and are
  *                                not zombies
  *   benchutil countexe PATH      print how many processes run PATH
- *   benchutil cpu PID            print "proc_ticks=P busy_ticks=B hz=H":
- *                                P = user+system time of PID plus that of
- *                                its reaped descendants, B = busy time of
- *                                all CPUs (/proc/stat user+nice+system+irq
- *                                +softirq), both in clock ticks of 1/H s
+ *   benchutil cpu PID            print "proc_ticks=P busy_ticks=B
+ *                                steal_ticks=S hz=H": P = user+system time
+ *                                of PID plus that of its reaped
+ *                                descendants, B = busy time of all CPUs
+ *                                (/proc/stat user+nice+system+irq+softirq),
+ *                                S = the time a hypervisor ran something
+ *                                else on them (steal), in ticks of 1/H s
  * Exit status 2 on bad usage. Every loop is bounded by the size of /proc,
  * an explicit try count or a deadline. */
 #define _GNU_SOURCE
@@ -218,17 +220,21 @@ static long long proc_ticks(int pid)
 	return v[0] + v[1] + v[2] + v[3];
 }
 
-static long long busy_ticks(void)
+/* The busy time of all CPUs, and in *steal the time a hypervisor gave
+ * them to someone else (0 where the kernel does not say). */
+static long long busy_ticks(long long *steal)
 {
 	FILE *f = fopen("/proc/stat", "r");
+	*steal = -1;
 	if (!f)
 		return -1;
-	long long us, ni, sy, id, io, irq, sirq;
-	int got = fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld",
-			 &us, &ni, &sy, &id, &io, &irq, &sirq);
+	long long us, ni, sy, id, io, irq, sirq, st = 0;
+	int got = fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld",
+			 &us, &ni, &sy, &id, &io, &irq, &sirq, &st);
 	fclose(f);
-	if (got != 7)
+	if (got < 7)
 		return -1;
+	*steal = got == 8 ? st : 0;
 	return us + ni + sy + irq + sirq;
 }
 
@@ -348,8 +354,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "cpu") == 0 && argc == 3) {
 		int pid = (int)num(argv[2], 1, 1 << 30);
-		printf("proc_ticks=%lld busy_ticks=%lld hz=%ld\n",
-		       proc_ticks(pid), busy_ticks(), sysconf(_SC_CLK_TCK));
+		long long steal, busy = busy_ticks(&steal);
+		printf("proc_ticks=%lld busy_ticks=%lld steal_ticks=%lld hz=%ld\n",
+		       proc_ticks(pid), busy, steal, sysconf(_SC_CLK_TCK));
 		return 0;
 	}
 	if (strcmp(cmd, "countexe") == 0 && argc == 3) {

@@ -361,10 +361,20 @@ run_step() { # name C round
 			if (o > 100) o = 100
 			printf "%.0f", o
 		}')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-		"$name" "$c" "$round" "$rate" "$p50" "$p99" "$errs" "$zomb" "$left" "$rss" "$fds" "$other" >>"$RAW"
-	printf '[%d/%d] %-13s C=%-3s round %d: rate=%s p50=%sms p99=%sms errs=%s zombies=%s leftover=%s rss=%skB fds=%s other=%s%%\n' \
-		"$STEP" "$TOTAL" "$name" "$c" "$round" "$rate" "$p50" "$p99" "$errs" "$zomb" "$left" "$rss" "$fds" "$other"
+	# Share of all CPUs that the hypervisor gave to someone else: on a
+	# virtual machine the speed of a step wanders with it.
+	local steal
+	steal=$(awk -v s0="$(field "$cpu0" steal_ticks)" -v s1="$(field "$cpu1" steal_ticks)" \
+		-v hz="$(field "$cpu1" hz)" -v ns="$((t1 - t0))" -v ncpu="$NCPU" 'BEGIN {
+			cap = ns / 1e9 * hz * ncpu
+			o = (cap > 0 && s0 >= 0 && s1 >= s0) ? (s1 - s0) / cap * 100 : 0
+			if (o > 100) o = 100
+			printf "%.0f", o
+		}')
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		"$name" "$c" "$round" "$rate" "$p50" "$p99" "$errs" "$zomb" "$left" "$rss" "$fds" "$other" "$steal" >>"$RAW"
+	printf '[%d/%d] %-13s C=%-3s round %d: rate=%s p50=%sms p99=%sms errs=%s zombies=%s leftover=%s rss=%skB fds=%s other=%s%% steal=%s%%\n' \
+		"$STEP" "$TOTAL" "$name" "$c" "$round" "$rate" "$p50" "$p99" "$errs" "$zomb" "$left" "$rss" "$fds" "$other" "$steal"
 }
 
 machine_line() {
@@ -433,9 +443,10 @@ function pfmt(v) { return v >= 100 ? "%.0f" : (v >= 10 ? "%.1f" : (v >= 1 ? "%.2
 {
 	k = $1 SUBSEP $2
 	cnt[k]++
-	for (col = 4; col <= 12; col++) vals[k, col] = vals[k, col] " " $col
+	for (col = 4; col <= 13; col++) vals[k, col] = vals[k, col] " " $col
 	steps++
 	if ($12 + 0 > 10) busy++
+	if ($13 + 0 > 10) stolen++
 }
 END {
 	ns = split(servers, S, " "); nc = split(cs, C, " ")
@@ -451,16 +462,20 @@ END {
 		print "the benchmark (column other%). With sched_autogroup on, that favours servers that call"
 		print "setsid() per connection (chald does; the baselines and peers do not). Rerun on a quiet machine."
 	}
-	fmt = "%-13s %3s %2s  %-19s %-20s %-20s %-11s %-8s %-9s %-17s %-9s %s\n"
+	if (stolen > 0) {
+		print "WARNING: in " stolen " of " steps " steps the hypervisor gave more than 10% of the"
+		print "time of the CPUs to others (column steal%): those steps ran on a slower machine."
+	}
+	fmt = "%-13s %3s %2s  %-19s %-20s %-20s %-11s %-8s %-9s %-17s %-9s %-9s %s\n"
 	for (ci = 1; ci <= nc; ci++) {
 		print ""
-		printf fmt, "server", "C", "n", "conn/s", "p50_ms", "p99_ms", "errors", "zombies", "leftover", "rss_kB", "fds", "other%"
+		printf fmt, "server", "C", "n", "conn/s", "p50_ms", "p99_ms", "errors", "zombies", "leftover", "rss_kB", "fds", "other%", "steal%"
 		for (si = 1; si <= ns; si++) {
 			s = S[si]; c = C[ci]; k = s SUBSEP c
 			if (s in skip) { printf "%-13s %3s     skipped: %s\n", s, c, skip[s]; continue }
 			if (!(k in cnt)) { printf "%-13s %3s     no data (see messages above)\n", s, c; continue }
 			printf fmt, s, c, cnt[k], stat(k, 4, "%.0f"), stat(k, 5, pfmt(median(k, 5))), stat(k, 6, pfmt(median(k, 6))), \
-				stat(k, 7, "%d"), stat(k, 8, "%d"), stat(k, 9, "%d"), stat(k, 10, "%d"), stat(k, 11, "%d"), stat(k, 12, "%d")
+				stat(k, 7, "%d"), stat(k, 8, "%d"), stat(k, 9, "%d"), stat(k, 10, "%d"), stat(k, 11, "%d"), stat(k, 12, "%d"), stat(k, 13, "%d")
 		}
 	}
 	for (hi = 1; hi <= 2; hi++) {
