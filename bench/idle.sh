@@ -5,10 +5,11 @@
 # the echo service's latency at C=1 and rate at C=8, and the parent's RSS and
 # fds, in ROUNDS rounds; then each n's median rate and its ratio to the
 # first n's. Loopback only; bounded in time.
-#   MODE=plain|sandbox  NS="0 1000 10000"  ROUNDS=3  bash bench/idle.sh
+#   MODE=plain|sandbox  NS="0 1000 10000"  ROUNDS=3  CHALD=./chald  bash bench/idle.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${MODE:-plain}
+CHALD=${CHALD:-./chald}
 NS=${NS:-"0 1000 10000"}
 ROUNDS=${ROUNDS:-3}
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || { echo "idle.sh: ROUNDS must be 1-99, got '$ROUNDS'"; exit 1; }
@@ -18,7 +19,7 @@ done
 [[ $MODE == plain || $MODE == sandbox ]] || { echo "idle.sh: MODE must be plain or sandbox, got '$MODE'"; exit 1; }
 B=bench/build
 PY=/usr/bin/python3
-[ -x ./chald ] || { echo "idle.sh: build chald first (make)"; exit 1; }
+[ -x "$CHALD" ] || { echo "idle.sh: build chald first (make), or name one in CHALD"; exit 1; }
 [ -x $B/loadgen ] && [ -x $B/echo_chal ] || { echo "idle.sh: run make bench once to build bench/build"; exit 1; }
 cc -O2 -o $B/idle_sleeper tests/progs/sleeper.c
 
@@ -48,7 +49,7 @@ command = $PWD/$B/idle_sleeper
 port = $pe
 command = $PWD/$B/echo_chal
 CONF
-	bench_hold ./chald "$pi" "$pe" "$n" idle.sh
+	bench_hold "$CHALD" "$pi" "$pe" "$n" idle.sh
 	timeout 60 $B/loadgen -p "$pe" -c 8 -n 500 -t 20 >/dev/null
 	lat=$(timeout 60 $B/loadgen -p "$pe" -c 1 -n 300 -t 20)
 	rate=$(timeout 60 $B/loadgen -p "$pe" -c 8 -n 2000 -t 20)
