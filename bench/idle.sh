@@ -75,7 +75,7 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 first=${NS%% *}
-awk -v first="$first" -v order="$NS" '
+awk -v first="$first" -v order="$NS" -v mode="$MODE" '
 	{ v[$1] = v[$1] " " $2 }
 	function median(s,    a, n, i, j, t) {
 		n = split(s, a, " ")
@@ -91,4 +91,14 @@ awk -v first="$first" -v order="$NS" '
 			printf "median rate_c8 with %s idle: %.1f conn/s (%s)%s\n", ns[i],
 			    median(v[ns[i]]), substr(v[ns[i]], 2),
 			    ns[i] == first ? "" : sprintf(", %.2fx of %s idle", median(v[ns[i]]) / median(v[first]), first)
+		for (i = 1; i <= k; i++)
+			if (mode == "sandbox" && first == 0 && ns[i] == 1000 && median(v[first]) > 0) {
+				r = median(v[1000]) / median(v[0])
+				verdict = "NOT met"
+				if (r >= 0.7)
+					verdict = "floor met, target NOT met"
+				if (r >= 0.8)
+					verdict = "met"
+				printf "target (issue 9): 1,000 idle jails >= 0.8x of none (floor 0.7x): %.2fx: %s\n", r, verdict
+			}
 	}' "$tmp/rates"

@@ -517,7 +517,7 @@ END {
 		target("chald-sandbox", "socat-bwrap", C[ci], 4, ">", 1, "jailed conn/s vs the jailed peer, C=" C[ci] " (issue 9)")
 	for (ci = 1; ci <= nc; ci++)
 		target("chald-proxy", "chald-plain", C[ci], 4, ">=", 0.95, "PROXY v2 conn/s vs plain, C=" C[ci] " (issue 12)")
-	print "  with 1,000 idle jails: MODE=sandbox NS=\"0 1000\" bash bench/idle.sh (issue 9: >= 0.8x of none, floor 0.7x)"
+	print "  with 1,000 idle jails: MODE=sandbox NS=\"0 1000\" bash bench/idle.sh, which make bench runs last (issue 9: >= 0.8x of none, floor 0.7x)"
 	print "  the proof-of-work flood: bash bench/powflood.sh, which make bench runs next (issue 12: p99 at most 2x)"
 }
 # One target line: median col of a over b at concurrency c, against want.
