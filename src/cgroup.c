@@ -625,11 +625,12 @@ kept_there(const struct cgroups *cg, int f)
  * it may hold more than one session and while they fit in the budget;
  * else it opens them for each read, which gives the same values. v2's
  * memory.peak is kept in any case: a write to it resets the peak that this
- * fd reads (6.12), and only this one. A cgroup keeps the rest from its
- * first return to the spares on (cgroup_keep), not from its creation: one
- * made for a session that never ends would hold them for nothing, and a
- * thousand such took the whole budget from the cgroups that circulate
- * (bench/README.md, "Kept files for what circulates").
+ * fd reads (6.12), and only this one (it counts in the budget, one fd a
+ * session). A cgroup keeps the rest from its first return to the spares
+ * on (cgroup_keep), not from its creation: one made for a session that
+ * never ends would hold them for nothing, and a thousand such took the
+ * whole budget from the cgroups that circulate (bench/README.md, "Kept
+ * files for what circulates").
  */
 static void
 kept_open(struct cgroups *cg, struct cgslot *g, int reuse)

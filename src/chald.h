@@ -563,7 +563,7 @@ struct netcool {
 /* The /proc/net files of a namespace, kept open so that its check is
  * preads from the daemon's own namespace (netpool.c). */
 struct netkept {
-	int		 nsfd;		/* -1: a free slot */
+	int		 nsfd;		/* -1: a free slot; -2: being filled */
 	int		 files[NETSNAP_FILES];
 	int64_t		 taken_ms;	/* when a session took it; 0: pooled */
 };
@@ -580,7 +580,7 @@ struct netpool {
 	int		 warned;
 	unsigned long long made, reused, dropped;
 	unsigned long long evicted;	/* kept files a long session gave up */
-	struct netkept	*kept;		/* 2 * kept_max slots, by nsfd */
+	struct netkept	*kept;		/* kept_max slots, by nsfd */
 	int		 nkept, kept_max;
 };
 

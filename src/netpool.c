@@ -37,7 +37,8 @@
  * from its start shows that namespace as it is now. So the files of up to
  * NETPOOL_KEPT namespaces (and never more than an eighth of RLIMIT_NOFILE's
  * fds) are opened once, at the namespace's first check, and kept with it
- * for its life: its later checks are preads from the daemon's own
+ * until it is dropped or gives them up: its later checks are preads from
+ * the daemon's own
  * namespace, without the setns()es and the eleven lookups, which cost more
  * than the reads (bench/README.md). Others are checked as above. The files
  * go to namespaces that circulate: one made for a session is not given
@@ -183,7 +184,9 @@ static void	kept_free(struct netpool *, struct netkept *);
  * The slot of the namespace that a session has held longest, if that is
  * NETPOOL_HELD_MS or more, or NULL. A long session's namespace is checked
  * once, the long way, when it ends; the slot is worth more to the
- * namespaces that circulate meanwhile.
+ * namespaces that circulate meanwhile. (A jail of the pool takes its
+ * namespace when it is built, so after a quiet spell the pool's jails
+ * count as held too: each costs one check the long way at most.)
  */
 static struct netkept *
 kept_victim(struct netpool *np, int64_t now)
@@ -202,7 +205,10 @@ kept_victim(struct netpool *np, int64_t now)
 }
 
 /* A free slot for the files of one more namespace, or NULL: the budget is
- * spent (or was never there). Its nsfd is -2 until the caller sets it. */
+ * spent and no session has held a namespace for NETPOOL_HELD_MS (or there
+ * was never a budget). Its nsfd is -2 until the caller sets it. A slot
+ * given up for a check that then fails is lost to both: the one given up
+ * would have been checked the long way anyway. */
 static struct netkept *
 kept_slot(struct netpool *np)
 {

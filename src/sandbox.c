@@ -1007,9 +1007,10 @@ slot_keep(struct sandbox *sb, const struct service *s, struct cgslot *g)
 		return -1;
 	g->ended_ms = now_ms();
 	cgspare_put(&sb->spares, g);
-	cgroup_keep(&sb->cg, g);
 	while (sb->spares.n > CG_SPARES_MAX)
 		slot_remove(sb, cgspare_oldest(&sb->spares));
+	/* After the trim, which may have freed some of the budget. */
+	cgroup_keep(&sb->cg, g);
 	return 0;
 }
 

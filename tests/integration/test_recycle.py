@@ -401,11 +401,11 @@ def test_kept_files_go_to_namespaces_that_circulate(chald, probe_path):
     from when it is made: sessions that have not ended hold none. And once
     the budget is spent, a namespace that a session has held for more than
     NETPOOL_HELD_MS (2 s) gives its files up to one that comes back to be
-    checked. With the budget at two namespaces (an fd limit of 176: an
-    eighth, eleven files each)."""
+    checked. With the budget at two namespaces (an fd limit of 263: an
+    eighth is 32, eleven files each)."""
     c = start(chald, probe_path)
     _, hard = resource.prlimit(c.pid, resource.RLIMIT_NOFILE)
-    resource.prlimit(c.pid, resource.RLIMIT_NOFILE, (176, hard))
+    resource.prlimit(c.pid, resource.RLIMIT_NOFILE, (263, hard))
     held = [Session(c) for _ in range(6)]
     assert [s("cookie").isdigit() for s in held] == [True] * 6
     time.sleep(COOL)
