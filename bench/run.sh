@@ -20,7 +20,10 @@
 #   CHALD_PLAIN_EXTRA [auto]  extra options for chald-plain; auto means
 #                "--sandbox off" when chald --help lists --sandbox
 #   CONN_TIMEOUT [5]  per-connection timeout in seconds
-#   WARMUP [20]  unrecorded connections before each step
+#   WARMUP [600]  unrecorded connections before each step, at the step's
+#                concurrency, for at most WARMUP_SECS [2] seconds: enough
+#                for chald's pools to reach what a long-running daemon has
+#   WARMUP_SECS [2]
 #   CC [cc]      C compiler
 set -u
 set -o pipefail
@@ -39,7 +42,8 @@ ALL_SERVERS="inline fork vfork posix_spawn socat xinetd tcpserver socat-bwrap ch
 SERVERS=${SERVERS:-$ALL_SERVERS}
 CHALD=${CHALD:-$ROOT/chald}
 CONN_TIMEOUT=${CONN_TIMEOUT:-5}
-WARMUP=${WARMUP:-20}
+WARMUP=${WARMUP:-600}
+WARMUP_SECS=${WARMUP_SECS:-2}
 CC=${CC:-cc}
 
 die() { echo "run.sh: $*" >&2; exit 2; }
@@ -50,6 +54,7 @@ is_int "$N" 1 1000000 || die "N must be 1-1000000, got '$N'"
 is_int "$SECS" 1 600 || die "SECS must be 1-600 (whole seconds), got '$SECS'"
 is_int "$CONN_TIMEOUT" 1 600 || die "CONN_TIMEOUT must be 1-600, got '$CONN_TIMEOUT'"
 is_int "$WARMUP" 0 10000 || die "WARMUP must be 0-10000, got '$WARMUP'"
+is_int "$WARMUP_SECS" 1 60 || die "WARMUP_SECS must be 1-60 (whole seconds), got '$WARMUP_SECS'"
 [[ -n ${CS// /} ]] || die "CS is empty"
 for c in $CS; do is_int "$c" 1 4096 || die "CS entries must be 1-4096, got '$c'"; done
 [[ -n ${SERVERS// /} ]] || die "SERVERS is empty"
@@ -312,8 +317,14 @@ run_step() { # name C round
 	# chald-proxy's every connection carries a PROXY v2 header.
 	local LGOPT=()
 	[[ $name == chald-proxy ]] && LGOPT=(-P)
+	# The warm-up runs at the step's concurrency: a jailed step starts a
+	# new daemon, whose pools of network namespaces and cgroups fill only
+	# as sessions circulate (about rate x 100 ms plus those in flight);
+	# measured from cold, 10-15% of a step's sessions made a namespace
+	# that a daemon serving an event makes only in its first seconds
+	# (bench/README.md, "Warm-up").
 	if ((WARMUP > 0)); then
-		"$LOADGEN" "${LGOPT[@]}" -p "$port" -c 1 -n "$WARMUP" -t 2 -T "$CONN_TIMEOUT" >/dev/null 2>&1
+		"$LOADGEN" "${LGOPT[@]}" -p "$port" -c "$c" -n "$WARMUP" -t "$WARMUP_SECS" -T "$CONN_TIMEOUT" >/dev/null 2>&1
 	fi
 	local idle line
 	idle=$(idle_procs "$SPID")
@@ -384,7 +395,7 @@ machine_line() {
 }
 MACHINE_START=$(machine_line)
 START=$(date +%s)
-echo "== chald benchmark: ROUNDS=$ROUNDS N=$N SECS=$SECS CS=\"$CS\" CONN_TIMEOUT=$CONN_TIMEOUT"
+echo "== chald benchmark: ROUNDS=$ROUNDS N=$N SECS=$SECS CS=\"$CS\" CONN_TIMEOUT=$CONN_TIMEOUT WARMUP=$WARMUP"
 echo "== servers: ${SRV[*]}"
 echo "== chald: $CHALD_DESC"
 if [[ " ${SRV[*]} " == *" chald-plain "* ]]; then
@@ -411,7 +422,7 @@ for s in "${SRV[@]}"; do
 done
 
 awk -F'\t' -v servers="${SRV[*]}" -v cs="${CLIST[*]}" -v skips="$skips" \
-	-v hdr="ROUNDS=$ROUNDS N=$N SECS=$SECS CONN_TIMEOUT=$CONN_TIMEOUT elapsed=$((END - START))s" \
+	-v hdr="ROUNDS=$ROUNDS N=$N SECS=$SECS CONN_TIMEOUT=$CONN_TIMEOUT WARMUP=$WARMUP elapsed=$((END - START))s" \
 	-v chald="$CHALD_DESC" -v plainx="${PLAIN_EXTRA[*]:-(none)}" \
 	-v mstart="$MACHINE_START" -v mend="$MACHINE_END" '
 function sortv(a, n,    i, j, t) {
