@@ -23,7 +23,7 @@
 #   WARMUP [600]  unrecorded connections before each step, at the step's
 #                concurrency, for at most WARMUP_SECS [2] seconds: enough
 #                for chald's pools to reach what a long-running daemon has
-#   WARMUP_SECS [2]
+#   WARMUP_SECS [2]  the warm-up's cap, in seconds
 #   CC [cc]      C compiler
 set -u
 set -o pipefail
@@ -320,7 +320,7 @@ run_step() { # name C round
 	# The warm-up runs at the step's concurrency: a jailed step starts a
 	# new daemon, whose pools of network namespaces and cgroups fill only
 	# as sessions circulate (about rate x 100 ms plus those in flight);
-	# measured from cold, 10-15% of a step's sessions made a namespace
+	# measured from cold, 7-15% of a step's sessions made a namespace
 	# that a daemon serving an event makes only in its first seconds
 	# (bench/README.md, "Warm-up").
 	if ((WARMUP > 0)); then
