@@ -21,8 +21,8 @@
 #                "--sandbox off" when chald --help lists --sandbox
 #   CONN_TIMEOUT [5]  per-connection timeout in seconds
 #   WARMUP [600]  unrecorded connections before each step, at the step's
-#                concurrency, for at most WARMUP_SECS [2] seconds: enough
-#                for chald's pools to reach what a long-running daemon has
+#                concurrency: enough for chald's pools to reach what a
+#                long-running daemon has
 #   WARMUP_SECS [2]  the warm-up's cap, in seconds
 #   CC [cc]      C compiler
 set -u
